@@ -1,0 +1,61 @@
+-- OptiSchema storage. Written by the sampling worker, read through the SQL API.
+
+-- One row: the worker's progress and health, shown by optischema.status().
+CREATE TABLE optischema.sampler_state (
+    id               int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    -- bumped by reset(): tells the worker to drop the snapshot it holds in memory
+    generation       bigint NOT NULL DEFAULT 0,
+    -- false until a first sample has stored a baseline (lifetime totals are not deltas)
+    baseline_taken   boolean NOT NULL DEFAULT false,
+    -- pg_stat_statements_info.stats_reset seen at the last sample
+    pgss_stats_reset timestamptz,
+    -- queryids of the current hot list, best first, to announce only newcomers
+    hot_top          bigint[] NOT NULL DEFAULT '{}',
+    samples_taken    bigint NOT NULL DEFAULT 0,
+    last_sample_at   timestamptz,
+    last_sample_ms   double precision,
+    last_error       text,
+    last_error_at    timestamptz
+);
+INSERT INTO optischema.sampler_state DEFAULT VALUES;
+
+-- The cumulative pg_stat_statements counters seen at the last sample: the baseline of the next.
+CREATE TABLE optischema.snapshot (
+    queryid           bigint NOT NULL,
+    userid            oid NOT NULL,
+    dbid              oid NOT NULL,
+    toplevel          boolean NOT NULL,
+    calls             bigint NOT NULL,
+    total_ms          double precision NOT NULL,
+    rows              bigint NOT NULL,
+    shared_blks_hit   bigint NOT NULL,
+    shared_blks_read  bigint NOT NULL,
+    temp_blks_written bigint NOT NULL,
+    PRIMARY KEY (queryid, userid, dbid, toplevel)
+);
+
+-- Statement text, stored once per queryid.
+CREATE TABLE optischema.statements (
+    queryid    bigint PRIMARY KEY,
+    query      text,
+    first_seen timestamptz NOT NULL,
+    last_seen  timestamptz NOT NULL
+);
+
+-- Work done per statement per minute: only statements that ran get rows.
+CREATE TABLE optischema.history (
+    bucket            timestamptz NOT NULL,
+    queryid           bigint NOT NULL,
+    userid            oid NOT NULL,
+    dbid              oid NOT NULL,
+    toplevel          boolean NOT NULL,
+    calls             bigint NOT NULL CHECK (calls >= 0),
+    total_ms          double precision NOT NULL CHECK (total_ms >= 0),
+    rows              bigint NOT NULL,
+    shared_blks_hit   bigint NOT NULL,
+    shared_blks_read  bigint NOT NULL,
+    temp_blks_written bigint NOT NULL,
+    PRIMARY KEY (queryid, bucket, userid, dbid, toplevel)
+);
+-- buckets arrive in time order, so a BRIN index serves the window scans for a few pages
+CREATE INDEX history_bucket_brin ON optischema.history USING brin (bucket);

@@ -1,0 +1,28 @@
+-- Roles and privileges. Query text of other users is never visible to PUBLIC.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'optischema_reader') THEN
+        CREATE ROLE optischema_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'optischema_admin') THEN
+        CREATE ROLE optischema_admin NOLOGIN;
+    END IF;
+END
+$$;
+GRANT optischema_reader TO optischema_admin;
+
+REVOKE ALL ON SCHEMA optischema FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA optischema FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA optischema FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA optischema TO optischema_reader;
+GRANT SELECT ON ALL TABLES IN SCHEMA optischema TO optischema_reader;
+GRANT EXECUTE ON FUNCTION
+    optischema.hot_queries(interval, int),
+    optischema.query_history(bigint, interval, interval),
+    optischema.status()
+    TO optischema_reader;
+
+GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;
+GRANT UPDATE ON optischema.sampler_state TO optischema_admin;
+GRANT DELETE ON optischema.history, optischema.statements, optischema.snapshot TO optischema_admin;

@@ -1,0 +1,13 @@
+-- $1: how many. Top statements by total time over the last 5 minutes (overlapping buckets).
+WITH recent AS (
+    SELECT queryid, sum(calls)::bigint AS calls, sum(total_ms) AS total_ms
+      FROM optischema.history
+     WHERE bucket > now() - interval '6 minutes'
+     GROUP BY queryid
+     ORDER BY total_ms DESC, queryid
+     LIMIT $1
+)
+SELECT r.queryid, s.query, r.calls, r.total_ms, r.total_ms / nullif(r.calls, 0)
+  FROM recent r
+  LEFT JOIN optischema.statements s USING (queryid)
+ ORDER BY r.total_ms DESC, r.queryid

@@ -1,0 +1,188 @@
+//! The SQL API in schema `optischema`: thin functions that validate their arguments
+//! (see `args`) and read OptiSchema's tables. The queries live in `sql/queries/`.
+
+pub mod args;
+
+use args::{ArgError, Span};
+use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+use crate::settings;
+use crate::worker::WORKER_TYPE;
+
+/// Raises SQLSTATE 22023 with the message and hint of `e`.
+fn reject(e: ArgError) -> ! {
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e.message, "optischema")
+        .set_hint(e.hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+fn valid<T>(checked: Result<T, ArgError>) -> T {
+    checked.unwrap_or_else(|e| reject(e))
+}
+
+fn span(value: Option<Interval>) -> Option<Span> {
+    value.map(|i| Span { months: i.months(), days: i.days(), micros: i.micros() })
+}
+
+/// Statements ranked by total time spent in them within `since`, from the stored deltas.
+#[pg_extern(stable, parallel_safe)]
+fn hot_queries(
+    since: default!(Option<Interval>, "'1 hour'"),
+    max_rows: default!(Option<i32>, 20),
+) -> TableIterator<
+    'static,
+    (
+        name!(queryid, i64),
+        name!(query, Option<String>),
+        name!(calls, i64),
+        name!(total_ms, f64),
+        name!(mean_ms, f64),
+        name!(rows, i64),
+        name!(shared_blks_hit, i64),
+        name!(shared_blks_read, i64),
+        name!(temp_blks_written, i64),
+        name!(pct_of_total_time, f64),
+        name!(first_seen, Option<TimestampWithTimeZone>),
+        name!(last_seen, Option<TimestampWithTimeZone>),
+    ),
+> {
+    valid(args::positive_span("since", span(since)));
+    let max_rows = valid(args::max_rows(max_rows));
+    let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
+        let table = client.select(
+            include_str!("../../sql/queries/hot_queries.sql"),
+            None,
+            &[since.into(), max_rows.into()],
+        )?;
+        let mut out = Vec::with_capacity(table.len());
+        for row in table {
+            out.push((
+                row.get::<i64>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?,
+                row.get::<i64>(3)?.unwrap_or_default(),
+                row.get::<f64>(4)?.unwrap_or_default(),
+                row.get::<f64>(5)?.unwrap_or_default(),
+                row.get::<i64>(6)?.unwrap_or_default(),
+                row.get::<i64>(7)?.unwrap_or_default(),
+                row.get::<i64>(8)?.unwrap_or_default(),
+                row.get::<i64>(9)?.unwrap_or_default(),
+                row.get::<f64>(10)?.unwrap_or_default(),
+                row.get::<TimestampWithTimeZone>(11)?,
+                row.get::<TimestampWithTimeZone>(12)?,
+            ));
+        }
+        Ok(out)
+    })
+    .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"));
+    TableIterator::new(rows)
+}
+
+/// One statement's calls and time per `bucket` within `since`; buckets with no calls are omitted.
+#[pg_extern(stable, parallel_safe)]
+fn query_history(
+    queryid: Option<i64>,
+    since: default!(Option<Interval>, "'1 hour'"),
+    bucket: default!(Option<Interval>, "'1 minute'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(bucket_start, TimestampWithTimeZone),
+        name!(calls, i64),
+        name!(total_ms, f64),
+        name!(mean_ms, f64),
+        name!(rows, i64),
+    ),
+> {
+    let queryid = valid(args::queryid(queryid));
+    let since_span = valid(args::positive_span("since", span(since)));
+    valid(args::bucket(span(bucket), since_span, settings::sample_interval_s()));
+    let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
+        let table = client.select(
+            include_str!("../../sql/queries/query_history.sql"),
+            None,
+            &[queryid.into(), since.into(), bucket.into()],
+        )?;
+        let mut out = Vec::with_capacity(table.len());
+        for row in table {
+            let Some(start) = row.get::<TimestampWithTimeZone>(1)? else { continue };
+            out.push((
+                start,
+                row.get::<i64>(2)?.unwrap_or_default(),
+                row.get::<f64>(3)?.unwrap_or_default(),
+                row.get::<f64>(4)?.unwrap_or_default(),
+                row.get::<i64>(5)?.unwrap_or_default(),
+            ));
+        }
+        Ok(out)
+    })
+    .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"));
+    TableIterator::new(rows)
+}
+
+/// The worker's health and progress.
+#[pg_extern(volatile)]
+fn status() -> TableIterator<
+    'static,
+    (
+        name!(enabled, bool),
+        name!(worker_pid, Option<i32>),
+        name!(database, String),
+        name!(sample_interval, Interval),
+        name!(last_sample_at, Option<TimestampWithTimeZone>),
+        name!(last_sample_ms, Option<f64>),
+        name!(samples_taken, i64),
+        name!(statements_tracked, i64),
+        name!(history_rows, i64),
+        name!(last_error, Option<String>),
+        name!(last_error_at, Option<TimestampWithTimeZone>),
+    ),
+> {
+    let row = Spi::connect(|client| -> spi::Result<_> {
+        let table = client.select(
+            include_str!("../../sql/queries/status.sql"),
+            Some(1),
+            &[WORKER_TYPE.into()],
+        )?;
+        let row = table.first();
+        Ok((
+            settings::ENABLED.get(),
+            row.get::<i32>(1)?,
+            settings::database(),
+            Interval::from_seconds(settings::sample_interval_s() as f64),
+            row.get::<TimestampWithTimeZone>(2)?,
+            row.get::<f64>(3)?,
+            row.get::<i64>(4)?.unwrap_or_default(),
+            row.get::<i64>(5)?.unwrap_or_default(),
+            row.get::<i64>(6)?.unwrap_or_default(),
+            row.get::<String>(7)?,
+            row.get::<TimestampWithTimeZone>(8)?,
+        ))
+    })
+    .unwrap_or_else(|e| error!("optischema: reading status failed: {e}"));
+    TableIterator::once(row)
+}
+
+/// Clears the history, the statement texts and the snapshot (the next sample takes a new
+/// baseline). Returns the number of rows removed from the three tables.
+#[pg_extern(volatile)]
+fn reset() -> i64 {
+    Spi::connect_mut(|client| -> spi::Result<i64> {
+        // Same row lock as a sample: a sample in progress finishes first, none starts meanwhile.
+        client.update(
+            "UPDATE optischema.sampler_state \
+                SET generation = generation + 1, baseline_taken = false, hot_top = '{}' \
+              WHERE id = 1",
+            None,
+            &[],
+        )?;
+        client
+            .update(include_str!("../../sql/queries/reset.sql"), Some(1), &[])?
+            .first()
+            .get_one::<i64>()
+            .map(Option::unwrap_or_default)
+    })
+    .unwrap_or_else(|e| error!("optischema: reset failed: {e}"))
+}

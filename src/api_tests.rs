@@ -1,0 +1,236 @@
+//! Tests that need a backend: the SQL API against rows placed in OptiSchema's tables.
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    /// Runs `sql` in a subtransaction and returns its SQLSTATE and HINT ("00000" when it succeeds).
+    fn outcome_of(sql: &str) -> (String, Option<String>) {
+        Spi::run(
+            "CREATE OR REPLACE FUNCTION pg_temp.outcome_of(q text, OUT state text, OUT hint text)
+             LANGUAGE plpgsql AS $$
+             BEGIN
+                 EXECUTE q;
+                 state := '00000';
+             EXCEPTION WHEN OTHERS THEN
+                 GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, hint = PG_EXCEPTION_HINT;
+             END $$",
+        )
+        .unwrap();
+        let (state, hint) = Spi::get_two_with_args::<String, String>(
+            "SELECT state, nullif(hint, '') FROM pg_temp.outcome_of($1)",
+            &[sql.into()],
+        )
+        .unwrap();
+        (state.unwrap(), hint)
+    }
+
+    fn rejected(sql: &str) {
+        let (state, hint) = outcome_of(sql);
+        assert_eq!(state, "22023", "{sql} should be rejected with 22023");
+        assert!(hint.is_some_and(|h| !h.is_empty()), "{sql} should come with a HINT");
+    }
+
+    /// Three statements with history in the current minute and one an hour ago.
+    fn seed_history() {
+        Spi::run(
+            "INSERT INTO optischema.statements VALUES
+                (11, 'SELECT * FROM orders WHERE customer_id = $1', now() - interval '2 hours', now()),
+                (22, 'SELECT count(*) FROM items', now() - interval '1 hour', now()),
+                (33, 'UPDATE carts SET n = $1', now(), now());
+             INSERT INTO optischema.history VALUES
+                (date_trunc('minute', now()), 11, 10, 1, true, 137, 274.0, 137, 500, 20, 0),
+                (date_trunc('minute', now()), 11, 11, 1, true, 3, 6.0, 3, 10, 0, 0),
+                (date_trunc('minute', now()), 22, 10, 1, true, 10, 100.0, 10, 0, 900, 64),
+                (date_trunc('minute', now()), 33, 10, 1, false, 5, 20.0, 5, 1, 1, 0),
+                (date_trunc('minute', now()) - interval '90 minutes', 33, 10, 1, false, 1000, 9000.0, 0, 0, 0, 0);",
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn hot_queries_ranks_by_total_time_within_the_window() {
+        seed_history();
+        let rows: Vec<(i64, i64, f64, f64, f64)> = Spi::connect(|c| {
+            c.select(
+                "SELECT queryid, calls, total_ms, mean_ms, pct_of_total_time FROM optischema.hot_queries()",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| {
+                (
+                    r.get::<i64>(1).unwrap().unwrap(),
+                    r.get::<i64>(2).unwrap().unwrap(),
+                    r.get::<f64>(3).unwrap().unwrap(),
+                    r.get::<f64>(4).unwrap().unwrap(),
+                    r.get::<f64>(5).unwrap().unwrap(),
+                )
+            })
+            .collect()
+        });
+        // 11 sums both users: 140 calls, 280 ms; total in window is 280 + 100 + 20 = 400 ms.
+        assert_eq!(rows.len(), 3);
+        assert_eq!((rows[0].0, rows[0].1, rows[0].2), (11, 140, 280.0));
+        assert!((rows[0].3 - 2.0).abs() < 1e-9);
+        assert!((rows[0].4 - 70.0).abs() < 1e-9);
+        assert_eq!((rows[1].0, rows[1].1), (22, 10));
+        assert!((rows[1].4 - 25.0).abs() < 1e-9);
+        // the 90-minute-old bucket of 33 is outside the default hour
+        assert_eq!((rows[2].0, rows[2].1, rows[2].2), (33, 5, 20.0));
+    }
+
+    #[pg_test]
+    fn hot_queries_reports_text_blocks_and_limits_rows() {
+        seed_history();
+        let (query, read) = Spi::get_two::<String, i64>(
+            "SELECT query, shared_blks_read FROM optischema.hot_queries('1 hour', 1)",
+        )
+        .unwrap();
+        assert_eq!(query.unwrap(), "SELECT * FROM orders WHERE customer_id = $1");
+        assert_eq!(read.unwrap(), 20);
+        let n = Spi::get_one::<i64>("SELECT count(*) FROM optischema.hot_queries('1 hour', 2)").unwrap();
+        assert_eq!(n, Some(2));
+        // a wider window brings in the old bucket, and 33 becomes the hottest
+        let top = Spi::get_two::<i64, i64>("SELECT queryid, calls FROM optischema.hot_queries('3 hours', 1)").unwrap();
+        assert_eq!(top, (Some(33), Some(1005)));
+    }
+
+    #[pg_test]
+    fn query_history_buckets_and_omits_empty_ones() {
+        Spi::run(
+            "INSERT INTO optischema.history VALUES
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '30 minutes', 7, 10, 1, true, 4, 8.0, 4, 0, 0, 0),
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '29 minutes', 7, 10, 1, true, 6, 2.0, 6, 0, 0, 0),
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '5 minutes', 7, 10, 1, true, 1, 1.0, 1, 0, 0, 0),
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '5 minutes', 8, 10, 1, true, 50, 1.0, 1, 0, 0, 0);",
+        )
+        .unwrap();
+        let rows: Vec<(i64, f64, f64)> = Spi::connect(|c| {
+            c.select(
+                "SELECT calls, total_ms, mean_ms FROM optischema.query_history(7, '1 hour', '10 minutes')",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| (r.get(1).unwrap().unwrap(), r.get(2).unwrap().unwrap(), r.get(3).unwrap().unwrap()))
+            .collect()
+        });
+        // the two rows 30 and 29 minutes back share a 10-minute bucket; nothing in between
+        assert_eq!(rows, vec![(10, 10.0, 1.0), (1, 1.0, 1.0)]);
+        let unknown = Spi::get_one::<i64>("SELECT count(*) FROM optischema.query_history(424242)").unwrap();
+        assert_eq!(unknown, Some(0));
+    }
+
+    #[pg_test]
+    fn bad_arguments_are_rejected_with_22023_and_a_hint() {
+        rejected("SELECT * FROM optischema.hot_queries(NULL)");
+        rejected("SELECT * FROM optischema.hot_queries('-1 hour')");
+        rejected("SELECT * FROM optischema.hot_queries('0 seconds')");
+        rejected("SELECT * FROM optischema.hot_queries('1 hour', 0)");
+        rejected("SELECT * FROM optischema.hot_queries('1 hour', 10001)");
+        rejected("SELECT * FROM optischema.hot_queries('1 hour', NULL)");
+        rejected("SELECT * FROM optischema.query_history(NULL)");
+        rejected("SELECT * FROM optischema.query_history(1, NULL)");
+        rejected("SELECT * FROM optischema.query_history(1, '-5 minutes')");
+        rejected("SELECT * FROM optischema.query_history(1, '1 hour', NULL)");
+        rejected("SELECT * FROM optischema.query_history(1, '1 hour', '0 seconds')");
+        // smaller than the 10 s sample interval, and than the 1-minute storage bucket
+        rejected("SELECT * FROM optischema.query_history(1, '1 hour', '5 seconds')");
+        rejected("SELECT * FROM optischema.query_history(1, '1 hour', '30 seconds')");
+        rejected("SELECT * FROM optischema.query_history(1, '1 year', '1 minute')");
+        rejected("SELECT * FROM optischema.query_history(1, '1 day', '1 month')");
+        assert_eq!(outcome_of("SELECT * FROM optischema.query_history(1, '69 days', '1 minute')").0, "00000");
+        assert_eq!(outcome_of("SELECT * FROM optischema.hot_queries('1 hour', 10000)").0, "00000");
+    }
+
+    #[pg_test]
+    fn reset_clears_everything_and_asks_for_a_new_baseline() {
+        seed_history();
+        Spi::run(
+            "INSERT INTO optischema.snapshot VALUES (11, 10, 1, true, 1, 1.0, 1, 0, 0, 0);
+             UPDATE optischema.sampler_state SET baseline_taken = true, hot_top = '{11,22}'",
+        )
+        .unwrap();
+        let generation = Spi::get_one::<i64>("SELECT generation FROM optischema.sampler_state").unwrap();
+        // 5 history rows + 3 statements + 1 snapshot row
+        assert_eq!(Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(), Some(9));
+        assert_eq!(
+            Spi::get_one::<i64>(
+                "SELECT (SELECT count(*) FROM optischema.history) + (SELECT count(*) FROM optischema.statements)
+                      + (SELECT count(*) FROM optischema.snapshot)"
+            )
+            .unwrap(),
+            Some(0)
+        );
+        let (taken, next_generation) =
+            Spi::get_two::<bool, i64>("SELECT baseline_taken, generation FROM optischema.sampler_state").unwrap();
+        assert_eq!(taken, Some(false));
+        assert_eq!(next_generation, generation.map(|g| g + 1));
+        assert_eq!(Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(), Some(0));
+    }
+
+    #[pg_test]
+    fn status_reports_settings_and_stored_counts() {
+        seed_history();
+        let (enabled, database, interval, tracked, rows, samples) = Spi::connect(|c| {
+            let r = c
+                .select(
+                    "SELECT enabled, database, sample_interval::text, statements_tracked, history_rows, samples_taken
+                       FROM optischema.status()",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .first();
+            (
+                r.get::<bool>(1).unwrap().unwrap(),
+                r.get::<String>(2).unwrap().unwrap(),
+                r.get::<String>(3).unwrap().unwrap(),
+                r.get::<i64>(4).unwrap().unwrap(),
+                r.get::<i64>(5).unwrap().unwrap(),
+                r.get::<i64>(6).unwrap().unwrap(),
+            )
+        });
+        assert!(enabled);
+        assert_eq!(database, "postgres");
+        assert_eq!(interval, "00:00:10");
+        assert_eq!((tracked, rows, samples), (3, 5, 0));
+    }
+
+    #[pg_test]
+    fn roles_separate_readers_admins_and_everyone_else() {
+        Spi::run(
+            "CREATE ROLE os_test_reader IN ROLE optischema_reader;
+             CREATE ROLE os_test_admin IN ROLE optischema_admin;
+             CREATE ROLE os_test_nobody;",
+        )
+        .unwrap();
+        let as_role = |role: &str, sql: &str| {
+            outcome_of(&format!("SET LOCAL ROLE {role}; {sql}; RESET ROLE")).0
+        };
+        assert_eq!(as_role("os_test_reader", "SELECT * FROM optischema.hot_queries()"), "00000");
+        assert_eq!(as_role("os_test_reader", "SELECT * FROM optischema.status()"), "00000");
+        assert_eq!(as_role("os_test_reader", "SELECT optischema.reset()"), "42501");
+        assert_eq!(as_role("os_test_admin", "SELECT optischema.reset()"), "00000");
+        assert_eq!(as_role("os_test_nobody", "SELECT * FROM optischema.hot_queries()"), "42501");
+        assert_eq!(as_role("os_test_nobody", "SELECT query FROM optischema.statements"), "42501");
+    }
+
+    #[pg_test]
+    fn settings_are_registered_with_their_units() {
+        let show = |name: &str| Spi::get_one::<String>(&format!("SHOW {name}")).unwrap().unwrap();
+        assert_eq!(show("optischema.enabled"), "on");
+        assert_eq!(show("optischema.database"), "postgres");
+        assert_eq!(show("optischema.sample_interval"), "10s");
+        assert_eq!(show("optischema.retention"), "7d");
+        assert_eq!(show("optischema.hot_top_n"), "20");
+        let range = Spi::get_three::<String, String, String>(
+            "SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'optischema.sample_interval'",
+        )
+        .unwrap();
+        assert_eq!(range, (Some("1".into()), Some("3600".into()), Some("s".into())));
+        // reloadable, not settable per session
+        assert_eq!(outcome_of("SET optischema.sample_interval = '5s'").0, "55P02");
+    }
+}

@@ -1,0 +1,45 @@
+//! OptiSchema: a tuning service that lives inside PostgreSQL.
+//!
+//! `_PG_init` registers the settings and the sampling worker, and nothing else.
+
+use pgrx::prelude::*;
+
+pub mod api;
+pub mod hot;
+pub mod notify;
+pub mod sampling;
+pub mod settings;
+pub mod worker;
+
+pgrx::pg_module_magic!();
+
+extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+    unsafe {
+        pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr());
+    }
+    // The worker can only be registered while the server starts (shared_preload_libraries).
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::register();
+    }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+mod api_tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        // The worker samples the default database, "postgres", where the extension is not
+        // created during these tests: it waits there and leaves the test database alone.
+        vec!["shared_preload_libraries = 'pg_stat_statements,optischema'"]
+    }
+}

@@ -1,0 +1,153 @@
+//! NOTIFY payloads on channel `optischema`: one type each, built here and nowhere else.
+//!
+//! PostgreSQL refuses payloads of 8000 bytes or more, so every payload is kept under
+//! [`MAX_PAYLOAD_BYTES`]; a statement text that does not fit is cut and marked
+//! `"truncated": true`.
+
+use serde::Serialize;
+
+pub const CHANNEL: &str = "optischema";
+pub const MAX_PAYLOAD_BYTES: usize = 7900;
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Sample {
+    /// Time of the sample, ISO 8601 with time zone.
+    pub at: String,
+    /// Statements that ran since the previous sample.
+    pub statements: i64,
+    pub calls: i64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HotQuery {
+    pub queryid: i64,
+    pub query: Option<String>,
+    pub calls: i64,
+    pub total_ms: f64,
+    pub mean_ms: f64,
+    pub rank: i32,
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+}
+
+fn encode<T: Serialize>(kind: &'static str, body: &T, truncated: bool) -> String {
+    serde_json::to_string(&Tagged { kind, body, truncated }).expect("payloads always serialize")
+}
+
+pub fn sample_payload(sample: &Sample) -> String {
+    encode("sample", sample, false)
+}
+
+/// The `hot_query` payload, with the statement text cut as needed to stay under the limit.
+pub fn hot_query_payload(hot: &HotQuery) -> String {
+    let full = encode("hot_query", hot, false);
+    if full.len() <= MAX_PAYLOAD_BYTES {
+        return full;
+    }
+    let text = hot.query.as_deref().unwrap_or_default();
+    let mut keep = text.len();
+    loop {
+        // JSON escaping can make the text longer than its bytes, so shrink by the overshoot
+        // measured on the encoded payload until it fits.
+        let overshoot = encode_cut(hot, text, keep).len().saturating_sub(MAX_PAYLOAD_BYTES);
+        if overshoot == 0 {
+            return encode_cut(hot, text, keep);
+        }
+        keep = floor_char_boundary(text, keep.saturating_sub(overshoot.max(16)));
+    }
+}
+
+fn encode_cut(hot: &HotQuery, text: &str, keep: usize) -> String {
+    let cut = HotQuery { query: Some(text[..keep].to_string()), ..hot.clone() };
+    encode("hot_query", &cut, true)
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hot(query: &str) -> HotQuery {
+        HotQuery {
+            queryid: -42,
+            query: Some(query.to_string()),
+            calls: 3,
+            total_ms: 1.5,
+            mean_ms: 0.5,
+            rank: 1,
+        }
+    }
+
+    #[test]
+    fn sample_payload_has_its_type_and_fields() {
+        let p = sample_payload(&Sample {
+            at: "2026-01-01T00:00:00+00:00".into(),
+            statements: 4,
+            calls: 137,
+            total_ms: 2.5,
+        });
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(v["type"], "sample");
+        assert_eq!(v["calls"], 137);
+        assert_eq!(v["statements"], 4);
+        assert!(v.get("truncated").is_none());
+    }
+
+    #[test]
+    fn short_hot_query_is_sent_whole() {
+        let p = hot_query_payload(&hot("SELECT * FROM t WHERE id = $1"));
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(v["type"], "hot_query");
+        assert_eq!(v["query"], "SELECT * FROM t WHERE id = $1");
+        assert_eq!(v["rank"], 1);
+        assert_eq!(v["queryid"], -42);
+        assert!(v.get("truncated").is_none());
+    }
+
+    #[test]
+    fn long_text_is_cut_under_the_limit_and_marked() {
+        let text = "SELECT ".to_string() + &"x, ".repeat(10_000);
+        let p = hot_query_payload(&hot(&text));
+        assert!(p.len() <= MAX_PAYLOAD_BYTES, "{} bytes", p.len());
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(v["truncated"], true);
+        let sent = v["query"].as_str().unwrap();
+        assert!(text.starts_with(sent));
+        assert!(sent.len() > 7000, "kept only {} bytes", sent.len());
+    }
+
+    #[test]
+    fn text_that_grows_when_escaped_still_fits() {
+        // every control character becomes \u00XX: six bytes for one
+        let text = "\u{1}".repeat(5000);
+        let p = hot_query_payload(&hot(&text));
+        assert!(p.len() <= MAX_PAYLOAD_BYTES);
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(v["truncated"], true);
+    }
+
+    #[test]
+    fn multibyte_text_is_cut_on_a_character_boundary() {
+        let text = "é".repeat(6000);
+        let p = hot_query_payload(&hot(&text));
+        assert!(p.len() <= MAX_PAYLOAD_BYTES);
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert!(v["query"].as_str().unwrap().chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,53 @@
+//! Reading pg_stat_statements through SPI.
+
+use super::delta::{Counters, StatementKey};
+use pgrx::spi::{self, quote_identifier, SpiClient};
+
+/// Schema pg_stat_statements is created in, in the worker's database.
+pub fn schema(client: &SpiClient<'_>) -> spi::Result<Option<String>> {
+    client
+        .select(
+            "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
+             JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
+             WHERE e.extname = 'pg_stat_statements'",
+            None,
+            &[],
+        )?
+        .first()
+        .get_one::<String>()
+}
+
+/// Every entry's cumulative counters, without the statement text (reading the text file for
+/// thousands of entries on each sample would be the most expensive part of it).
+pub fn read_counters(
+    client: &SpiClient<'_>,
+    pgss_schema: &str,
+) -> spi::Result<Vec<(StatementKey, Counters)>> {
+    let query = format!(
+        "SELECT userid::int8, dbid::int8, queryid, toplevel, calls, \
+                total_plan_time + total_exec_time, rows, \
+                shared_blks_hit, shared_blks_read, temp_blks_written \
+           FROM {}.pg_stat_statements(false) WHERE queryid IS NOT NULL",
+        quote_identifier(pgss_schema)
+    );
+    let table = client.select(&query, None, &[])?;
+    let mut out = Vec::with_capacity(table.len());
+    for row in table {
+        let key = StatementKey {
+            userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
+            dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
+            queryid: row.get::<i64>(3)?.unwrap_or_default(),
+            toplevel: row.get::<bool>(4)?.unwrap_or(true),
+        };
+        let counters = Counters {
+            calls: row.get::<i64>(5)?.unwrap_or_default(),
+            total_ms: row.get::<f64>(6)?.unwrap_or_default(),
+            rows: row.get::<i64>(7)?.unwrap_or_default(),
+            shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
+            shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
+            temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
+        };
+        out.push((key, counters));
+    }
+    Ok(out)
+}

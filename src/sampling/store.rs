@@ -1,0 +1,213 @@
+//! Writing OptiSchema's own tables through SPI. The SQL lives in `sql/sampling/*.sql`.
+
+use super::delta::{Counters, StatementKey};
+use crate::notify::{self, HotQuery};
+use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
+use pgrx::spi::{self, quote_identifier, SpiClient};
+use std::collections::{HashMap, HashSet};
+
+pub struct State {
+    pub generation: i64,
+    pub baseline_taken: bool,
+    /// pg_stat_statements' `stats_reset` differs from the one seen at the last sample.
+    pub pgss_reset_moved: bool,
+    pub hot_top: Vec<i64>,
+    /// pg_stat_statements' `stats_reset` now, stored as the next sample's reference.
+    pub pgss_stats_reset: Option<TimestampWithTimeZone>,
+}
+
+pub fn extension_installed(client: &SpiClient<'_>) -> spi::Result<bool> {
+    Ok(client
+        .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'optischema'", None, &[])?
+        .len()
+        == 1)
+}
+
+pub fn lock_state(client: &mut SpiClient<'_>, pgss_schema: &str) -> spi::Result<State> {
+    let query = include_str!("../../sql/sampling/lock_state.sql")
+        .replace("@pgss@", &quote_identifier(pgss_schema));
+    let row = client.update(&query, Some(1), &[])?.first();
+    Ok(State {
+        generation: row.get::<i64>(1)?.unwrap_or_default(),
+        baseline_taken: row.get::<bool>(2)?.unwrap_or(false),
+        pgss_reset_moved: row.get::<bool>(3)?.unwrap_or(false),
+        hot_top: row.get::<Vec<i64>>(4)?.unwrap_or_default(),
+        pgss_stats_reset: row.get::<TimestampWithTimeZone>(5)?,
+    })
+}
+
+pub fn load_snapshot(client: &SpiClient<'_>) -> spi::Result<HashMap<StatementKey, Counters>> {
+    let table = client.select(
+        "SELECT userid::int8, dbid::int8, queryid, toplevel, calls, total_ms, rows, \
+                shared_blks_hit, shared_blks_read, temp_blks_written FROM optischema.snapshot",
+        None,
+        &[],
+    )?;
+    let mut out = HashMap::with_capacity(table.len());
+    for row in table {
+        out.insert(
+            StatementKey {
+                userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
+                dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
+                queryid: row.get::<i64>(3)?.unwrap_or_default(),
+                toplevel: row.get::<bool>(4)?.unwrap_or(true),
+            },
+            Counters {
+                calls: row.get::<i64>(5)?.unwrap_or_default(),
+                total_ms: row.get::<f64>(6)?.unwrap_or_default(),
+                rows: row.get::<i64>(7)?.unwrap_or_default(),
+                shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
+                shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
+                temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+pub fn load_known_queryids(client: &SpiClient<'_>) -> spi::Result<HashSet<i64>> {
+    let table = client.select("SELECT queryid FROM optischema.statements", None, &[])?;
+    let mut out = HashSet::with_capacity(table.len());
+    for row in table {
+        out.extend(row.get::<i64>(1)?);
+    }
+    Ok(out)
+}
+
+/// The ten columns of a list of entries, as arrays for `unnest()`.
+fn columns(entries: &[(StatementKey, Counters)]) -> Vec<DatumWithOid<'static>> {
+    let pick_i64 = |f: &dyn Fn(&(StatementKey, Counters)) -> i64| -> DatumWithOid<'static> {
+        entries.iter().map(f).collect::<Vec<i64>>().into()
+    };
+    vec![
+        pick_i64(&|(k, _)| k.queryid),
+        pick_i64(&|(k, _)| k.userid as i64),
+        pick_i64(&|(k, _)| k.dbid as i64),
+        entries.iter().map(|(k, _)| k.toplevel).collect::<Vec<bool>>().into(),
+        pick_i64(&|(_, c)| c.calls),
+        entries.iter().map(|(_, c)| c.total_ms).collect::<Vec<f64>>().into(),
+        pick_i64(&|(_, c)| c.rows),
+        pick_i64(&|(_, c)| c.shared_blks_hit),
+        pick_i64(&|(_, c)| c.shared_blks_read),
+        pick_i64(&|(_, c)| c.temp_blks_written),
+    ]
+}
+
+pub fn add_history(client: &mut SpiClient<'_>, deltas: &[(StatementKey, Counters)]) -> spi::Result<()> {
+    if !deltas.is_empty() {
+        client.update(include_str!("../../sql/sampling/add_history.sql"), None, &columns(deltas))?;
+    }
+    Ok(())
+}
+
+pub fn write_snapshot(
+    client: &mut SpiClient<'_>,
+    changed: &[(StatementKey, Counters)],
+    vanished: &[StatementKey],
+) -> spi::Result<()> {
+    if !changed.is_empty() {
+        client.update(include_str!("../../sql/sampling/write_snapshot.sql"), None, &columns(changed))?;
+    }
+    if !vanished.is_empty() {
+        let args: Vec<DatumWithOid> = vec![
+            vanished.iter().map(|k| k.queryid).collect::<Vec<i64>>().into(),
+            vanished.iter().map(|k| k.userid as i64).collect::<Vec<i64>>().into(),
+            vanished.iter().map(|k| k.dbid as i64).collect::<Vec<i64>>().into(),
+            vanished.iter().map(|k| k.toplevel).collect::<Vec<bool>>().into(),
+        ];
+        client.update(include_str!("../../sql/sampling/drop_snapshot.sql"), None, &args)?;
+    }
+    Ok(())
+}
+
+/// Stores the text of statements seen for the first time.
+pub fn add_statements(client: &mut SpiClient<'_>, pgss_schema: &str, queryids: &[i64]) -> spi::Result<()> {
+    if queryids.is_empty() {
+        return Ok(());
+    }
+    let query = include_str!("../../sql/sampling/add_statements.sql")
+        .replace("@pgss@", &quote_identifier(pgss_schema));
+    client.update(&query, None, &[queryids.to_vec().into()])?;
+    Ok(())
+}
+
+pub fn touch_statements(client: &mut SpiClient<'_>, queryids: &[i64]) -> spi::Result<()> {
+    if !queryids.is_empty() {
+        client.update(
+            "UPDATE optischema.statements SET last_seen = now() WHERE queryid = ANY($1)",
+            None,
+            &[queryids.to_vec().into()],
+        )?;
+    }
+    Ok(())
+}
+
+/// The top `n` statements by total time over the last 5 minutes, best first.
+pub fn hot_list(client: &SpiClient<'_>, n: i32) -> spi::Result<Vec<HotQuery>> {
+    let table = client.select(include_str!("../../sql/sampling/hot_list.sql"), None, &[n.into()])?;
+    let mut out = Vec::with_capacity(table.len());
+    for (i, row) in table.enumerate() {
+        out.push(HotQuery {
+            queryid: row.get::<i64>(1)?.unwrap_or_default(),
+            query: row.get::<String>(2)?,
+            calls: row.get::<i64>(3)?.unwrap_or_default(),
+            total_ms: row.get::<f64>(4)?.unwrap_or_default(),
+            mean_ms: row.get::<f64>(5)?.unwrap_or_default(),
+            rank: i as i32 + 1,
+        });
+    }
+    Ok(out)
+}
+
+pub fn now_iso(client: &SpiClient<'_>) -> spi::Result<String> {
+    Ok(client
+        .select("SELECT to_json(now()) #>> '{}'", None, &[])?
+        .first()
+        .get_one::<String>()?
+        .unwrap_or_default())
+}
+
+/// Queues the payloads; PostgreSQL delivers them when the sample commits.
+pub fn notify(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
+    client.update(
+        "SELECT pg_catalog.pg_notify($1, p) FROM unnest($2::text[]) AS p",
+        None,
+        &[notify::CHANNEL.into(), payloads.to_vec().into()],
+    )?;
+    Ok(())
+}
+
+/// Deletes one small batch of history older than the retention, and the text of statements
+/// that have not run for as long. Returns the queryids whose text was dropped.
+pub fn prune(client: &mut SpiClient<'_>, retention_min: i32) -> spi::Result<Vec<i64>> {
+    let args = [retention_min.into()];
+    client.update(include_str!("../../sql/sampling/prune_history.sql"), None, &args)?;
+    let table = client.update(include_str!("../../sql/sampling/prune_statements.sql"), None, &args)?;
+    let mut out = Vec::new();
+    for row in table {
+        out.extend(row.get::<i64>(1)?);
+    }
+    Ok(out)
+}
+
+pub fn finish_sample(
+    client: &mut SpiClient<'_>,
+    state: &State,
+    hot_top: &[i64],
+    sample_ms: f64,
+) -> spi::Result<()> {
+    client.update(
+        include_str!("../../sql/sampling/finish_sample.sql"),
+        None,
+        &[hot_top.to_vec().into(), sample_ms.into(), state.pgss_stats_reset.into()],
+    )?;
+    Ok(())
+}
+
+/// Records a failed sample; runs in its own transaction after the sample's was rolled back.
+pub fn record_error(message: &str) -> spi::Result<()> {
+    pgrx::Spi::run_with_args(
+        "UPDATE optischema.sampler_state SET last_error = $1, last_error_at = now() WHERE id = 1",
+        &[message.into()],
+    )
+}

@@ -1,0 +1,79 @@
+//! Every `optischema.*` setting, registered once from `_PG_init`.
+//!
+//! Units and ranges are the ones documented in the README; PostgreSQL enforces them when a
+//! value is set, so the rest of the code can read them without re-checking.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+
+pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// Seconds between two samples of pg_stat_statements.
+pub static SAMPLE_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(10);
+/// Minutes of history kept.
+pub static RETENTION_MIN: GucSetting<i32> = GucSetting::<i32>::new(7 * 24 * 60);
+pub static HOT_TOP_N: GucSetting<i32> = GucSetting::<i32>::new(20);
+
+pub const SAMPLE_INTERVAL_MIN_S: i32 = 1;
+pub const SAMPLE_INTERVAL_MAX_S: i32 = 3600;
+
+pub fn register() {
+    GucRegistry::define_bool_guc(
+        c"optischema.enabled",
+        c"Enables sampling of pg_stat_statements by the OptiSchema worker.",
+        c"When off, the worker stays idle and keeps its stored history.",
+        &ENABLED,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"optischema.database",
+        c"Database the OptiSchema worker connects to.",
+        c"The optischema extension must be created in this database.",
+        &DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.sample_interval",
+        c"Time between two samples of pg_stat_statements.",
+        c"Each sample turns cumulative counters into per-statement deltas.",
+        &SAMPLE_INTERVAL_S,
+        SAMPLE_INTERVAL_MIN_S,
+        SAMPLE_INTERVAL_MAX_S,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.retention",
+        c"How long statement history is kept.",
+        c"Older history rows are pruned in small batches by the worker.",
+        &RETENTION_MIN,
+        60,
+        366 * 24 * 60,
+        GucContext::Sighup,
+        GucFlags::UNIT_MIN,
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.hot_top_n",
+        c"Number of statements that count as hot.",
+        c"A hot_query notification is sent when a statement enters this top list by total time over the last 5 minutes.",
+        &HOT_TOP_N,
+        1,
+        1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+}
+
+pub fn database() -> String {
+    DATABASE
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .unwrap_or_else(|| "postgres".to_string())
+}
+
+pub fn sample_interval_s() -> i32 {
+    SAMPLE_INTERVAL_S.get()
+}

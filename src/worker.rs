@@ -1,0 +1,212 @@
+//! The background worker: sample pg_stat_statements every `optischema.sample_interval`.
+//!
+//! Each sample runs in one short transaction bounded by a statement timeout. A failed sample is
+//! rolled back, recorded in `sampler_state` for `status()`, logged once, and the next one runs on
+//! schedule. SIGHUP reloads the settings at once; SIGTERM ends the loop at once.
+
+use crate::sampling::{SampleSettings, SampleSkip, Sampler};
+use crate::settings;
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::prelude::*;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+pub const WORKER_TYPE: &str = "optischema sampler";
+/// Upper bound on one sample, all statements included.
+const SAMPLE_TIMEOUT_MS: i32 = 10_000;
+/// `lock_timeout` of the worker's session: it never queues behind users for long.
+const LOCK_TIMEOUT: &str = "1s";
+
+// utils/timeout.h is not in pgrx's bindings. Background workers do not go through the
+// client command loop that arms statement_timeout, so the worker arms it itself.
+const STATEMENT_TIMEOUT_ID: u32 = 3;
+unsafe extern "C-unwind" {
+    fn enable_timeout_after(id: u32, delay_ms: i32);
+    fn disable_timeout(id: u32, keep_indicator: bool);
+}
+
+pub fn register() {
+    BackgroundWorkerBuilder::new(WORKER_TYPE)
+        .set_type(WORKER_TYPE)
+        .set_library("optischema")
+        .set_function("optischema_worker_main")
+        .enable_spi_access()
+        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_restart_time(Some(Duration::from_secs(5)))
+        .load();
+}
+
+/// Logs a condition once, and again only after it has changed.
+#[derive(Default)]
+struct LogOnce {
+    last: Option<String>,
+}
+
+impl LogOnce {
+    fn report(&mut self, key: &str, level: PgLogLevel, message: &str, hint: Option<&str>) {
+        if self.last.as_deref() == Some(key) {
+            return;
+        }
+        self.last = Some(key.to_string());
+        let mut report = ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message.to_string(), "optischema");
+        if level >= PgLogLevel::WARNING {
+            report = ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message.to_string(), "optischema");
+        }
+        if let Some(hint) = hint {
+            report = report.set_hint(hint);
+        }
+        report.report(level);
+    }
+
+    /// The condition is over; says so once if something had been reported.
+    fn clear(&mut self, message: &str) {
+        if self.last.take().is_some() {
+            log!("{message}");
+        }
+    }
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = settings::database();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    log!("{WORKER_TYPE} started in database \"{database}\"");
+
+    let mut sampler = Sampler::default();
+    let mut log_once = LogOnce::default();
+    let mut session_ready = false;
+    let mut last_start: Option<Instant> = None;
+
+    loop {
+        if unsafe { pg_sys::ConfigReloadPending } != 0 {
+            unsafe {
+                pg_sys::ConfigReloadPending = 0;
+                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+            }
+        }
+        let _ = BackgroundWorker::sighup_received();
+        // Recomputed on every wake-up, so a reloaded interval applies to the sample already due.
+        let interval = Duration::from_secs(settings::sample_interval_s() as u64);
+        let now = Instant::now();
+        if let Some(due) = last_start.map(|s| s + interval) {
+            if now < due {
+                if !BackgroundWorker::wait_latch(Some(due - now)) {
+                    break;
+                }
+                continue;
+            }
+        }
+        last_start = Some(now);
+
+        if !settings::ENABLED.get() {
+            continue;
+        }
+        if !pg_stat_statements_loaded() {
+            log_once.report(
+                "pgss-missing",
+                PgLogLevel::WARNING,
+                "optischema: pg_stat_statements is not loaded, so there is nothing to sample",
+                Some("Add pg_stat_statements to shared_preload_libraries and restart the server."),
+            );
+            continue;
+        }
+        if !session_ready {
+            session_ready = in_transaction(prepare_session).is_ok();
+        }
+        let sample_settings = SampleSettings {
+            hot_top_n: settings::HOT_TOP_N.get(),
+            retention_min: settings::RETENTION_MIN.get(),
+        };
+        match in_transaction(|| sampler.sample(&sample_settings)) {
+            Ok(Ok((pending, _outcome))) => {
+                sampler.committed(pending);
+                log_once.clear("optischema: sampling works again");
+            }
+            Ok(Err(SampleSkip::ExtensionMissing)) => log_once.report(
+                "extension-missing",
+                PgLogLevel::LOG,
+                &format!("optischema: the extension is not created in database \"{database}\", waiting"),
+                Some(&format!(
+                    "Run CREATE EXTENSION optischema CASCADE in database \"{database}\", or set optischema.database."
+                )),
+            ),
+            Ok(Err(SampleSkip::PgssExtensionMissing)) => log_once.report(
+                "pgss-extension-missing",
+                PgLogLevel::LOG,
+                &format!("optischema: pg_stat_statements is not created in database \"{database}\", waiting"),
+                Some("Run CREATE EXTENSION pg_stat_statements in that database."),
+            ),
+            Ok(Err(SampleSkip::Spi(e))) => failed(&mut sampler, &mut log_once, &e.to_string()),
+            Err(message) => failed(&mut sampler, &mut log_once, &message),
+        }
+    }
+    log!("{WORKER_TYPE} stopping");
+}
+
+fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
+    // What the sample did is rolled back: reload the snapshot from the tables next time.
+    sampler.forget();
+    log_once.report(
+        &format!("error:{message}"),
+        PgLogLevel::WARNING,
+        &format!("optischema: sample failed: {message}"),
+        Some("The next sample runs on schedule; optischema.status() shows the last error."),
+    );
+    let _ = in_transaction(|| crate::sampling::record_error(message));
+}
+
+/// Session settings for all the worker's statements.
+fn prepare_session() {
+    Spi::run(&format!(
+        "SET lock_timeout = '{LOCK_TIMEOUT}'; \
+         SET synchronous_commit = off; \
+         SET search_path = pg_catalog, pg_temp; \
+         SET pg_stat_statements.track = 'none'"
+    ))
+    .expect("worker session settings");
+}
+
+fn pg_stat_statements_loaded() -> bool {
+    unsafe { !pg_sys::GetConfigOption(c"pg_stat_statements.max".as_ptr(), true, false).is_null() }
+}
+
+/// Runs `body` in its own transaction, bounded by [`SAMPLE_TIMEOUT_MS`]. A PostgreSQL ERROR or
+/// a panic inside rolls the transaction back and comes back as `Err(message)`.
+fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        enable_timeout_after(STATEMENT_TIMEOUT_ID, SAMPLE_TIMEOUT_MS);
+    }
+    let result = PgTryBuilder::new(AssertUnwindSafe(|| {
+        let value = body();
+        unsafe {
+            pg_sys::PopActiveSnapshot();
+            pg_sys::CommitTransactionCommand();
+        }
+        Ok(value)
+    }))
+    .catch_others(|caught| Err(describe(&caught)))
+    .execute();
+    unsafe {
+        disable_timeout(STATEMENT_TIMEOUT_ID, false);
+        // a timeout that fired just as the sample ended must not cancel the next one
+        pg_sys::QueryCancelPending = 0;
+        if result.is_err() {
+            pg_sys::AbortCurrentTransaction();
+        }
+    }
+    result
+}
+
+fn describe(caught: &CaughtError) -> String {
+    match caught {
+        CaughtError::PostgresError(report)
+        | CaughtError::ErrorReport(report)
+        | CaughtError::RustPanic { ereport: report, .. } => report.message().to_string(),
+    }
+}
