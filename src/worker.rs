@@ -59,10 +59,12 @@ impl LogOnce {
         report.report(level);
     }
 
-    /// The condition is over; says so once if something had been reported.
-    fn clear(&mut self, message: &str) {
-        if self.last.take().is_some() {
-            log!("{message}");
+    /// The condition is over: says so once if something had been reported.
+    fn clear(&mut self) {
+        match self.last.take() {
+            Some(key) if key.starts_with("error:") => log!("optischema: sampling works again"),
+            Some(_) => log!("optischema: sampling pg_stat_statements"),
+            None => {}
         }
     }
 }
@@ -123,7 +125,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
         match in_transaction(|| sampler.sample(&sample_settings)) {
             Ok(Ok((pending, _outcome))) => {
                 sampler.committed(pending);
-                log_once.clear("optischema: sampling works again");
+                log_once.clear();
             }
             Ok(Err(SampleSkip::ExtensionMissing)) => log_once.report(
                 "extension-missing",
@@ -162,7 +164,6 @@ fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
 fn prepare_session() {
     Spi::run(&format!(
         "SET lock_timeout = '{LOCK_TIMEOUT}'; \
-         SET synchronous_commit = off; \
          SET search_path = pg_catalog, pg_temp; \
          SET pg_stat_statements.track = 'none'"
     ))

@@ -110,7 +110,8 @@ impl Sampler {
             let top_ids: Vec<i64> = top.iter().map(|h| h.queryid).collect();
             let newcomers = hot::newcomers(&state.hot_top, &top_ids);
             let calls: i64 = diff.deltas.iter().map(|(_, c)| c.calls).sum();
-            let total_ms: f64 = diff.deltas.iter().map(|(_, c)| c.total_ms).sum();
+            // fold from +0.0: an empty float sum would be -0.0
+            let total_ms = diff.deltas.iter().fold(0.0, |sum, (_, c)| sum + c.total_ms);
             let mut payloads = vec![notify::sample_payload(&notify::Sample {
                 at: store::now_iso(client)?,
                 statements: ran.len() as i64,

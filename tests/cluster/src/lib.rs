@@ -1,0 +1,201 @@
+//! A throw-away PostgreSQL 15 cluster with OptiSchema preloaded, for integration tests.
+//!
+//! Each [`Cluster`] gets its own data directory under /var/tmp and a free loopback port, and is
+//! stopped (immediate mode) and removed when dropped. As root, the server runs as the `postgres`
+//! OS user, since initdb refuses root.
+
+use postgres::{Client, NoTls};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+pub struct Cluster {
+    pub port: u16,
+    pub dir: PathBuf,
+    bindir: PathBuf,
+}
+
+fn bindir() -> PathBuf {
+    let pg_config = std::env::var("PG_CONFIG").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = Command::new(&pg_config).arg("--bindir").output().expect("pg_config runs");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// Runs a server binary as the `postgres` OS user when we are root.
+fn as_server_user(program: &Path, args: &[&str]) -> Output {
+    let mut cmd = if running_as_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    cmd.args(args).current_dir("/").output().expect("server binary runs")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Cluster {
+    /// A new cluster whose postgresql.conf gets `settings` after the defaults below.
+    pub fn start(settings: &[&str]) -> Cluster {
+        let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
+        let dir = PathBuf::from(format!("/var/tmp/optischema-it-{}-{id}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        if running_as_root() {
+            assert!(Command::new("chown").args(["postgres", dir.to_str().unwrap()]).status().unwrap().success());
+        }
+        let cluster = Cluster { port: free_port(), dir, bindir: bindir() };
+        let data = cluster.data();
+        let out = as_server_user(
+            &cluster.bindir.join("initdb"),
+            &["-D", data.to_str().unwrap(), "--auth=trust", "-U", "postgres", "--no-sync"],
+        );
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let mut conf = format!(
+            "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             fsync = off\nshared_preload_libraries = 'pg_stat_statements,optischema'\n\
+             optischema.sample_interval = 1\nlogging_collector = off\n",
+            cluster.port,
+            cluster.dir.display()
+        );
+        for s in settings {
+            conf.push_str(s);
+            conf.push('\n');
+        }
+        let conf_path = data.join("postgresql.conf");
+        let mut existing = std::fs::read_to_string(&conf_path).unwrap();
+        existing.push_str(&conf);
+        std::fs::write(&conf_path, existing).unwrap();
+        cluster.pg_ctl_start();
+        cluster
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("server.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts the server, retrying while the remains of a killed one still hold shared memory.
+    pub fn pg_ctl_start(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = as_server_user(
+                &self.bindir.join("pg_ctl"),
+                &["-D", self.data().to_str().unwrap(), "-l", self.log_path().to_str().unwrap(), "-w", "-t", "30", "start"],
+            );
+            if out.status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "pg_ctl start failed:\n{}", self.log());
+            sleep(Duration::from_millis(500));
+        }
+    }
+
+    pub fn pg_ctl(&self, args: &[&str]) {
+        let data = self.data();
+        let mut all = vec!["-D", data.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let out = as_server_user(&self.bindir.join("pg_ctl"), &all);
+        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn postmaster_pid(&self) -> i32 {
+        let pidfile = std::fs::read_to_string(self.data().join("postmaster.pid")).unwrap();
+        pidfile.lines().next().unwrap().trim().parse().unwrap()
+    }
+
+    /// A connection, retried while the server (re)starts.
+    pub fn connect(&self) -> Client {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match Client::connect(
+                &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port),
+                NoTls,
+            ) {
+                Ok(mut c) => {
+                    if c.simple_query("SELECT 1").is_ok() {
+                        return c;
+                    }
+                }
+                Err(e) => assert!(Instant::now() < deadline, "cannot connect: {e}\n{}", self.log()),
+            }
+            sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Connects and creates the extension (and pg_stat_statements with it).
+    pub fn connect_with_extension(&self) -> Client {
+        let mut c = self.connect();
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS optischema CASCADE").unwrap();
+        c
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_server_user(
+            &self.bindir.join("pg_ctl"),
+            &["-D", self.data().to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+        );
+        if std::env::var_os("OPTISCHEMA_KEEP_CLUSTERS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn samples_taken(c: &mut Client) -> i64 {
+    c.query_one("SELECT samples_taken FROM optischema.status()", &[]).unwrap().get(0)
+}
+
+pub fn worker_pid(c: &mut Client) -> Option<i32> {
+    c.query_one("SELECT worker_pid FROM optischema.status()", &[]).unwrap().get(0)
+}
+
+/// Waits until `n` more samples have committed: with n >= 2, at least one whole sample ran
+/// after this call, so everything done before it is counted.
+pub fn wait_samples(c: &mut Client, n: i64) {
+    let target = samples_taken(c) + n;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while samples_taken(c) < target {
+        assert!(Instant::now() < deadline, "the worker took no sample for 30 s");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+/// Calls recorded in the history for one statement text (as pg_stat_statements normalized it).
+pub fn recorded_calls(c: &mut Client, query: &str) -> i64 {
+    c.query_one(
+        "SELECT coalesce(sum(h.calls), 0)::bigint FROM optischema.history h
+           JOIN optischema.statements s USING (queryid) WHERE s.query = $1",
+        &[&query],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// Runs `sql` (one `$1` int parameter) `n` times with different values.
+pub fn run_times(c: &mut Client, sql: &str, n: i32) {
+    let stmt = c.prepare(sql).unwrap();
+    for i in 0..n {
+        c.query(&stmt, &[&i]).unwrap();
+    }
+}

@@ -1,0 +1,97 @@
+//! NOTIFY payloads as a LISTEN client receives them.
+
+use optischema_cluster_tests::*;
+use postgres::fallible_iterator::FallibleIterator;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+#[test]
+fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
+    let cluster = Cluster::start(&["optischema.hot_top_n = 3"]);
+    let mut c = cluster.connect_with_extension();
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    // the first sample only takes the baseline: work done before it is not news
+    wait_samples(&mut c, 2);
+
+    // six statements, one of them with a text far longer than a payload may be
+    let long_select = format!(
+        "SELECT {} FROM generate_series(1, $1::int) g",
+        (0..1500).map(|i| format!("g AS column_{i}")).collect::<Vec<_>>().join(", ")
+    );
+    assert!(long_select.len() > 20_000);
+    c.batch_execute("CREATE TABLE u (id int PRIMARY KEY, n int)").unwrap();
+    run_times(&mut c, &long_select, 30);
+    for (i, sql) in [
+        "SELECT count(*) FROM u WHERE n > $1",
+        "SELECT $1::int + 1",
+        "SELECT pg_sleep($1::int * 0.0001)",
+        "INSERT INTO u VALUES ($1, 1) ON CONFLICT DO NOTHING",
+        "SELECT repeat('x', $1)",
+    ]
+    .iter()
+    .enumerate()
+    {
+        run_times(&mut c, sql, 5 + i as i32);
+    }
+    wait_samples(&mut c, 2);
+
+    let mut payloads = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut notifications = listener.notifications();
+    let mut it = notifications.timeout_iter(Duration::from_millis(500));
+    while Instant::now() < deadline {
+        match it.next().unwrap() {
+            Some(n) => {
+                assert_eq!(n.channel(), "optischema");
+                payloads.push(n.payload().to_string());
+            }
+            None => {
+                if payloads.iter().any(|p| p.contains("\"hot_query\"")) {
+                    break;
+                }
+            }
+        }
+    }
+    assert!(payloads.iter().all(|p| p.len() < 8000), "a payload reached 8000 bytes");
+    let parsed: Vec<Value> = payloads.iter().map(|p| serde_json::from_str(p).expect("valid JSON")).collect();
+
+    let samples: Vec<&Value> = parsed.iter().filter(|v| v["type"] == "sample").collect();
+    assert!(samples.len() >= 2, "{payloads:?}");
+    for s in &samples {
+        assert!(s["at"].as_str().unwrap().contains('T'));
+        assert!(s["statements"].as_i64().unwrap() >= 0);
+        assert!(s["calls"].as_i64().unwrap() >= 0);
+        assert!(s["total_ms"].as_f64().unwrap() >= 0.0);
+    }
+    // the workload spans several samples: together they count every call (30 + 5 + ... + 9)
+    let counted: i64 = samples.iter().map(|s| s["calls"].as_i64().unwrap()).sum();
+    assert!(counted >= 65, "{counted} calls in {payloads:?}");
+
+    let hot: Vec<&Value> = parsed.iter().filter(|v| v["type"] == "hot_query").collect();
+    assert!(!hot.is_empty(), "{payloads:?}");
+    for h in &hot {
+        assert!(h["queryid"].is_i64());
+        assert!((1..=3).contains(&h["rank"].as_i64().unwrap()), "{h}");
+        assert!(h["calls"].as_i64().unwrap() > 0);
+        assert!(h["mean_ms"].as_f64().unwrap() >= 0.0);
+    }
+    // the 20 kB statement is by far the slowest: it is hot, and its text was cut
+    let long = hot
+        .iter()
+        .find(|h| h["query"].as_str().unwrap_or_default().starts_with("SELECT g AS column_0"))
+        .expect("the long statement is announced");
+    assert_eq!(long["truncated"], true);
+    assert_eq!(long["calls"], 30);
+
+    // at most hot_top_n announcements per sample: count those after each sample payload
+    let mut per_sample = 0;
+    for v in &parsed {
+        if v["type"] == "sample" {
+            per_sample = 0;
+        } else {
+            per_sample += 1;
+            assert!(per_sample <= 3, "{payloads:?}");
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The sampling worker against real preloaded clusters: exact counts, resets, crashes,
+//! restarts, reloads, errors and a missing pg_stat_statements.
+
+use optischema_cluster_tests::*;
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+const LOOKUP: &str = "SELECT v FROM t WHERE id = $1";
+
+fn with_table(c: &mut postgres::Client) {
+    c.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY, v text);
+         INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 1000) g;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn counts_exactly_the_calls_made_between_two_samples() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    with_table(&mut c);
+    wait_samples(&mut c, 2);
+    run_times(&mut c, LOOKUP, 137);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 137);
+    let row = c
+        .query_one("SELECT calls, rows FROM optischema.hot_queries() WHERE query = $1", &[&LOOKUP])
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 137);
+    // ids 0..=136 were asked for, and there is no row with id 0
+    assert_eq!(row.get::<_, i64>(1), 136);
+    // the worker's own statements never show up
+    let own: i64 = c
+        .query_one("SELECT count(*) FROM optischema.statements WHERE query ILIKE '%optischema.history%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(own, 0);
+}
+
+#[test]
+fn pg_stat_statements_reset_between_samples_starts_a_new_baseline() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    with_table(&mut c);
+    wait_samples(&mut c, 2);
+    run_times(&mut c, LOOKUP, 50);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 50);
+    // 80 calls after a reset: more than the 50 the snapshot holds, and all of them new work
+    c.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+    run_times(&mut c, LOOKUP, 80);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 130);
+    // and fewer calls than before after a second reset: never a negative figure
+    c.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+    run_times(&mut c, LOOKUP, 7);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 137);
+    let negatives: i64 = c
+        .query_one(
+            "SELECT count(*) FROM optischema.history WHERE calls < 0 OR total_ms < 0 OR rows < 0
+                OR shared_blks_hit < 0 OR shared_blks_read < 0 OR temp_blks_written < 0",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(negatives, 0);
+}
+
+#[test]
+fn killed_worker_is_back_within_10_s_and_counts_each_call_once() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    with_table(&mut c);
+    wait_samples(&mut c, 2);
+    run_times(&mut c, LOOKUP, 40);
+    wait_samples(&mut c, 2);
+    let old_pid = worker_pid(&mut c).expect("worker runs");
+    drop(c);
+    let killed_at = Instant::now();
+    assert!(Command::new("kill").args(["-9", &old_pid.to_string()]).status().unwrap().success());
+    // the postmaster restarts every backend after a crash: reconnect until a new worker shows
+    let new_pid = loop {
+        assert!(killed_at.elapsed() < Duration::from_secs(10), "worker not back within 10 s");
+        if let Ok(mut c) = postgres::Client::connect(
+            &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", cluster.port),
+            postgres::NoTls,
+        ) {
+            if let Ok(row) = c.query_one("SELECT worker_pid FROM optischema.status()", &[]) {
+                if let Some(pid) = row.get::<_, Option<i32>>(0) {
+                    if pid != old_pid {
+                        break pid;
+                    }
+                }
+            }
+        }
+        sleep(Duration::from_millis(100));
+    };
+    assert_ne!(new_pid, old_pid);
+    let mut c = cluster.connect();
+    run_times(&mut c, LOOKUP, 25);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 40 + 25);
+}
+
+#[test]
+fn killed_server_carries_on_from_its_stored_snapshot() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    with_table(&mut c);
+    wait_samples(&mut c, 2);
+    run_times(&mut c, LOOKUP, 30);
+    wait_samples(&mut c, 2);
+    drop(c);
+    let postmaster = cluster.postmaster_pid();
+    assert!(Command::new("kill").args(["-9", &postmaster.to_string()]).status().unwrap().success());
+    sleep(Duration::from_millis(500));
+    cluster.pg_ctl_start();
+    let mut c = cluster.connect();
+    run_times(&mut c, LOOKUP, 12);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 30 + 12);
+
+    // a clean restart keeps pg_stat_statements: the snapshot is still its baseline
+    drop(c);
+    cluster.pg_ctl(&["-m", "fast", "-w", "restart", "-l", cluster.log_path().to_str().unwrap()]);
+    let mut c = cluster.connect();
+    run_times(&mut c, LOOKUP, 9);
+    wait_samples(&mut c, 2);
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 30 + 12 + 9);
+}
+
+#[test]
+fn reloaded_sample_interval_changes_the_sampling_rate() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 1);
+    let count_over = |c: &mut postgres::Client, secs: u64| {
+        let before = samples_taken(c);
+        sleep(Duration::from_secs(secs));
+        samples_taken(c) - before
+    };
+    let fast = count_over(&mut c, 6);
+    assert!((5..=7).contains(&fast), "{fast} samples in 6 s at 1 s");
+    c.batch_execute("ALTER SYSTEM SET optischema.sample_interval = '3s'").unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    sleep(Duration::from_millis(3500));
+    let slow = count_over(&mut c, 12);
+    assert!((3..=5).contains(&slow), "{slow} samples in 12 s at 3 s");
+    let shown: String = c.query_one("SELECT sample_interval::text FROM optischema.status()", &[]).unwrap().get(0);
+    assert_eq!(shown, "00:00:03");
+}
+
+#[test]
+fn failed_samples_are_recorded_logged_once_and_sampling_resumes() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 1);
+    // hold the worker's state row hostage for 4 s: its lock_timeout (1 s) fires at each sample
+    let mut holder = cluster.connect();
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE optischema.sampler_state IN ACCESS EXCLUSIVE MODE").unwrap();
+    sleep(Duration::from_secs(4));
+    tx.rollback().unwrap();
+    let (error, at): (Option<String>, Option<std::time::SystemTime>) = {
+        let row = c.query_one("SELECT last_error, last_error_at FROM optischema.status()", &[]).unwrap();
+        (row.get(0), row.get(1))
+    };
+    assert!(error.as_deref().unwrap_or_default().contains("lock timeout"), "{error:?}");
+    assert!(at.is_some());
+    wait_samples(&mut c, 2);
+    let log = cluster.log();
+    assert_eq!(log.matches("optischema: sample failed").count(), 1, "{log}");
+    assert_eq!(log.matches("optischema: sampling works again").count(), 1, "{log}");
+}
+
+#[test]
+fn without_pg_stat_statements_preloaded_the_worker_warns_once_and_waits() {
+    let cluster = Cluster::start(&["shared_preload_libraries = 'optischema'"]);
+    let mut c = cluster.connect_with_extension();
+    let pid = worker_pid(&mut c).expect("worker runs");
+    sleep(Duration::from_secs(4));
+    assert_eq!(worker_pid(&mut c), Some(pid), "the worker must not restart");
+    assert_eq!(samples_taken(&mut c), 0);
+    let log = cluster.log();
+    assert_eq!(log.matches("pg_stat_statements is not loaded").count(), 1, "{log}");
+    assert!(log.contains("HINT:  Add pg_stat_statements to shared_preload_libraries"), "{log}");
+}
