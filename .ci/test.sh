@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and #[pg_test]s (cargo pgrx test), then the integration
+# tests under tests/cluster against real preloaded clusters that they start and stop themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash .ci/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+
+# initdb refuses root: pgrx runs the test server as the postgres OS user, in a directory it can reach
+export CARGO_PGRX_TEST_RUNAS=postgres
+export CARGO_PGRX_TEST_PGDATA=/var/tmp/optischema-pgrx/data
+install -d -o postgres /var/tmp/optischema-pgrx
+rm -rf "$CARGO_PGRX_TEST_PGDATA"
+
+echo "== unit and backend tests (cargo pgrx test pg15)"
+cargo pgrx test pg15
+
+echo "== installing the release build for the cluster tests"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
+
+echo "== cluster tests (tests/cluster)"
+cd tests/cluster
+PG_CONFIG="$PG_CONFIG" cargo test -- --test-threads=2

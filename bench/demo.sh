@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# OptiSchema demo: builds and installs the extension, starts a PostgreSQL 15 cluster with it
+# preloaded (port 55433, data in /var/tmp/optischema-demo), loads a small online shop, runs a
+# mixed pgbench workload for a minute and prints what OptiSchema found. Run it again to reuse
+# the cluster and the data; DEMO_SECONDS sets the workload's length.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+DEMO_SECONDS=${DEMO_SECONDS:-60}
+
+echo "== building and installing OptiSchema"
+install_optischema
+
+echo "== starting PostgreSQL 15 on port 55433 (/var/tmp/optischema-demo)"
+cluster_init demo 55433 \
+    "shared_preload_libraries = 'pg_stat_statements,optischema'" \
+    "optischema.sample_interval = 5"
+cluster_start
+sql -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE"
+
+if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
+    echo "== loading the shop (200k customers, 1M orders, 2M order items; about a minute)"
+    sql -f "$REPO/bench/demo/schema.sql"
+fi
+
+echo "== running the shop's workload for ${DEMO_SECONDS}s (4 clients)"
+cd "$REPO/bench/demo"
+"$PG_BIN/pgbench" -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -n -c 4 -j 2 -T "$DEMO_SECONDS" -P 15 \
+    -f product.sql@30 -f order_detail.sql@30 -f new_order.sql@5 -f login.sql@3 \
+    -f product_search.sql@3 -f customer_orders.sql@2 -f pending_orders.sql@1 postgres \
+    2>&1 | grep -E "^(progress|tps|latency average|number of transactions actually)" || true
+wait_samples 2
+
+echo
+echo "== OptiSchema status"
+sql -x -c "SELECT worker_pid, sample_interval, samples_taken, last_sample_ms, statements_tracked,
+                  history_rows, last_error FROM optischema.status()"
+echo "== hot queries of the last ${DEMO_SECONDS}s, by total time"
+sql -c "SELECT queryid, calls, round(total_ms::numeric, 1) AS total_ms,
+               round(mean_ms::numeric, 3) AS mean_ms, rows,
+               round(pct_of_total_time::numeric, 1) AS pct,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 70) AS query
+          FROM optischema.hot_queries(make_interval(secs => ${DEMO_SECONDS} + 60), 10)"
+top=$(sql -tAc "SELECT queryid FROM optischema.hot_queries(make_interval(secs => ${DEMO_SECONDS} + 60), 1)")
+echo "== minute by minute, the hottest statement ($top)"
+sql -c "SELECT bucket_start, calls, round(total_ms::numeric, 1) AS total_ms, round(mean_ms::numeric, 3) AS mean_ms
+          FROM optischema.query_history($top, '1 hour', '1 minute')"
+cat <<MSG
+The cluster keeps running and sampling. Look around with:
+  psql -h 127.0.0.1 -p 55433 -U postgres -c 'SELECT * FROM optischema.hot_queries()'
+  psql -h 127.0.0.1 -p 55433 -U postgres -c 'LISTEN optischema' -c 'SELECT pg_sleep(15)'
+Stop it with:
+  runuser -u postgres -- $PG_BIN/pg_ctl -D /var/tmp/optischema-demo/data stop
+MSG

@@ -1,0 +1,63 @@
+# Shared helpers for the demo and the benchmarks: build/install OptiSchema and run a throw-away
+# PostgreSQL 15 cluster as the postgres OS user. Source it; do not run it.
+
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_BIN=$("$PG_CONFIG" --bindir)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH="$HOME/.cargo/bin:$PATH"
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+# install_optischema: release build into the system PostgreSQL 15
+install_optischema() {
+    bash "$REPO/.ci/setup.sh"
+    (cd "$REPO" && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
+}
+
+# cluster_init NAME PORT [conf lines...]: creates /var/tmp/optischema-NAME unless it exists
+cluster_init() {
+    local name=$1 port=$2; shift 2
+    CLUSTER_DIR=/var/tmp/optischema-$name
+    CLUSTER_PORT=$port
+    if [[ ! -f $CLUSTER_DIR/data/PG_VERSION ]]; then
+        install -d -o postgres "$CLUSTER_DIR"
+        (cd / && as_postgres "$PG_BIN/initdb" -D "$CLUSTER_DIR/data" --auth=trust -U postgres >/dev/null)
+        {
+            echo "port = $port"
+            echo "listen_addresses = '127.0.0.1'"
+            echo "unix_socket_directories = '$CLUSTER_DIR'"
+            echo "shared_buffers = '512MB'"
+            echo "max_wal_size = '4GB'"
+            for line in "$@"; do echo "$line"; done
+        } >> "$CLUSTER_DIR/data/postgresql.conf"
+    fi
+}
+
+cluster_start() {
+    if ! as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" status >/dev/null 2>&1; then
+        (cd / && as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -w start >/dev/null)
+    fi
+}
+
+cluster_restart() {
+    (cd / && as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -l "$CLUSTER_DIR/server.log" -m fast -w restart >/dev/null)
+}
+
+cluster_stop() {
+    (cd / && as_postgres "$PG_BIN/pg_ctl" -D "$CLUSTER_DIR/data" -m fast -w stop >/dev/null 2>&1) || true
+}
+
+# cluster_set 'name = value': appends a setting (the last one wins) for the next (re)start
+cluster_set() {
+    echo "$1" >> "$CLUSTER_DIR/data/postgresql.conf"
+}
+
+sql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -d postgres "$@"; }
+
+# wait_samples N: until the worker has committed N more samples
+wait_samples() {
+    local target=$(( $(sql -tAc "SELECT samples_taken FROM optischema.status()") + $1 ))
+    until (( $(sql -tAc "SELECT samples_taken FROM optischema.status()") >= target )); do sleep 0.2; done
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
