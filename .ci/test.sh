@@ -13,10 +13,15 @@ export CARGO_PGRX_TEST_PGDATA=/var/tmp/optischema-pgrx/data
 install -d -o postgres /var/tmp/optischema-pgrx
 rm -rf "$CARGO_PGRX_TEST_PGDATA"
 
+# a running server keeps the installed library mapped: unlink it rather than overwrite it
+unlink_installed_library() { rm -f "$("$PG_CONFIG" --pkglibdir)/optischema.so"; }
+
 echo "== unit and backend tests (cargo pgrx test pg15)"
+unlink_installed_library
 cargo pgrx test pg15
 
 echo "== installing the release build for the cluster tests"
+unlink_installed_library
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 
 echo "== cluster tests (tests/cluster)"

@@ -8,9 +8,16 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 as_postgres() { runuser -u postgres -- "$@"; }
 
+# Servers already running keep the library mapped: unlinking it first makes the install write a
+# new file instead of overwriting the pages they execute.
+unlink_installed_library() {
+    rm -f "$("$PG_CONFIG" --pkglibdir)/optischema.so"
+}
+
 # install_optischema: release build into the system PostgreSQL 15
 install_optischema() {
     bash "$REPO/.ci/setup.sh"
+    unlink_installed_library
     (cd "$REPO" && cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null)
 }
 

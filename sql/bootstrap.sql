@@ -4,7 +4,8 @@
 CREATE TABLE optischema.sampler_state (
     id               int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
     -- bumped by reset(): tells the worker to drop the snapshot it holds in memory
-    generation       bigint NOT NULL DEFAULT 0,
+    -- starts from the creation time, so a dropped and re-created extension is a new generation
+    generation       bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint,
     -- false until a first sample has stored a baseline (lifetime totals are not deltas)
     baseline_taken   boolean NOT NULL DEFAULT false,
     -- pg_stat_statements_info.stats_reset seen at the last sample

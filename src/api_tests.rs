@@ -28,7 +28,10 @@ mod tests {
     fn rejected(sql: &str) {
         let (state, hint) = outcome_of(sql);
         assert_eq!(state, "22023", "{sql} should be rejected with 22023");
-        assert!(hint.is_some_and(|h| !h.is_empty()), "{sql} should come with a HINT");
+        assert!(
+            hint.is_some_and(|h| !h.is_empty()),
+            "{sql} should come with a HINT"
+        );
     }
 
     /// Three statements with history in the current minute and one an hour ago.
@@ -87,12 +90,19 @@ mod tests {
             "SELECT query, shared_blks_read FROM optischema.hot_queries('1 hour', 1)",
         )
         .unwrap();
-        assert_eq!(query.unwrap(), "SELECT * FROM orders WHERE customer_id = $1");
+        assert_eq!(
+            query.unwrap(),
+            "SELECT * FROM orders WHERE customer_id = $1"
+        );
         assert_eq!(read.unwrap(), 20);
-        let n = Spi::get_one::<i64>("SELECT count(*) FROM optischema.hot_queries('1 hour', 2)").unwrap();
+        let n = Spi::get_one::<i64>("SELECT count(*) FROM optischema.hot_queries('1 hour', 2)")
+            .unwrap();
         assert_eq!(n, Some(2));
         // a wider window brings in the old bucket, and 33 becomes the hottest
-        let top = Spi::get_two::<i64, i64>("SELECT queryid, calls FROM optischema.hot_queries('3 hours', 1)").unwrap();
+        let top = Spi::get_two::<i64, i64>(
+            "SELECT queryid, calls FROM optischema.hot_queries('3 hours', 1)",
+        )
+        .unwrap();
         assert_eq!(top, (Some(33), Some(1005)));
     }
 
@@ -118,7 +128,8 @@ mod tests {
         });
         // the two rows 30 and 29 minutes back share a 10-minute bucket; nothing in between
         assert_eq!(rows, vec![(10, 10.0, 1.0), (1, 1.0, 1.0)]);
-        let unknown = Spi::get_one::<i64>("SELECT count(*) FROM optischema.query_history(424242)").unwrap();
+        let unknown =
+            Spi::get_one::<i64>("SELECT count(*) FROM optischema.query_history(424242)").unwrap();
         assert_eq!(unknown, Some(0));
     }
 
@@ -140,8 +151,14 @@ mod tests {
         rejected("SELECT * FROM optischema.query_history(1, '1 hour', '30 seconds')");
         rejected("SELECT * FROM optischema.query_history(1, '1 year', '1 minute')");
         rejected("SELECT * FROM optischema.query_history(1, '1 day', '1 month')");
-        assert_eq!(outcome_of("SELECT * FROM optischema.query_history(1, '69 days', '1 minute')").0, "00000");
-        assert_eq!(outcome_of("SELECT * FROM optischema.hot_queries('1 hour', 10000)").0, "00000");
+        assert_eq!(
+            outcome_of("SELECT * FROM optischema.query_history(1, '69 days', '1 minute')").0,
+            "00000"
+        );
+        assert_eq!(
+            outcome_of("SELECT * FROM optischema.hot_queries('1 hour', 10000)").0,
+            "00000"
+        );
     }
 
     #[pg_test]
@@ -152,9 +169,13 @@ mod tests {
              UPDATE optischema.sampler_state SET baseline_taken = true, hot_top = '{11,22}'",
         )
         .unwrap();
-        let generation = Spi::get_one::<i64>("SELECT generation FROM optischema.sampler_state").unwrap();
+        let generation =
+            Spi::get_one::<i64>("SELECT generation FROM optischema.sampler_state").unwrap();
         // 5 history rows + 3 statements + 1 snapshot row
-        assert_eq!(Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(), Some(9));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(),
+            Some(9)
+        );
         assert_eq!(
             Spi::get_one::<i64>(
                 "SELECT (SELECT count(*) FROM optischema.history) + (SELECT count(*) FROM optischema.statements)
@@ -163,11 +184,16 @@ mod tests {
             .unwrap(),
             Some(0)
         );
-        let (taken, next_generation) =
-            Spi::get_two::<bool, i64>("SELECT baseline_taken, generation FROM optischema.sampler_state").unwrap();
+        let (taken, next_generation) = Spi::get_two::<bool, i64>(
+            "SELECT baseline_taken, generation FROM optischema.sampler_state",
+        )
+        .unwrap();
         assert_eq!(taken, Some(false));
         assert_eq!(next_generation, generation.map(|g| g + 1));
-        assert_eq!(Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(), Some(0));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(),
+            Some(0)
+        );
     }
 
     #[pg_test]
@@ -209,17 +235,39 @@ mod tests {
         let as_role = |role: &str, sql: &str| {
             outcome_of(&format!("SET LOCAL ROLE {role}; {sql}; RESET ROLE")).0
         };
-        assert_eq!(as_role("os_test_reader", "SELECT * FROM optischema.hot_queries()"), "00000");
-        assert_eq!(as_role("os_test_reader", "SELECT * FROM optischema.status()"), "00000");
-        assert_eq!(as_role("os_test_reader", "SELECT optischema.reset()"), "42501");
-        assert_eq!(as_role("os_test_admin", "SELECT optischema.reset()"), "00000");
-        assert_eq!(as_role("os_test_nobody", "SELECT * FROM optischema.hot_queries()"), "42501");
-        assert_eq!(as_role("os_test_nobody", "SELECT query FROM optischema.statements"), "42501");
+        assert_eq!(
+            as_role("os_test_reader", "SELECT * FROM optischema.hot_queries()"),
+            "00000"
+        );
+        assert_eq!(
+            as_role("os_test_reader", "SELECT * FROM optischema.status()"),
+            "00000"
+        );
+        assert_eq!(
+            as_role("os_test_reader", "SELECT optischema.reset()"),
+            "42501"
+        );
+        assert_eq!(
+            as_role("os_test_admin", "SELECT optischema.reset()"),
+            "00000"
+        );
+        assert_eq!(
+            as_role("os_test_nobody", "SELECT * FROM optischema.hot_queries()"),
+            "42501"
+        );
+        assert_eq!(
+            as_role("os_test_nobody", "SELECT query FROM optischema.statements"),
+            "42501"
+        );
     }
 
     #[pg_test]
     fn settings_are_registered_with_their_units() {
-        let show = |name: &str| Spi::get_one::<String>(&format!("SHOW {name}")).unwrap().unwrap();
+        let show = |name: &str| {
+            Spi::get_one::<String>(&format!("SHOW {name}"))
+                .unwrap()
+                .unwrap()
+        };
         assert_eq!(show("optischema.enabled"), "on");
         assert_eq!(show("optischema.database"), "postgres");
         assert_eq!(show("optischema.sample_interval"), "10s");
@@ -229,8 +277,14 @@ mod tests {
             "SELECT min_val, max_val, unit FROM pg_settings WHERE name = 'optischema.sample_interval'",
         )
         .unwrap();
-        assert_eq!(range, (Some("1".into()), Some("3600".into()), Some("s".into())));
+        assert_eq!(
+            range,
+            (Some("1".into()), Some("3600".into()), Some("s".into()))
+        );
         // reloadable, not settable per session
-        assert_eq!(outcome_of("SET optischema.sample_interval = '5s'").0, "55P02");
+        assert_eq!(
+            outcome_of("SET optischema.sample_interval = '5s'").0,
+            "55P02"
+        );
     }
 }

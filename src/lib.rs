@@ -19,9 +19,6 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
-    unsafe {
-        pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr());
-    }
     // The worker can only be registered while the server starts (shared_preload_libraries).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();

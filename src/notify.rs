@@ -40,7 +40,12 @@ struct Tagged<'a, T: Serialize> {
 }
 
 fn encode<T: Serialize>(kind: &'static str, body: &T, truncated: bool) -> String {
-    serde_json::to_string(&Tagged { kind, body, truncated }).expect("payloads always serialize")
+    serde_json::to_string(&Tagged {
+        kind,
+        body,
+        truncated,
+    })
+    .expect("payloads always serialize")
 }
 
 pub fn sample_payload(sample: &Sample) -> String {
@@ -58,7 +63,9 @@ pub fn hot_query_payload(hot: &HotQuery) -> String {
     loop {
         // JSON escaping can make the text longer than its bytes, so shrink by the overshoot
         // measured on the encoded payload until it fits.
-        let overshoot = encode_cut(hot, text, keep).len().saturating_sub(MAX_PAYLOAD_BYTES);
+        let overshoot = encode_cut(hot, text, keep)
+            .len()
+            .saturating_sub(MAX_PAYLOAD_BYTES);
         if overshoot == 0 {
             return encode_cut(hot, text, keep);
         }
@@ -67,7 +74,10 @@ pub fn hot_query_payload(hot: &HotQuery) -> String {
 }
 
 fn encode_cut(hot: &HotQuery, text: &str, keep: usize) -> String {
-    let cut = HotQuery { query: Some(text[..keep].to_string()), ..hot.clone() };
+    let cut = HotQuery {
+        query: Some(text[..keep].to_string()),
+        ..hot.clone()
+    };
     encode("hot_query", &cut, true)
 }
 

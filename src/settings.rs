@@ -65,6 +65,8 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    // any other optischema.* name is a typo: warn about it instead of accepting it silently
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr()) };
 }
 
 pub fn database() -> String {

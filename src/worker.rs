@@ -6,7 +6,9 @@
 
 use crate::sampling::{SampleSettings, SampleSkip, Sampler};
 use crate::settings;
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
+};
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
 use std::panic::AssertUnwindSafe;
@@ -49,9 +51,17 @@ impl LogOnce {
             return;
         }
         self.last = Some(key.to_string());
-        let mut report = ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message.to_string(), "optischema");
+        let mut report = ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            message.to_string(),
+            "optischema",
+        );
         if level >= PgLogLevel::WARNING {
-            report = ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message.to_string(), "optischema");
+            report = ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_WARNING,
+                message.to_string(),
+                "optischema",
+            );
         }
         if let Some(hint) = hint {
             report = report.set_hint(hint);
@@ -127,14 +137,18 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                 sampler.committed(pending);
                 log_once.clear();
             }
-            Ok(Err(SampleSkip::ExtensionMissing)) => log_once.report(
+            Ok(Err(SampleSkip::ExtensionMissing)) => {
+                // a dropped extension takes the stored snapshot with it
+                sampler.forget();
+                log_once.report(
                 "extension-missing",
                 PgLogLevel::LOG,
                 &format!("optischema: the extension is not created in database \"{database}\", waiting"),
                 Some(&format!(
                     "Run CREATE EXTENSION optischema CASCADE in database \"{database}\", or set optischema.database."
                 )),
-            ),
+                )
+            }
             Ok(Err(SampleSkip::PgssExtensionMissing)) => log_once.report(
                 "pgss-extension-missing",
                 PgLogLevel::LOG,
@@ -208,6 +222,8 @@ fn describe(caught: &CaughtError) -> String {
     match caught {
         CaughtError::PostgresError(report)
         | CaughtError::ErrorReport(report)
-        | CaughtError::RustPanic { ereport: report, .. } => report.message().to_string(),
+        | CaughtError::RustPanic {
+            ereport: report, ..
+        } => report.message().to_string(),
     }
 }

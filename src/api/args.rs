@@ -16,7 +16,10 @@ pub struct ArgError {
 }
 
 fn fail<T>(message: impl Into<String>, hint: impl Into<String>) -> Result<T, ArgError> {
-    Err(ArgError { message: message.into(), hint: hint.into() })
+    Err(ArgError {
+        message: message.into(),
+        hint: hint.into(),
+    })
 }
 
 /// An interval as PostgreSQL stores it.
@@ -38,7 +41,9 @@ pub fn positive_span(name: &str, value: Option<Span>) -> Result<Span, ArgError> 
     let Some(span) = value else {
         return fail(
             format!("{name} must not be NULL"),
-            format!("Pass a positive interval, for example '1 hour', or omit {name} for its default."),
+            format!(
+                "Pass a positive interval, for example '1 hour', or omit {name} for its default."
+            ),
         );
     };
     if span.total_micros() <= 0 {
@@ -57,7 +62,10 @@ pub fn max_rows(value: Option<i32>) -> Result<i32, ArgError> {
             format!("max_rows must be between 1 and {MAX_ROWS_LIMIT}, not {n}"),
             "Ask for fewer rows, or narrow the window with since.",
         ),
-        None => fail("max_rows must not be NULL", format!("Pass a number between 1 and {MAX_ROWS_LIMIT}.")),
+        None => fail(
+            "max_rows must not be NULL",
+            format!("Pass a number between 1 and {MAX_ROWS_LIMIT}."),
+        ),
     }
 }
 
@@ -104,18 +112,33 @@ mod tests {
     use super::*;
 
     fn secs(s: i64) -> Span {
-        Span { months: 0, days: 0, micros: s * 1_000_000 }
+        Span {
+            months: 0,
+            days: 0,
+            micros: s * 1_000_000,
+        }
     }
 
     #[test]
     fn since_rejects_null_zero_and_negative() {
-        assert_eq!(positive_span("since", None).unwrap_err().message, "since must not be NULL");
+        assert_eq!(
+            positive_span("since", None).unwrap_err().message,
+            "since must not be NULL"
+        );
         assert!(positive_span("since", Some(secs(0))).is_err());
         assert!(positive_span("since", Some(secs(-5))).is_err());
         // a negative day count outweighing positive time is still negative
-        let mixed = Span { months: 0, days: -1, micros: 3_600_000_000 };
+        let mixed = Span {
+            months: 0,
+            days: -1,
+            micros: 3_600_000_000,
+        };
         assert!(positive_span("since", Some(mixed)).is_err());
-        let month = Span { months: 1, days: 0, micros: 0 };
+        let month = Span {
+            months: 1,
+            days: 0,
+            micros: 0,
+        };
         assert_eq!(positive_span("since", Some(month)), Ok(month));
     }
 
@@ -136,18 +159,51 @@ mod tests {
     fn bucket_must_cover_the_sample_interval_and_storage_width() {
         let hour = secs(3600);
         assert!(bucket(Some(secs(60)), hour, 10).is_ok());
-        assert_eq!(bucket(Some(secs(30)), hour, 10).unwrap_err().message, "bucket must be at least 60 seconds");
-        assert_eq!(bucket(Some(secs(90)), hour, 120).unwrap_err().message, "bucket must be at least 120 seconds");
+        assert_eq!(
+            bucket(Some(secs(30)), hour, 10).unwrap_err().message,
+            "bucket must be at least 60 seconds"
+        );
+        assert_eq!(
+            bucket(Some(secs(90)), hour, 120).unwrap_err().message,
+            "bucket must be at least 120 seconds"
+        );
         assert!(bucket(Some(secs(120)), hour, 120).is_ok());
     }
 
     #[test]
     fn bucket_rejects_months_null_and_too_many_buckets() {
         assert!(bucket(None, secs(3600), 10).is_err());
-        assert!(bucket(Some(Span { months: 1, days: 0, micros: 0 }), secs(3600), 10).is_err());
+        assert!(bucket(
+            Some(Span {
+                months: 1,
+                days: 0,
+                micros: 0
+            }),
+            secs(3600),
+            10
+        )
+        .is_err());
         // 69 days of minutes is 99,360 buckets, 70 days is 100,800
-        assert!(bucket(Some(secs(60)), Span { months: 0, days: 69, micros: 0 }, 10).is_ok());
-        assert!(bucket(Some(secs(60)), Span { months: 0, days: 70, micros: 0 }, 10).is_err());
+        assert!(bucket(
+            Some(secs(60)),
+            Span {
+                months: 0,
+                days: 69,
+                micros: 0
+            },
+            10
+        )
+        .is_ok());
+        assert!(bucket(
+            Some(secs(60)),
+            Span {
+                months: 0,
+                days: 70,
+                micros: 0
+            },
+            10
+        )
+        .is_err());
     }
 
     #[test]
@@ -156,6 +212,9 @@ mod tests {
         assert!(bucket(Some(secs(60)), since, 10).is_ok());
         let since = secs(60 * 100_000 + 1);
         let e = bucket(Some(secs(60)), since, 10).unwrap_err();
-        assert_eq!(e.message, "since and bucket would produce 100001 buckets, more than 100000");
+        assert_eq!(
+            e.message,
+            "since and bucket would produce 100001 buckets, more than 100000"
+        );
     }
 }

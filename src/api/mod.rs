@@ -13,9 +13,13 @@ use crate::worker::WORKER_TYPE;
 
 /// Raises SQLSTATE 22023 with the message and hint of `e`.
 fn reject(e: ArgError) -> ! {
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, e.message, "optischema")
-        .set_hint(e.hint)
-        .report(PgLogLevel::ERROR);
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        e.message,
+        "optischema",
+    )
+    .set_hint(e.hint)
+    .report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
 
@@ -24,7 +28,11 @@ fn valid<T>(checked: Result<T, ArgError>) -> T {
 }
 
 fn span(value: Option<Interval>) -> Option<Span> {
-    value.map(|i| Span { months: i.months(), days: i.days(), micros: i.micros() })
+    value.map(|i| Span {
+        months: i.months(),
+        days: i.days(),
+        micros: i.micros(),
+    })
 }
 
 /// Statements ranked by total time spent in them within `since`, from the stored deltas.
@@ -98,7 +106,11 @@ fn query_history(
 > {
     let queryid = valid(args::queryid(queryid));
     let since_span = valid(args::positive_span("since", span(since)));
-    valid(args::bucket(span(bucket), since_span, settings::sample_interval_s()));
+    valid(args::bucket(
+        span(bucket),
+        since_span,
+        settings::sample_interval_s(),
+    ));
     let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
         let table = client.select(
             include_str!("../../sql/queries/query_history.sql"),
@@ -107,7 +119,9 @@ fn query_history(
         )?;
         let mut out = Vec::with_capacity(table.len());
         for row in table {
-            let Some(start) = row.get::<TimestampWithTimeZone>(1)? else { continue };
+            let Some(start) = row.get::<TimestampWithTimeZone>(1)? else {
+                continue;
+            };
             out.push((
                 start,
                 row.get::<i64>(2)?.unwrap_or_default(),

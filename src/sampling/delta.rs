@@ -85,10 +85,9 @@ pub fn diff(
             still_present += 1;
         }
         let delta = match (baseline, snapshot.get(key)) {
-            (Baseline::FirstSample, previous) => {
-                if previous != Some(now) {
-                    out.changed.push((*key, *now));
-                }
+            (Baseline::FirstSample, _) => {
+                // the whole snapshot is written: the stored one must be complete from here on
+                out.changed.push((*key, *now));
                 continue;
             }
             (Baseline::CountersReset, _) | (Baseline::Continuing, None) => *now,
@@ -106,7 +105,11 @@ pub fn diff(
     if still_present < snapshot.len() {
         let present: std::collections::HashSet<&StatementKey> =
             current.iter().map(|(k, _)| k).collect();
-        out.vanished = snapshot.keys().filter(|k| !present.contains(k)).copied().collect();
+        out.vanished = snapshot
+            .keys()
+            .filter(|k| !present.contains(k))
+            .copied()
+            .collect();
         out.vanished.sort();
     }
     out
@@ -127,11 +130,21 @@ mod tests {
     use super::*;
 
     fn key(queryid: i64) -> StatementKey {
-        StatementKey { userid: 10, dbid: 5, queryid, toplevel: true }
+        StatementKey {
+            userid: 10,
+            dbid: 5,
+            queryid,
+            toplevel: true,
+        }
     }
 
     fn calls(calls: i64, total_ms: f64) -> Counters {
-        Counters { calls, total_ms, rows: calls, ..Default::default() }
+        Counters {
+            calls,
+            total_ms,
+            rows: calls,
+            ..Default::default()
+        }
     }
 
     fn snapshot_of(entries: &[(StatementKey, Counters)]) -> HashMap<StatementKey, Counters> {
@@ -172,14 +185,21 @@ mod tests {
         let before = snapshot_of(&[(key(1), calls(900, 90.0))]);
         let d = diff(&before, &[(key(1), calls(40, 4.0))], Baseline::Continuing);
         assert_eq!(d.deltas, vec![(key(1), calls(40, 4.0))]);
-        assert!(d.deltas.iter().all(|(_, c)| c.calls >= 0 && c.total_ms >= 0.0));
+        assert!(d
+            .deltas
+            .iter()
+            .all(|(_, c)| c.calls >= 0 && c.total_ms >= 0.0));
     }
 
     #[test]
     fn global_reset_counts_everything_present_even_above_the_old_value() {
         // 50 calls before pg_stat_statements_reset(), 80 after: the 80 are all new work
         let before = snapshot_of(&[(key(1), calls(50, 5.0))]);
-        let d = diff(&before, &[(key(1), calls(80, 8.0))], Baseline::CountersReset);
+        let d = diff(
+            &before,
+            &[(key(1), calls(80, 8.0))],
+            Baseline::CountersReset,
+        );
         assert_eq!(d.deltas, vec![(key(1), calls(80, 8.0))]);
     }
 
@@ -201,7 +221,11 @@ mod tests {
         apply(&mut snap, &d);
         assert_eq!(snap.len(), 1);
         // and if it comes back, it counts from zero, never twice
-        let d = diff(&snap, &[(key(1), calls(3, 0.3)), (key(2), calls(9, 1.0))], Baseline::Continuing);
+        let d = diff(
+            &snap,
+            &[(key(1), calls(3, 0.3)), (key(2), calls(9, 1.0))],
+            Baseline::Continuing,
+        );
         assert_eq!(d.deltas, vec![(key(1), calls(3, 0.3))]);
     }
 
@@ -223,14 +247,23 @@ mod tests {
         let n = diff(&snap, &[(key(1), calls(140, 1.4))], Baseline::Continuing);
         apply(&mut snap, &n);
         let m = diff(&snap, &[(key(1), calls(25, 0.25))], Baseline::CountersReset);
-        let total: i64 = n.deltas.iter().chain(m.deltas.iter()).map(|(_, c)| c.calls).sum();
+        let total: i64 = n
+            .deltas
+            .iter()
+            .chain(m.deltas.iter())
+            .map(|(_, c)| c.calls)
+            .sum();
         assert_eq!(total, 40 + 25);
     }
 
     #[test]
     fn time_rounding_never_makes_a_negative_delta() {
         let before = snapshot_of(&[(key(1), calls(10, 1.000_000_1))]);
-        let d = diff(&before, &[(key(1), calls(11, 1.000_000_1))], Baseline::Continuing);
+        let d = diff(
+            &before,
+            &[(key(1), calls(11, 1.000_000_1))],
+            Baseline::Continuing,
+        );
         assert_eq!(d.deltas[0].1.calls, 1);
         assert!(d.deltas[0].1.total_ms >= 0.0);
     }

@@ -66,7 +66,10 @@ pub struct SampleSettings {
 impl Sampler {
     /// Takes one sample. Must run inside a transaction; nothing is applied in memory until
     /// [`Sampler::committed`] is called after that transaction commits.
-    pub fn sample(&self, settings: &SampleSettings) -> Result<(Pending, SampleOutcome), SampleSkip> {
+    pub fn sample(
+        &self,
+        settings: &SampleSettings,
+    ) -> Result<(Pending, SampleOutcome), SampleSkip> {
         let started = Instant::now();
         Spi::connect_mut(|client| {
             if !store::extension_installed(client)? {
@@ -78,7 +81,10 @@ impl Sampler {
             let reloaded = if self.generation == Some(state.generation) {
                 None
             } else {
-                Some((store::load_snapshot(client)?, store::load_known_queryids(client)?))
+                Some((
+                    store::load_snapshot(client)?,
+                    store::load_known_queryids(client)?,
+                ))
             };
             let (snapshot, known) = match &reloaded {
                 Some((snapshot, known)) => (snapshot, known),
@@ -119,7 +125,10 @@ impl Sampler {
                 total_ms,
             })];
             for (queryid, _) in &newcomers {
-                let entry = top.iter().find(|h| h.queryid == *queryid).expect("newcomer is in the top");
+                let entry = top
+                    .iter()
+                    .find(|h| h.queryid == *queryid)
+                    .expect("newcomer is in the top");
                 payloads.push(notify::hot_query_payload(entry));
             }
             store::notify(client, &payloads)?;
@@ -131,9 +140,18 @@ impl Sampler {
                 &top_ids,
                 started.elapsed().as_secs_f64() * 1000.0,
             )?;
-            let outcome = SampleOutcome { statements: ran.len(), calls, hot_announced: newcomers.len() };
-            let pending =
-                Pending { generation: state.generation, reloaded, diff, new_queryids, pruned_queryids };
+            let outcome = SampleOutcome {
+                statements: ran.len(),
+                calls,
+                hot_announced: newcomers.len(),
+            };
+            let pending = Pending {
+                generation: state.generation,
+                reloaded,
+                diff,
+                new_queryids,
+                pruned_queryids,
+            };
             Ok((pending, outcome))
         })
     }

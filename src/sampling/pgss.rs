@@ -30,24 +30,33 @@ pub fn read_counters(
            FROM {}.pg_stat_statements(false) WHERE queryid IS NOT NULL",
         quote_identifier(pgss_schema)
     );
-    let table = client.select(&query, None, &[])?;
-    let mut out = Vec::with_capacity(table.len());
-    for row in table {
-        let key = StatementKey {
-            userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
-            dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
-            queryid: row.get::<i64>(3)?.unwrap_or_default(),
-            toplevel: row.get::<bool>(4)?.unwrap_or(true),
-        };
-        let counters = Counters {
-            calls: row.get::<i64>(5)?.unwrap_or_default(),
-            total_ms: row.get::<f64>(6)?.unwrap_or_default(),
-            rows: row.get::<i64>(7)?.unwrap_or_default(),
-            shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
-            shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
-            temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
-        };
-        out.push((key, counters));
-    }
-    Ok(out)
+    read_entries(client, &query)
+}
+
+/// Runs a query whose ten columns are an entry's key and counters, in [`StatementKey`] and
+/// [`Counters`] order (userid and dbid as int8), and collects its rows.
+pub fn read_entries<C: FromIterator<(StatementKey, Counters)>>(
+    client: &SpiClient<'_>,
+    query: &str,
+) -> spi::Result<C> {
+    client
+        .select(query, None, &[])?
+        .map(|row| {
+            let key = StatementKey {
+                userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
+                dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
+                queryid: row.get::<i64>(3)?.unwrap_or_default(),
+                toplevel: row.get::<bool>(4)?.unwrap_or(true),
+            };
+            let counters = Counters {
+                calls: row.get::<i64>(5)?.unwrap_or_default(),
+                total_ms: row.get::<f64>(6)?.unwrap_or_default(),
+                rows: row.get::<i64>(7)?.unwrap_or_default(),
+                shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
+                shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
+                temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
+            };
+            Ok((key, counters))
+        })
+        .collect()
 }

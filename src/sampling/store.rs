@@ -18,7 +18,11 @@ pub struct State {
 
 pub fn extension_installed(client: &SpiClient<'_>) -> spi::Result<bool> {
     Ok(client
-        .select("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'optischema'", None, &[])?
+        .select(
+            "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'optischema'",
+            None,
+            &[],
+        )?
         .len()
         == 1)
 }
@@ -37,32 +41,11 @@ pub fn lock_state(client: &mut SpiClient<'_>, pgss_schema: &str) -> spi::Result<
 }
 
 pub fn load_snapshot(client: &SpiClient<'_>) -> spi::Result<HashMap<StatementKey, Counters>> {
-    let table = client.select(
+    super::pgss::read_entries(
+        client,
         "SELECT userid::int8, dbid::int8, queryid, toplevel, calls, total_ms, rows, \
                 shared_blks_hit, shared_blks_read, temp_blks_written FROM optischema.snapshot",
-        None,
-        &[],
-    )?;
-    let mut out = HashMap::with_capacity(table.len());
-    for row in table {
-        out.insert(
-            StatementKey {
-                userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
-                dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
-                queryid: row.get::<i64>(3)?.unwrap_or_default(),
-                toplevel: row.get::<bool>(4)?.unwrap_or(true),
-            },
-            Counters {
-                calls: row.get::<i64>(5)?.unwrap_or_default(),
-                total_ms: row.get::<f64>(6)?.unwrap_or_default(),
-                rows: row.get::<i64>(7)?.unwrap_or_default(),
-                shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
-                shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
-                temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
-            },
-        );
-    }
-    Ok(out)
+    )
 }
 
 pub fn load_known_queryids(client: &SpiClient<'_>) -> spi::Result<HashSet<i64>> {
@@ -83,9 +66,17 @@ fn columns(entries: &[(StatementKey, Counters)]) -> Vec<DatumWithOid<'static>> {
         pick_i64(&|(k, _)| k.queryid),
         pick_i64(&|(k, _)| k.userid as i64),
         pick_i64(&|(k, _)| k.dbid as i64),
-        entries.iter().map(|(k, _)| k.toplevel).collect::<Vec<bool>>().into(),
+        entries
+            .iter()
+            .map(|(k, _)| k.toplevel)
+            .collect::<Vec<bool>>()
+            .into(),
         pick_i64(&|(_, c)| c.calls),
-        entries.iter().map(|(_, c)| c.total_ms).collect::<Vec<f64>>().into(),
+        entries
+            .iter()
+            .map(|(_, c)| c.total_ms)
+            .collect::<Vec<f64>>()
+            .into(),
         pick_i64(&|(_, c)| c.rows),
         pick_i64(&|(_, c)| c.shared_blks_hit),
         pick_i64(&|(_, c)| c.shared_blks_read),
@@ -93,9 +84,16 @@ fn columns(entries: &[(StatementKey, Counters)]) -> Vec<DatumWithOid<'static>> {
     ]
 }
 
-pub fn add_history(client: &mut SpiClient<'_>, deltas: &[(StatementKey, Counters)]) -> spi::Result<()> {
+pub fn add_history(
+    client: &mut SpiClient<'_>,
+    deltas: &[(StatementKey, Counters)],
+) -> spi::Result<()> {
     if !deltas.is_empty() {
-        client.update(include_str!("../../sql/sampling/add_history.sql"), None, &columns(deltas))?;
+        client.update(
+            include_str!("../../sql/sampling/add_history.sql"),
+            None,
+            &columns(deltas),
+        )?;
     }
     Ok(())
 }
@@ -106,22 +104,50 @@ pub fn write_snapshot(
     vanished: &[StatementKey],
 ) -> spi::Result<()> {
     if !changed.is_empty() {
-        client.update(include_str!("../../sql/sampling/write_snapshot.sql"), None, &columns(changed))?;
+        client.update(
+            include_str!("../../sql/sampling/write_snapshot.sql"),
+            None,
+            &columns(changed),
+        )?;
     }
     if !vanished.is_empty() {
         let args: Vec<DatumWithOid> = vec![
-            vanished.iter().map(|k| k.queryid).collect::<Vec<i64>>().into(),
-            vanished.iter().map(|k| k.userid as i64).collect::<Vec<i64>>().into(),
-            vanished.iter().map(|k| k.dbid as i64).collect::<Vec<i64>>().into(),
-            vanished.iter().map(|k| k.toplevel).collect::<Vec<bool>>().into(),
+            vanished
+                .iter()
+                .map(|k| k.queryid)
+                .collect::<Vec<i64>>()
+                .into(),
+            vanished
+                .iter()
+                .map(|k| k.userid as i64)
+                .collect::<Vec<i64>>()
+                .into(),
+            vanished
+                .iter()
+                .map(|k| k.dbid as i64)
+                .collect::<Vec<i64>>()
+                .into(),
+            vanished
+                .iter()
+                .map(|k| k.toplevel)
+                .collect::<Vec<bool>>()
+                .into(),
         ];
-        client.update(include_str!("../../sql/sampling/drop_snapshot.sql"), None, &args)?;
+        client.update(
+            include_str!("../../sql/sampling/drop_snapshot.sql"),
+            None,
+            &args,
+        )?;
     }
     Ok(())
 }
 
 /// Stores the text of statements seen for the first time.
-pub fn add_statements(client: &mut SpiClient<'_>, pgss_schema: &str, queryids: &[i64]) -> spi::Result<()> {
+pub fn add_statements(
+    client: &mut SpiClient<'_>,
+    pgss_schema: &str,
+    queryids: &[i64],
+) -> spi::Result<()> {
     if queryids.is_empty() {
         return Ok(());
     }
@@ -144,7 +170,11 @@ pub fn touch_statements(client: &mut SpiClient<'_>, queryids: &[i64]) -> spi::Re
 
 /// The top `n` statements by total time over the last 5 minutes, best first.
 pub fn hot_list(client: &SpiClient<'_>, n: i32) -> spi::Result<Vec<HotQuery>> {
-    let table = client.select(include_str!("../../sql/sampling/hot_list.sql"), None, &[n.into()])?;
+    let table = client.select(
+        include_str!("../../sql/sampling/hot_list.sql"),
+        None,
+        &[n.into()],
+    )?;
     let mut out = Vec::with_capacity(table.len());
     for (i, row) in table.enumerate() {
         out.push(HotQuery {
@@ -181,8 +211,16 @@ pub fn notify(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()
 /// that have not run for as long. Returns the queryids whose text was dropped.
 pub fn prune(client: &mut SpiClient<'_>, retention_min: i32) -> spi::Result<Vec<i64>> {
     let args = [retention_min.into()];
-    client.update(include_str!("../../sql/sampling/prune_history.sql"), None, &args)?;
-    let table = client.update(include_str!("../../sql/sampling/prune_statements.sql"), None, &args)?;
+    client.update(
+        include_str!("../../sql/sampling/prune_history.sql"),
+        None,
+        &args,
+    )?;
+    let table = client.update(
+        include_str!("../../sql/sampling/prune_statements.sql"),
+        None,
+        &args,
+    )?;
     let mut out = Vec::new();
     for row in table {
         out.extend(row.get::<i64>(1)?);
@@ -199,7 +237,11 @@ pub fn finish_sample(
     client.update(
         include_str!("../../sql/sampling/finish_sample.sql"),
         None,
-        &[hot_top.to_vec().into(), sample_ms.into(), state.pgss_stats_reset.into()],
+        &[
+            hot_top.to_vec().into(),
+            sample_ms.into(),
+            state.pgss_stats_reset.into(),
+        ],
     )?;
     Ok(())
 }

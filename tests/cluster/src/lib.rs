@@ -21,13 +21,21 @@ pub struct Cluster {
 }
 
 fn bindir() -> PathBuf {
-    let pg_config = std::env::var("PG_CONFIG").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
-    let out = Command::new(&pg_config).arg("--bindir").output().expect("pg_config runs");
+    let pg_config = std::env::var("PG_CONFIG")
+        .unwrap_or_else(|_| "/usr/lib/postgresql/15/bin/pg_config".into());
+    let out = Command::new(&pg_config)
+        .arg("--bindir")
+        .output()
+        .expect("pg_config runs");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 fn running_as_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// Runs a server binary as the `postgres` OS user when we are root.
@@ -39,30 +47,59 @@ fn as_server_user(program: &Path, args: &[&str]) -> Output {
     } else {
         Command::new(program)
     };
-    cmd.args(args).current_dir("/").output().expect("server binary runs")
+    cmd.args(args)
+        .current_dir("/")
+        .output()
+        .expect("server binary runs")
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Cluster {
     /// A new cluster whose postgresql.conf gets `settings` after the defaults below.
     pub fn start(settings: &[&str]) -> Cluster {
         let id = NEXT_ID.fetch_add(1, Ordering::SeqCst);
-        let dir = PathBuf::from(format!("/var/tmp/optischema-it-{}-{id}", std::process::id()));
+        let dir = PathBuf::from(format!(
+            "/var/tmp/optischema-it-{}-{id}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         if running_as_root() {
-            assert!(Command::new("chown").args(["postgres", dir.to_str().unwrap()]).status().unwrap().success());
+            assert!(Command::new("chown")
+                .args(["postgres", dir.to_str().unwrap()])
+                .status()
+                .unwrap()
+                .success());
         }
-        let cluster = Cluster { port: free_port(), dir, bindir: bindir() };
+        let cluster = Cluster {
+            port: free_port(),
+            dir,
+            bindir: bindir(),
+        };
         let data = cluster.data();
         let out = as_server_user(
             &cluster.bindir.join("initdb"),
-            &["-D", data.to_str().unwrap(), "--auth=trust", "-U", "postgres", "--no-sync"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
         );
-        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut conf = format!(
             "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
              fsync = off\nshared_preload_libraries = 'pg_stat_statements,optischema'\n\
@@ -100,12 +137,25 @@ impl Cluster {
         loop {
             let out = as_server_user(
                 &self.bindir.join("pg_ctl"),
-                &["-D", self.data().to_str().unwrap(), "-l", self.log_path().to_str().unwrap(), "-w", "-t", "30", "start"],
+                &[
+                    "-D",
+                    self.data().to_str().unwrap(),
+                    "-l",
+                    self.log_path().to_str().unwrap(),
+                    "-w",
+                    "-t",
+                    "30",
+                    "start",
+                ],
             );
             if out.status.success() {
                 return;
             }
-            assert!(Instant::now() < deadline, "pg_ctl start failed:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "pg_ctl start failed:\n{}",
+                self.log()
+            );
             sleep(Duration::from_millis(500));
         }
     }
@@ -115,7 +165,11 @@ impl Cluster {
         let mut all = vec!["-D", data.to_str().unwrap()];
         all.extend_from_slice(args);
         let out = as_server_user(&self.bindir.join("pg_ctl"), &all);
-        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "pg_ctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn postmaster_pid(&self) -> i32 {
@@ -128,7 +182,10 @@ impl Cluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             match Client::connect(
-                &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port),
+                &format!(
+                    "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                    self.port
+                ),
                 NoTls,
             ) {
                 Ok(mut c) => {
@@ -136,7 +193,11 @@ impl Cluster {
                         return c;
                     }
                 }
-                Err(e) => assert!(Instant::now() < deadline, "cannot connect: {e}\n{}", self.log()),
+                Err(e) => assert!(
+                    Instant::now() < deadline,
+                    "cannot connect: {e}\n{}",
+                    self.log()
+                ),
             }
             sleep(Duration::from_millis(200));
         }
@@ -145,7 +206,8 @@ impl Cluster {
     /// Connects and creates the extension (and pg_stat_statements with it).
     pub fn connect_with_extension(&self) -> Client {
         let mut c = self.connect();
-        c.batch_execute("CREATE EXTENSION IF NOT EXISTS optischema CASCADE").unwrap();
+        c.batch_execute("CREATE EXTENSION IF NOT EXISTS optischema CASCADE")
+            .unwrap();
         c
     }
 }
@@ -154,7 +216,14 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = as_server_user(
             &self.bindir.join("pg_ctl"),
-            &["-D", self.data().to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
         if std::env::var_os("OPTISCHEMA_KEEP_CLUSTERS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
@@ -163,11 +232,15 @@ impl Drop for Cluster {
 }
 
 pub fn samples_taken(c: &mut Client) -> i64 {
-    c.query_one("SELECT samples_taken FROM optischema.status()", &[]).unwrap().get(0)
+    c.query_one("SELECT samples_taken FROM optischema.status()", &[])
+        .unwrap()
+        .get(0)
 }
 
 pub fn worker_pid(c: &mut Client) -> Option<i32> {
-    c.query_one("SELECT worker_pid FROM optischema.status()", &[]).unwrap().get(0)
+    c.query_one("SELECT worker_pid FROM optischema.status()", &[])
+        .unwrap()
+        .get(0)
 }
 
 /// Waits until `n` more samples have committed: with n >= 2, at least one whole sample ran
@@ -176,7 +249,10 @@ pub fn wait_samples(c: &mut Client, n: i64) {
     let target = samples_taken(c) + n;
     let deadline = Instant::now() + Duration::from_secs(30);
     while samples_taken(c) < target {
-        assert!(Instant::now() < deadline, "the worker took no sample for 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the worker took no sample for 30 s"
+        );
         sleep(Duration::from_millis(100));
     }
 }

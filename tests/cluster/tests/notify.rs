@@ -17,10 +17,14 @@ fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
     // six statements, one of them with a text far longer than a payload may be
     let long_select = format!(
         "SELECT {} FROM generate_series(1, $1::int) g",
-        (0..1500).map(|i| format!("g AS column_{i}")).collect::<Vec<_>>().join(", ")
+        (0..1500)
+            .map(|i| format!("g AS column_{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     assert!(long_select.len() > 20_000);
-    c.batch_execute("CREATE TABLE u (id int PRIMARY KEY, n int)").unwrap();
+    c.batch_execute("CREATE TABLE u (id int PRIMARY KEY, n int)")
+        .unwrap();
     run_times(&mut c, &long_select, 30);
     for (i, sql) in [
         "SELECT count(*) FROM u WHERE n > $1",
@@ -53,8 +57,14 @@ fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
             }
         }
     }
-    assert!(payloads.iter().all(|p| p.len() < 8000), "a payload reached 8000 bytes");
-    let parsed: Vec<Value> = payloads.iter().map(|p| serde_json::from_str(p).expect("valid JSON")).collect();
+    assert!(
+        payloads.iter().all(|p| p.len() < 8000),
+        "a payload reached 8000 bytes"
+    );
+    let parsed: Vec<Value> = payloads
+        .iter()
+        .map(|p| serde_json::from_str(p).expect("valid JSON"))
+        .collect();
 
     let samples: Vec<&Value> = parsed.iter().filter(|v| v["type"] == "sample").collect();
     assert!(samples.len() >= 2, "{payloads:?}");
@@ -79,7 +89,12 @@ fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
     // the 20 kB statement is by far the slowest: it is hot, and its text was cut
     let long = hot
         .iter()
-        .find(|h| h["query"].as_str().unwrap_or_default().starts_with("SELECT g AS column_0"))
+        .find(|h| {
+            h["query"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("SELECT g AS column_0")
+        })
         .expect("the long statement is announced");
     assert_eq!(long["truncated"], true);
     assert_eq!(long["calls"], 30);

@@ -26,14 +26,20 @@ fn counts_exactly_the_calls_made_between_two_samples() {
     wait_samples(&mut c, 2);
     assert_eq!(recorded_calls(&mut c, LOOKUP), 137);
     let row = c
-        .query_one("SELECT calls, rows FROM optischema.hot_queries() WHERE query = $1", &[&LOOKUP])
+        .query_one(
+            "SELECT calls, rows FROM optischema.hot_queries() WHERE query = $1",
+            &[&LOOKUP],
+        )
         .unwrap();
     assert_eq!(row.get::<_, i64>(0), 137);
     // ids 0..=136 were asked for, and there is no row with id 0
     assert_eq!(row.get::<_, i64>(1), 136);
     // the worker's own statements never show up
     let own: i64 = c
-        .query_one("SELECT count(*) FROM optischema.statements WHERE query ILIKE '%optischema.history%'", &[])
+        .query_one(
+            "SELECT count(*) FROM optischema.statements WHERE query ILIKE '%optischema.history%'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(own, 0);
@@ -49,12 +55,14 @@ fn pg_stat_statements_reset_between_samples_starts_a_new_baseline() {
     wait_samples(&mut c, 2);
     assert_eq!(recorded_calls(&mut c, LOOKUP), 50);
     // 80 calls after a reset: more than the 50 the snapshot holds, and all of them new work
-    c.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .unwrap();
     run_times(&mut c, LOOKUP, 80);
     wait_samples(&mut c, 2);
     assert_eq!(recorded_calls(&mut c, LOOKUP), 130);
     // and fewer calls than before after a second reset: never a negative figure
-    c.batch_execute("SELECT pg_stat_statements_reset()").unwrap();
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .unwrap();
     run_times(&mut c, LOOKUP, 7);
     wait_samples(&mut c, 2);
     assert_eq!(recorded_calls(&mut c, LOOKUP), 137);
@@ -80,12 +88,22 @@ fn killed_worker_is_back_within_10_s_and_counts_each_call_once() {
     let old_pid = worker_pid(&mut c).expect("worker runs");
     drop(c);
     let killed_at = Instant::now();
-    assert!(Command::new("kill").args(["-9", &old_pid.to_string()]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-9", &old_pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
     // the postmaster restarts every backend after a crash: reconnect until a new worker shows
     let new_pid = loop {
-        assert!(killed_at.elapsed() < Duration::from_secs(10), "worker not back within 10 s");
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(10),
+            "worker not back within 10 s"
+        );
         if let Ok(mut c) = postgres::Client::connect(
-            &format!("host=127.0.0.1 port={} user=postgres dbname=postgres", cluster.port),
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres",
+                cluster.port
+            ),
             postgres::NoTls,
         ) {
             if let Ok(row) = c.query_one("SELECT worker_pid FROM optischema.status()", &[]) {
@@ -115,7 +133,11 @@ fn killed_server_carries_on_from_its_stored_snapshot() {
     wait_samples(&mut c, 2);
     drop(c);
     let postmaster = cluster.postmaster_pid();
-    assert!(Command::new("kill").args(["-9", &postmaster.to_string()]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-9", &postmaster.to_string()])
+        .status()
+        .unwrap()
+        .success());
     sleep(Duration::from_millis(500));
     cluster.pg_ctl_start();
     let mut c = cluster.connect();
@@ -125,7 +147,14 @@ fn killed_server_carries_on_from_its_stored_snapshot() {
 
     // a clean restart keeps pg_stat_statements: the snapshot is still its baseline
     drop(c);
-    cluster.pg_ctl(&["-m", "fast", "-w", "restart", "-l", cluster.log_path().to_str().unwrap()]);
+    cluster.pg_ctl(&[
+        "-m",
+        "fast",
+        "-w",
+        "restart",
+        "-l",
+        cluster.log_path().to_str().unwrap(),
+    ]);
     let mut c = cluster.connect();
     run_times(&mut c, LOOKUP, 9);
     wait_samples(&mut c, 2);
@@ -144,12 +173,16 @@ fn reloaded_sample_interval_changes_the_sampling_rate() {
     };
     let fast = count_over(&mut c, 6);
     assert!((5..=7).contains(&fast), "{fast} samples in 6 s at 1 s");
-    c.batch_execute("ALTER SYSTEM SET optischema.sample_interval = '3s'").unwrap();
+    c.batch_execute("ALTER SYSTEM SET optischema.sample_interval = '3s'")
+        .unwrap();
     c.batch_execute("SELECT pg_reload_conf()").unwrap();
     sleep(Duration::from_millis(3500));
     let slow = count_over(&mut c, 12);
     assert!((3..=5).contains(&slow), "{slow} samples in 12 s at 3 s");
-    let shown: String = c.query_one("SELECT sample_interval::text FROM optischema.status()", &[]).unwrap().get(0);
+    let shown: String = c
+        .query_one("SELECT sample_interval::text FROM optischema.status()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(shown, "00:00:03");
 }
 
@@ -161,19 +194,35 @@ fn failed_samples_are_recorded_logged_once_and_sampling_resumes() {
     // hold the worker's state row hostage for 4 s: its lock_timeout (1 s) fires at each sample
     let mut holder = cluster.connect();
     let mut tx = holder.transaction().unwrap();
-    tx.batch_execute("LOCK TABLE optischema.sampler_state IN ACCESS EXCLUSIVE MODE").unwrap();
+    tx.batch_execute("LOCK TABLE optischema.sampler_state IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
     sleep(Duration::from_secs(4));
     tx.rollback().unwrap();
     let (error, at): (Option<String>, Option<std::time::SystemTime>) = {
-        let row = c.query_one("SELECT last_error, last_error_at FROM optischema.status()", &[]).unwrap();
+        let row = c
+            .query_one(
+                "SELECT last_error, last_error_at FROM optischema.status()",
+                &[],
+            )
+            .unwrap();
         (row.get(0), row.get(1))
     };
-    assert!(error.as_deref().unwrap_or_default().contains("lock timeout"), "{error:?}");
+    assert!(
+        error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lock timeout"),
+        "{error:?}"
+    );
     assert!(at.is_some());
     wait_samples(&mut c, 2);
     let log = cluster.log();
     assert_eq!(log.matches("optischema: sample failed").count(), 1, "{log}");
-    assert_eq!(log.matches("optischema: sampling works again").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("optischema: sampling works again").count(),
+        1,
+        "{log}"
+    );
 }
 
 #[test]
@@ -185,6 +234,95 @@ fn without_pg_stat_statements_preloaded_the_worker_warns_once_and_waits() {
     assert_eq!(worker_pid(&mut c), Some(pid), "the worker must not restart");
     assert_eq!(samples_taken(&mut c), 0);
     let log = cluster.log();
-    assert_eq!(log.matches("pg_stat_statements is not loaded").count(), 1, "{log}");
-    assert!(log.contains("HINT:  Add pg_stat_statements to shared_preload_libraries"), "{log}");
+    assert_eq!(
+        log.matches("pg_stat_statements is not loaded").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("HINT:  Add pg_stat_statements to shared_preload_libraries"),
+        "{log}"
+    );
+}
+
+#[test]
+fn enabled_off_pauses_sampling_and_on_resumes_it() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 1);
+    c.batch_execute("ALTER SYSTEM SET optischema.enabled = off")
+        .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    sleep(Duration::from_millis(1500));
+    let paused_at = samples_taken(&mut c);
+    sleep(Duration::from_secs(3));
+    assert_eq!(samples_taken(&mut c), paused_at);
+    let enabled: bool = c
+        .query_one("SELECT enabled FROM optischema.status()", &[])
+        .unwrap()
+        .get(0);
+    assert!(!enabled);
+    c.batch_execute("ALTER SYSTEM SET optischema.enabled = on")
+        .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    wait_samples(&mut c, 2);
+}
+
+#[test]
+fn history_past_the_retention_is_pruned_by_the_worker() {
+    let cluster = Cluster::start(&["optischema.retention = '1h'"]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 1);
+    c.batch_execute(
+        "INSERT INTO optischema.statements VALUES
+            (1, 'old', now() - interval '3 hours', now() - interval '2 hours'),
+            (2, 'recent', now() - interval '3 hours', now() - interval '2 hours');
+         INSERT INTO optischema.history
+         SELECT date_trunc('minute', now()) - g * interval '1 minute', 1, 10, 1, true, 1, 1, 1, 0, 0, 0
+           FROM generate_series(61, 180) g;
+         INSERT INTO optischema.history VALUES
+            (date_trunc('minute', now()) - interval '30 minutes', 2, 10, 1, true, 1, 1, 1, 0, 0, 0);",
+    )
+    .unwrap();
+    wait_samples(&mut c, 2);
+    let rows: Vec<(i64, i64)> = c
+        .query("SELECT queryid, count(*) FROM optischema.history WHERE queryid IN (1, 2) GROUP BY 1 ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rows, vec![(2, 1)]);
+    // the text of a statement with no history left goes too; one with history stays
+    let texts: Vec<String> = c
+        .query(
+            "SELECT query FROM optischema.statements WHERE queryid IN (1, 2)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(texts, vec!["recent".to_string()]);
+}
+
+#[test]
+fn dropped_and_recreated_extension_starts_from_a_new_baseline() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    with_table(&mut c);
+    wait_samples(&mut c, 2);
+    run_times(&mut c, LOOKUP, 20);
+    wait_samples(&mut c, 2);
+    c.batch_execute("DROP EXTENSION optischema").unwrap();
+    run_times(&mut c, LOOKUP, 5);
+    sleep(Duration::from_secs(2));
+    c.batch_execute("CREATE EXTENSION optischema").unwrap();
+    wait_samples(&mut c, 2);
+    run_times(&mut c, LOOKUP, 3);
+    wait_samples(&mut c, 2);
+    // only the calls after the new baseline count
+    assert_eq!(recorded_calls(&mut c, LOOKUP), 3);
+    assert!(cluster
+        .log()
+        .contains("the extension is not created in database \"postgres\""));
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmark: history growth with 500 distinct statements active in every sample, at the
+# default 10 s sample interval. Measures the on-disk size of OptiSchema's tables (with indexes)
+# over MINUTES minutes after a warm-up minute, and projects the growth to one day.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+MINUTES=${MINUTES:-5}
+install_optischema
+cluster_init bench-storage 55436 \
+    "shared_preload_libraries = 'pg_stat_statements,optischema'" \
+    "pg_stat_statements.max = 10000" "pg_stat_statements.track_utility = off"
+cluster_start
+sql -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" -c "SELECT optischema.reset()" >/dev/null
+sql -c "DO \$\$ BEGIN FOR i IN 1..100 LOOP
+          EXECUTE format('CREATE TABLE IF NOT EXISTS store_t%s (a int, b int, c text)', i);
+        END LOOP; END \$\$" >/dev/null
+statements=$(mktemp)
+for i in $(seq 1 100); do
+    cat <<SQL
+SELECT a FROM store_t$i WHERE a = 1;
+SELECT b FROM store_t$i WHERE b = 2;
+SELECT count(*) FROM store_t$i;
+SELECT c FROM store_t$i WHERE a = 1 AND b = 2;
+SELECT max(b) FROM store_t$i;
+SQL
+done > "$statements"
+size_sql="SELECT sum(pg_total_relation_size(c))::bigint FROM unnest(ARRAY['optischema.history',
+          'optischema.statements', 'optischema.snapshot']::regclass[]) c"
+rows_sql="SELECT count(*) FROM optischema.history"
+load_for() { local end=$((SECONDS + $1)); while ((SECONDS < end)); do sql -o /dev/null -f "$statements"; sleep 5; done; }
+
+load_for 60
+start_bytes=$(sql -tAc "$size_sql"); start_rows=$(sql -tAc "$rows_sql"); start=$SECONDS
+load_for $((MINUTES * 60))
+end_bytes=$(sql -tAc "$size_sql"); end_rows=$(sql -tAc "$rows_sql"); minutes=$(awk -v s=$((SECONDS - start)) 'BEGIN {print s / 60}')
+active=$(sql -tAc "SELECT count(DISTINCT queryid) FROM optischema.history WHERE bucket > now() - interval '2 minutes'")
+rm -f "$statements"
+cluster_stop
+echo "statements active per minute: $active; measured over $minutes min at 10 s sampling"
+awk -v b=$((end_bytes - start_bytes)) -v r=$((end_rows - start_rows)) -v m="$minutes" 'BEGIN {
+    printf "history rows per minute: %.0f\n", r / m
+    printf "growth: %.2f MB per minute -> %.0f MB per day projected\n", b / m / 1048576, b / m * 1440 / 1048576
+}'
