@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash .ci/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
 
 # initdb refuses root: pgrx runs the test server as the postgres OS user, in a directory it can reach
 export CARGO_PGRX_TEST_RUNAS=postgres
@@ -18,7 +20,7 @@ unlink_installed_library() { rm -f "$("$PG_CONFIG" --pkglibdir)/optischema.so"; 
 
 echo "== unit and backend tests (cargo pgrx test pg15)"
 unlink_installed_library
-cargo pgrx test pg15
+cargo pgrx test pg15 2>&1 | tee -a "$results"
 
 echo "== installing the release build for the cluster tests"
 unlink_installed_library
@@ -26,4 +28,7 @@ cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 
 echo "== cluster tests (tests/cluster)"
 cd tests/cluster
-PG_CONFIG="$PG_CONFIG" cargo test -- --test-threads=2
+PG_CONFIG="$PG_CONFIG" cargo test -- --test-threads=2 2>&1 | tee -a "$results"
+
+# one closing line for the whole suite
+awk '/^test result:/ {p += $4; f += $6} END {printf "tests: %d passed, %d failed\n", p, f}' "$results"

@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 pub mod api;
 pub mod hot;
 pub mod notify;
+pub mod plans;
 pub mod sampling;
 pub mod settings;
 pub mod worker;

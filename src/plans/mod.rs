@@ -1,0 +1,3 @@
+//! Query plans: the typed model of EXPLAIN's JSON output.
+
+pub mod model;
