@@ -20,7 +20,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA optischema TO optischema_reader;
 GRANT EXECUTE ON FUNCTION
     optischema.hot_queries(interval, int),
     optischema.query_history(bigint, interval, interval),
-    optischema.status()
+    optischema.status(),
+    optischema.explain(bigint)
     TO optischema_reader;
 
 GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;

@@ -287,4 +287,131 @@ mod tests {
             "55P02"
         );
     }
+
+    /// A table and one sampled statement per text, all run in this database.
+    fn seed_statements(texts: &[(i64, &str)]) {
+        Spi::run(
+            "CREATE TABLE events (id bigint PRIMARY KEY, kind text, at timestamptz);
+             INSERT INTO events SELECT g, 'k' || (g % 7), now() - g * interval '1 minute'
+               FROM generate_series(1, 2000) g;
+             ANALYZE events;",
+        )
+        .unwrap();
+        for (queryid, text) in texts {
+            Spi::run_with_args(
+                "INSERT INTO optischema.statements VALUES ($1, $2, now(), now());
+                 INSERT INTO optischema.history
+                 SELECT date_trunc('minute', now()), $1, 10, oid, true, 1, 1.0, 1, 0, 0, 0
+                   FROM pg_database WHERE datname = current_database();",
+                &[(*queryid).into(), (*text).into()],
+            )
+            .unwrap();
+        }
+    }
+
+    fn explain(queryid: i64) -> serde_json::Value {
+        Spi::get_one_with_args::<pgrx::JsonB>("SELECT optischema.explain($1)", &[queryid.into()])
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    #[pg_test]
+    fn explain_plans_a_typed_literal_statement_without_running_it() {
+        seed_statements(&[
+            (
+                1,
+                "SELECT id FROM events WHERE at > now() - interval $1 AND kind = $2",
+            ),
+            (2, "DELETE FROM events WHERE id > $1"),
+        ]);
+        let out = explain(1);
+        assert_eq!(
+            out["planned_sql"],
+            "SELECT id FROM events WHERE at > now() - $1::interval AND kind = $2"
+        );
+        let plan = &out["generic_plan"][0]["Plan"];
+        assert_eq!(plan["Node Type"], "Seq Scan");
+        assert_eq!(plan["Relation Name"], "events");
+        assert!(plan["Filter"].as_str().unwrap().contains("$1"), "{plan}");
+        // a DELETE is planned, not run
+        let out = explain(2);
+        assert_eq!(out["generic_plan"][0]["Plan"]["Operation"], "Delete");
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM events").unwrap(),
+            Some(2000)
+        );
+        // nothing is left behind
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM pg_prepared_statements").unwrap(),
+            Some(0)
+        );
+    }
+
+    #[pg_test]
+    fn explain_reports_what_cannot_be_planned() {
+        seed_statements(&[
+            (3, "VACUUM events"),
+            (4, "SELECT id FROM events WHERE kind = 'unterminated"),
+            (5, "SELECT nope FROM missing_table"),
+        ]);
+        for queryid in [3, 4, 5] {
+            let out = explain(queryid);
+            assert!(out.get("generic_plan").is_none(), "{out}");
+            assert!(!out["unexplainable"].as_str().unwrap().is_empty(), "{out}");
+        }
+        assert!(explain(5)["unexplainable"]
+            .as_str()
+            .unwrap()
+            .contains("missing_table"));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM pg_prepared_statements").unwrap(),
+            Some(0)
+        );
+        // the transaction is still usable after all those errors
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM events").unwrap(),
+            Some(2000)
+        );
+    }
+
+    #[pg_test]
+    fn explain_rejects_unknown_and_null_queryids() {
+        rejected("SELECT optischema.explain(987654321)");
+        rejected("SELECT optischema.explain(NULL)");
+    }
+
+    #[pg_test]
+    fn server_lexer_finds_typed_literals() {
+        use crate::plans::repair::Token;
+        let tokens = crate::plans::lexer::tokens("SELECT date $1, x AT TIME ZONE $2 FROM \"T\"");
+        assert_eq!(
+            tokens[0],
+            Token::Keyword {
+                at: 0,
+                word: "select".into()
+            }
+        );
+        assert_eq!(
+            tokens[1],
+            Token::Ident {
+                at: 7,
+                name: "date".into()
+            }
+        );
+        assert_eq!(tokens[2], Token::Param { at: 12, number: 1 });
+        assert_eq!(
+            tokens.last().unwrap(),
+            &Token::Ident {
+                at: 39,
+                name: "T".into()
+            }
+        );
+        let sql = "SELECT date $1, x AT TIME ZONE $2 FROM t";
+        assert_eq!(
+            crate::plans::repair::repair_typed_params(sql, &crate::plans::lexer::tokens(sql))
+                .as_deref(),
+            Some("SELECT $1::date, x AT TIME ZONE $2 FROM t")
+        );
+    }
 }

@@ -200,3 +200,52 @@ fn reset() -> i64 {
     })
     .unwrap_or_else(|e| error!("optischema: reset failed: {e}"))
 }
+
+/// The generic plan of a statement OptiSchema has seen, planned without running it:
+/// `{"queryid", "query", "generic_plan", "planned_sql"?}`, or `{"queryid", "query",
+/// "unexplainable": reason}` when it cannot be planned as it stands.
+#[pg_extern(volatile)]
+fn explain(queryid: Option<i64>) -> pgrx::JsonB {
+    let queryid = valid(args::queryid(queryid));
+    let known = Spi::connect(
+        |client| -> spi::Result<Option<(Option<String>, Option<String>)>> {
+            let table = client.select(
+                include_str!("../../sql/queries/statement_for_explain.sql"),
+                Some(1),
+                &[queryid.into()],
+            )?;
+            if table.is_empty() {
+                return Ok(None);
+            }
+            let row = table.first();
+            Ok(Some((row.get::<String>(1)?, row.get::<String>(2)?)))
+        },
+    )
+    .unwrap_or_else(|e| error!("optischema: reading statements failed: {e}"));
+    let Some((query, elsewhere)) = known else {
+        reject(ArgError {
+            message: format!("no statement with queryid {queryid} has been sampled"),
+            hint: "Take a queryid from optischema.hot_queries().".into(),
+        })
+    };
+    if let Some(database) = elsewhere {
+        reject(ArgError {
+            message: format!("statement {queryid} ran in database \"{database}\", not in this one"),
+            hint: format!("Connect to database \"{database}\", where its tables are, to plan it."),
+        })
+    }
+    let mut out = serde_json::json!({ "queryid": queryid, "query": query });
+    match query.as_deref().map(crate::plans::explain::generic_plan) {
+        Some(crate::plans::explain::GenericPlan::Planned { plan, planned_sql }) => {
+            out["generic_plan"] = plan;
+            if let Some(sql) = planned_sql {
+                out["planned_sql"] = sql.into();
+            }
+        }
+        Some(crate::plans::explain::GenericPlan::Unexplainable { reason }) => {
+            out["unexplainable"] = reason.into()
+        }
+        None => out["unexplainable"] = "pg_stat_statements kept no text for this statement".into(),
+    }
+    pgrx::JsonB(out)
+}

@@ -17,15 +17,27 @@ pub struct Explained {
 pub struct PlanNode {
     #[serde(rename = "Node Type")]
     pub node_type: String,
-    #[serde(rename = "Parent Relationship", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Parent Relationship",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_relationship: Option<String>,
-    #[serde(rename = "Relation Name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Relation Name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub relation: Option<String>,
     #[serde(rename = "Schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
     #[serde(rename = "Alias", default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
-    #[serde(rename = "Index Name", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Index Name",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub index: Option<String>,
     #[serde(rename = "Join Type", default, skip_serializing_if = "Option::is_none")]
     pub join_type: Option<String>,
@@ -33,15 +45,31 @@ pub struct PlanNode {
     pub strategy: Option<String>,
     #[serde(rename = "Filter", default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    #[serde(rename = "Index Cond", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Index Cond",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub index_cond: Option<String>,
-    #[serde(rename = "Recheck Cond", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Recheck Cond",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub recheck_cond: Option<String>,
-    #[serde(rename = "Join Filter", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Join Filter",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub join_filter: Option<String>,
     #[serde(rename = "Hash Cond", default, skip_serializing_if = "Option::is_none")]
     pub hash_cond: Option<String>,
-    #[serde(rename = "Merge Cond", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Merge Cond",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub merge_cond: Option<String>,
     #[serde(rename = "Sort Key", default, skip_serializing_if = "Vec::is_empty")]
     pub sort_key: Vec<String>,
@@ -57,7 +85,11 @@ pub struct PlanNode {
     pub plan_rows: f64,
     #[serde(rename = "Plan Width", default)]
     pub plan_width: i64,
-    #[serde(rename = "Workers Planned", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Workers Planned",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub workers_planned: Option<i64>,
     #[serde(rename = "Plans", default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<PlanNode>,
@@ -68,7 +100,10 @@ impl Explained {
     pub fn from_json(text: &str) -> Result<Explained, serde_json::Error> {
         let mut all: Vec<Explained> = serde_json::from_str(text)?;
         if all.len() != 1 {
-            return Err(serde::de::Error::custom(format!("expected one plan, found {}", all.len())));
+            return Err(serde::de::Error::custom(format!(
+                "expected one plan, found {}",
+                all.len()
+            )));
         }
         Ok(all.remove(0))
     }
@@ -112,7 +147,10 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Explained {
-        let path = format!("{}/src/plans/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/src/plans/fixtures/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
         Explained::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
     }
 
@@ -145,8 +183,14 @@ mod tests {
             .map(|n| (n.alias.as_deref().unwrap(), n.index.as_deref().unwrap()))
             .collect();
         assert_eq!(scans, [("i", "order_items_pkey"), ("p", "products_pkey")]);
-        assert_eq!(e.plan.children[1].parent_relationship.as_deref(), Some("Inner"));
-        assert_eq!(e.plan.children[1].index_cond.as_deref(), Some("(p.id = i.product_id)"));
+        assert_eq!(
+            e.plan.children[1].parent_relationship.as_deref(),
+            Some("Inner")
+        );
+        assert_eq!(
+            e.plan.children[1].index_cond.as_deref(),
+            Some("(p.id = i.product_id)")
+        );
     }
 
     #[test]
@@ -154,7 +198,9 @@ mod tests {
         let e = fixture("orders_customers_hash_agg");
         let nodes = e.plan.walk();
         assert!(nodes.iter().any(|n| n.hash_cond.is_some()));
-        assert!(nodes.iter().any(|n| n.strategy.is_some() && !n.group_key.is_empty()));
+        assert!(nodes
+            .iter()
+            .any(|n| n.strategy.is_some() && !n.group_key.is_empty()));
     }
 
     #[test]

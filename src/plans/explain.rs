@@ -1,0 +1,103 @@
+//! Planning a normalized statement without running it: `PREPARE` it (parameter types
+//! inferred), then `EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE` it with `force_generic_plan`, all in
+//! a subtransaction that is rolled back. PostgreSQL 15 has no `EXPLAIN (GENERIC_PLAN)`.
+
+use super::{lexer, repair};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::panic::AssertUnwindSafe;
+
+const PROBE: &str = "optischema_plan_probe";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GenericPlan {
+    Planned {
+        /// EXPLAIN's JSON output.
+        plan: serde_json::Value,
+        /// The text actually planned, when typed literals had to be repaired.
+        planned_sql: Option<String>,
+    },
+    /// The statement cannot be planned as it stands (utility statement, truncated text...).
+    Unexplainable { reason: String },
+}
+
+/// Plans `sql` generically. Never raises: a failure is an `Unexplainable` with the reason.
+pub fn generic_plan(sql: &str) -> GenericPlan {
+    let planned_sql =
+        in_rolled_back_subtransaction(|| repair::repair_typed_params(sql, &lexer::tokens(sql)))
+            .unwrap_or(None);
+    let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
+    let result = in_rolled_back_subtransaction(|| plan_in_subtransaction(&text));
+    drop_probe();
+    match result {
+        Ok(plan) => GenericPlan::Planned { plan, planned_sql },
+        Err(reason) => GenericPlan::Unexplainable { reason },
+    }
+}
+
+fn plan_in_subtransaction(text: &str) -> serde_json::Value {
+    drop_probe_now();
+    Spi::run("SET LOCAL plan_cache_mode = force_generic_plan").unwrap();
+    Spi::run("SET LOCAL lock_timeout = '1s'").unwrap();
+    Spi::run(&format!("PREPARE {PROBE} AS {text}")).unwrap_or_else(|e| error!("{e}"));
+    let params = Spi::get_one::<i32>(&format!(
+        "SELECT cardinality(parameter_types) FROM pg_catalog.pg_prepared_statements WHERE name = '{PROBE}'"
+    ))
+    .ok()
+    .flatten()
+    .unwrap_or(0);
+    let args = if params > 0 {
+        format!("({})", vec!["NULL"; params as usize].join(", "))
+    } else {
+        String::new()
+    };
+    Spi::get_one::<pgrx::Json>(&format!(
+        "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE {PROBE}{args}"
+    ))
+    .unwrap_or_else(|e| error!("{e}"))
+    .unwrap_or_else(|| error!("EXPLAIN returned nothing"))
+    .0
+}
+
+/// Prepared statements are not transactional: the probe outlives a rollback unless dropped.
+fn drop_probe() {
+    let _ = in_rolled_back_subtransaction(drop_probe_now);
+}
+
+fn drop_probe_now() {
+    let exists = Spi::get_one::<bool>(&format!(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_statements WHERE name = '{PROBE}')"
+    ))
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if exists {
+        Spi::run(&format!("DEALLOCATE {PROBE}")).unwrap();
+    }
+}
+
+/// Runs `body` in an internal subtransaction that is always rolled back, so nothing it did
+/// (locks included) outlives it. An ERROR inside comes back as `Err(message)`.
+fn in_rolled_back_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+        let result = PgTryBuilder::new(AssertUnwindSafe(|| Ok(body())))
+            .catch_others(|caught| {
+                Err(match caught {
+                    pg_sys::panic::CaughtError::PostgresError(r)
+                    | pg_sys::panic::CaughtError::ErrorReport(r)
+                    | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => {
+                        r.message().to_string()
+                    }
+                })
+            })
+            .execute();
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        result
+    }
+}
