@@ -43,7 +43,8 @@ CREATE TABLE optischema.statements (
     last_seen  timestamptz NOT NULL
 );
 
--- Work done per statement per minute: only statements that ran get rows.
+-- Work done per statement per minute: only statements that ran get rows. Closed minutes only:
+-- rows arrive once, packed, and are never updated (the open minute is in history_open).
 CREATE TABLE optischema.history (
     bucket            timestamptz NOT NULL,
     queryid           bigint NOT NULL,
@@ -60,3 +61,13 @@ CREATE TABLE optischema.history (
 );
 -- buckets arrive in time order, so a BRIN index serves the window scans for a few pages
 CREATE INDEX history_bucket_brin ON optischema.history USING brin (bucket);
+
+-- The minute being sampled: each sample adds to its rows; when the minute closes they move to
+-- history in one statement. Keeping the updates in this small table keeps history free of bloat.
+CREATE TABLE optischema.history_open (LIKE optischema.history INCLUDING ALL) WITH (fillfactor = 50);
+
+-- Everything, open minute included: what the SQL API reads.
+CREATE VIEW optischema.history_all AS
+    SELECT * FROM optischema.history
+    UNION ALL
+    SELECT * FROM optischema.history_open;

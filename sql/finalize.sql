@@ -26,4 +26,5 @@ GRANT EXECUTE ON FUNCTION
 
 GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;
 GRANT UPDATE ON optischema.sampler_state TO optischema_admin;
-GRANT DELETE ON optischema.history, optischema.statements, optischema.snapshot TO optischema_admin;
+GRANT DELETE ON optischema.history, optischema.history_open, optischema.statements, optischema.snapshot
+    TO optischema_admin;

@@ -7,7 +7,7 @@ WITH window_totals AS (
            sum(h.shared_blks_hit)::bigint   AS shared_blks_hit,
            sum(h.shared_blks_read)::bigint  AS shared_blks_read,
            sum(h.temp_blks_written)::bigint AS temp_blks_written
-      FROM optischema.history h
+      FROM optischema.history_all h
      WHERE h.bucket > now() - $1 - interval '1 minute'
      GROUP BY h.queryid
 ), grand AS (

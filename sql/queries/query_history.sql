@@ -4,7 +4,7 @@ SELECT date_bin($3, h.bucket, timestamptz '2000-01-01 00:00:00+00') AS bucket_st
        sum(h.total_ms)       AS total_ms,
        sum(h.total_ms) / sum(h.calls) AS mean_ms,
        sum(h.rows)::bigint   AS rows
-  FROM optischema.history h
+  FROM optischema.history_all h
  WHERE h.queryid = $1
    AND h.bucket > now() - $2 - interval '1 minute'
  GROUP BY 1

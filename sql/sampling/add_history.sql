@@ -1,5 +1,5 @@
 -- $1..$10: queryid, userid, dbid, toplevel, calls, total_ms, rows, hit, read, temp (arrays)
-INSERT INTO optischema.history AS h
+INSERT INTO optischema.history_open AS h
        (bucket, queryid, userid, dbid, toplevel, calls, total_ms, rows,
         shared_blks_hit, shared_blks_read, temp_blks_written)
 SELECT date_trunc('minute', now()), u.queryid, u.userid::oid, u.dbid::oid, u.toplevel,

@@ -1,7 +1,7 @@
 -- $1: how many. Top statements by total time over the last 5 minutes (overlapping buckets).
 WITH recent AS (
     SELECT queryid, sum(calls)::bigint AS calls, sum(total_ms) AS total_ms
-      FROM optischema.history
+      FROM optischema.history_all
      WHERE bucket > now() - interval '6 minutes'
      GROUP BY queryid
      ORDER BY total_ms DESC, queryid

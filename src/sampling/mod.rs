@@ -107,6 +107,7 @@ impl Sampler {
             let (new_queryids, seen_again): (Vec<i64>, Vec<i64>) =
                 ran.iter().partition(|q| !known.contains(q));
 
+            store::close_minutes(client)?;
             store::add_history(client, &diff.deltas)?;
             store::write_snapshot(client, &diff.changed, &diff.vanished)?;
             store::add_statements(client, &pgss_schema, &new_queryids)?;

@@ -157,10 +157,22 @@ pub fn add_statements(
     Ok(())
 }
 
+/// Moves closed minutes to `history`; each sample's additions stay in the small open table.
+pub fn close_minutes(client: &mut SpiClient<'_>) -> spi::Result<()> {
+    client.update(
+        include_str!("../../sql/sampling/close_minutes.sql"),
+        None,
+        &[],
+    )?;
+    Ok(())
+}
+
+/// `last_seen` moves once a minute at most: the history has no finer grain anyway.
 pub fn touch_statements(client: &mut SpiClient<'_>, queryids: &[i64]) -> spi::Result<()> {
     if !queryids.is_empty() {
         client.update(
-            "UPDATE optischema.statements SET last_seen = now() WHERE queryid = ANY($1)",
+            "UPDATE optischema.statements SET last_seen = now() \
+             WHERE queryid = ANY($1) AND last_seen < date_trunc('minute', now())",
             None,
             &[queryids.to_vec().into()],
         )?;

@@ -260,7 +260,7 @@ pub fn wait_samples(c: &mut Client, n: i64) {
 /// Calls recorded in the history for one statement text (as pg_stat_statements normalized it).
 pub fn recorded_calls(c: &mut Client, query: &str) -> i64 {
     c.query_one(
-        "SELECT coalesce(sum(h.calls), 0)::bigint FROM optischema.history h
+        "SELECT coalesce(sum(h.calls), 0)::bigint FROM optischema.history_all h
            JOIN optischema.statements s USING (queryid) WHERE s.query = $1",
         &[&query],
     )

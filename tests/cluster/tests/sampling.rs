@@ -68,7 +68,7 @@ fn pg_stat_statements_reset_between_samples_starts_a_new_baseline() {
     assert_eq!(recorded_calls(&mut c, LOOKUP), 137);
     let negatives: i64 = c
         .query_one(
-            "SELECT count(*) FROM optischema.history WHERE calls < 0 OR total_ms < 0 OR rows < 0
+            "SELECT count(*) FROM optischema.history_all WHERE calls < 0 OR total_ms < 0 OR rows < 0
                 OR shared_blks_hit < 0 OR shared_blks_read < 0 OR temp_blks_written < 0",
             &[],
         )
@@ -286,7 +286,7 @@ fn history_past_the_retention_is_pruned_by_the_worker() {
     .unwrap();
     wait_samples(&mut c, 2);
     let rows: Vec<(i64, i64)> = c
-        .query("SELECT queryid, count(*) FROM optischema.history WHERE queryid IN (1, 2) GROUP BY 1 ORDER BY 1", &[])
+        .query("SELECT queryid, count(*) FROM optischema.history_all WHERE queryid IN (1, 2) GROUP BY 1 ORDER BY 1", &[])
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1)))
@@ -325,4 +325,39 @@ fn dropped_and_recreated_extension_starts_from_a_new_baseline() {
     assert!(cluster
         .log()
         .contains("the extension is not created in database \"postgres\""));
+}
+
+#[test]
+fn closed_minutes_move_from_the_open_table_into_history() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 1);
+    c.batch_execute(
+        "INSERT INTO optischema.history VALUES
+            (date_trunc('minute', now()) - interval '2 minutes', 77, 10, 1, true, 5, 5.0, 5, 0, 0, 0);
+         INSERT INTO optischema.history_open VALUES
+            (date_trunc('minute', now()) - interval '2 minutes', 77, 10, 1, true, 3, 1.5, 3, 0, 0, 0),
+            (date_trunc('minute', now()) - interval '3 minutes', 77, 10, 1, true, 2, 1.0, 2, 0, 0, 0);",
+    )
+    .unwrap();
+    wait_samples(&mut c, 2);
+    let left_open: i64 = c
+        .query_one(
+            "SELECT count(*) FROM optischema.history_open WHERE queryid = 77",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left_open, 0);
+    let rows: Vec<(i64, f64)> = c
+        .query(
+            "SELECT calls, total_ms FROM optischema.history WHERE queryid = 77 ORDER BY bucket",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // the minute already in history is added to, never duplicated
+    assert_eq!(rows, vec![(2, 1.0), (8, 6.5)]);
 }
