@@ -15,7 +15,8 @@ cluster_init demo 55433 \
     "shared_preload_libraries = 'pg_stat_statements,optischema'" \
     "optischema.sample_interval = 5"
 cluster_start
-sql -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE"
+# a fresh extension each run: what it shows is this run's workload, found from scratch
+sql -q -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE"
 
 if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
     echo "== loading the shop (200k customers, 1M orders, 2M order items; about a minute)"

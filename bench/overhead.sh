@@ -18,7 +18,7 @@ without_optischema() {
     cluster_start; cluster_restart
 }
 with_optischema
-sql -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" >/dev/null
+sql -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE" >/dev/null
 if [[ -z $(sql -tAc "SELECT to_regclass('public.pgbench_accounts')") ]]; then
     "$PG_BIN/pgbench" -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -i -s 10 -q postgres >/dev/null 2>&1
 fi

@@ -14,7 +14,7 @@ cluster_init bench-sampling 55434 \
     "pg_stat_statements.max = 10000" "pg_stat_statements.track_utility = off" \
     "optischema.sample_interval = 2"
 cluster_start
-sql -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" -c "SELECT optischema.reset()" >/dev/null
+sql -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE" >/dev/null
 
 statements=$(mktemp)
 if [[ -z $(sql -tAc "SELECT to_regclass('public.bench_t1000')") ]]; then

@@ -10,7 +10,7 @@ cluster_init bench-storage 55436 \
     "shared_preload_libraries = 'pg_stat_statements,optischema'" \
     "pg_stat_statements.max = 10000" "pg_stat_statements.track_utility = off"
 cluster_start
-sql -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" -c "SELECT optischema.reset()" >/dev/null
+sql -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE" >/dev/null
 sql -c "DO \$\$ BEGIN FOR i IN 1..100 LOOP
           EXECUTE format('CREATE TABLE IF NOT EXISTS store_t%s (a int, b int, c text)', i);
         END LOOP; END \$\$" >/dev/null

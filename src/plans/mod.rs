@@ -4,4 +4,5 @@
 pub mod explain;
 pub mod lexer;
 pub mod model;
+pub mod predicate;
 pub mod repair;
