@@ -8,6 +8,7 @@ pub mod api;
 pub mod hot;
 pub mod notify;
 pub mod plans;
+pub mod rules;
 pub mod sampling;
 pub mod settings;
 pub mod worker;
