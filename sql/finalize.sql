@@ -28,3 +28,23 @@ GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;
 GRANT UPDATE ON optischema.sampler_state TO optischema_admin;
 GRANT DELETE ON optischema.history, optischema.history_open, optischema.statements, optischema.snapshot
     TO optischema_admin;
+
+-- Recommendations: readers see them; admins analyse and dismiss.
+CREATE FUNCTION optischema.dismiss(id bigint, reason text DEFAULT NULL)
+RETURNS optischema.recommendations
+LANGUAGE sql VOLATILE
+AS $$
+    SELECT optischema.dismiss_by_id($1, $2);
+    -- a statement of its own, so it sees the change
+    SELECT r.* FROM optischema.recommendations r WHERE r.id = $1;
+$$;
+
+REVOKE ALL ON FUNCTION optischema.dismiss(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION optischema.dismiss_by_id(bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION optischema.analyze_now() FROM PUBLIC;
+GRANT SELECT ON optischema.recommendations, optischema.recommendation_store, optischema.unexplainable
+    TO optischema_reader;
+GRANT EXECUTE ON FUNCTION optischema.analyze_now(), optischema.dismiss(bigint, text),
+    optischema.dismiss_by_id(bigint, text) TO optischema_admin;
+GRANT INSERT, UPDATE ON optischema.recommendation_store, optischema.unexplainable TO optischema_admin;
+GRANT USAGE ON SEQUENCE optischema.recommendation_store_id_seq TO optischema_admin;

@@ -414,4 +414,195 @@ mod tests {
             Some("SELECT $1::date, x AT TIME ZONE $2 FROM t")
         );
     }
+
+    /// A planted workload: tables with data and statistics, and sampled statements that need
+    /// an index, an expression index, a sorted index, nothing, or cannot be planned.
+    fn plant_workload() {
+        Spi::run(
+            "CREATE TABLE shop_orders (id bigint PRIMARY KEY, customer_id bigint, status text, created_at timestamptz);
+             INSERT INTO shop_orders SELECT g, g % 20000, CASE WHEN g % 100 = 0 THEN 'pending' ELSE 'done' END,
+                    now() - g * interval '1 minute' FROM generate_series(1, 60000) g;
+             CREATE TABLE shop_customers (id bigint PRIMARY KEY, email text);
+             INSERT INTO shop_customers SELECT g, 'User' || g || '@Example.com' FROM generate_series(1, 20000) g;
+             CREATE TABLE shop_small (id int PRIMARY KEY, v int);
+             INSERT INTO shop_small SELECT g, g FROM generate_series(1, 100) g;
+             CREATE INDEX shop_orders_status_unused ON shop_orders (status);
+             ANALYZE shop_orders, shop_customers, shop_small;",
+        )
+        .unwrap();
+        let statements: &[(i64, &str, i64, f64)] = &[
+            (101, "SELECT id FROM shop_orders WHERE customer_id = $1", 5000, 40_000.0),
+            (102, "SELECT id FROM shop_customers WHERE lower(email) = lower($1)", 3000, 30_000.0),
+            (103, "SELECT id, created_at FROM shop_orders WHERE customer_id = $1 ORDER BY created_at DESC LIMIT $2", 2000, 20_000.0),
+            (104, "SELECT v FROM shop_small WHERE v = $1", 9000, 900.0),
+            (105, "SELECT customer_id FROM shop_orders WHERE id = $1", 9000, 450.0),
+            (106, "INSERT INTO shop_orders (id, customer_id, status, created_at) VALUES ($1, $2, $3, $4)", 800, 400.0),
+            (107, "SELECT count(*) FROM shop_orders WHERE created_at > now() - interval $1", 10, 100.0),
+            (108, "VACUUM shop_orders", 1, 50.0),
+        ];
+        for (queryid, text, calls, ms) in statements {
+            Spi::run_with_args(
+                "INSERT INTO optischema.statements VALUES ($1, $2, now(), now());
+                 INSERT INTO optischema.history
+                 SELECT date_trunc('minute', now()), $1, 10, oid, true, $3, $4, $3, 0, 0, 0
+                   FROM pg_database WHERE datname = current_database();",
+                &[
+                    (*queryid).into(),
+                    (*text).into(),
+                    (*calls).into(),
+                    (*ms).into(),
+                ],
+            )
+            .unwrap();
+        }
+    }
+
+    fn recommendations() -> Vec<(Option<i64>, String, String, String)> {
+        Spi::connect(|c| {
+            c.select("SELECT queryid, kind, status, sql FROM optischema.recommendations ORDER BY queryid NULLS LAST, sql", None, &[])
+                .unwrap()
+                .map(|r| (r.get(1).unwrap(), r.get(2).unwrap().unwrap(), r.get(3).unwrap().unwrap(), r.get(4).unwrap().unwrap()))
+                .collect()
+        })
+    }
+
+    #[pg_test]
+    fn analysis_finds_the_planted_problems_and_nothing_else() {
+        plant_workload();
+        let open = Spi::get_one::<i64>("SELECT optischema.analyze_now()")
+            .unwrap()
+            .unwrap();
+        let recs = recommendations();
+        let expected: Vec<(Option<i64>, String, String, String)> = vec![
+            (
+                Some(102),
+                "index".into(),
+                "open".into(),
+                "CREATE INDEX CONCURRENTLY ON public.shop_customers ((lower(email)))".into(),
+            ),
+            (
+                Some(103),
+                "index".into(),
+                "open".into(),
+                "CREATE INDEX CONCURRENTLY ON public.shop_orders (customer_id, created_at DESC)"
+                    .into(),
+            ),
+            (
+                None,
+                "drop_index".into(),
+                "open".into(),
+                "DROP INDEX CONCURRENTLY public.shop_orders_status_unused".into(),
+            ),
+        ];
+        assert_eq!(recs, expected);
+        assert_eq!(open, 3);
+        // the wider index also serves statement 101, whose own narrower proposal it replaced
+        let served = Spi::get_one::<pgrx::JsonB>(
+            "SELECT evidence -> 'statements_served' FROM optischema.recommendations WHERE queryid = 103",
+        )
+        .unwrap()
+        .unwrap()
+        .0;
+        assert_eq!(served, serde_json::json!([101, 103]));
+        // estimates: the model's costs, the share saved and the saving per hour
+        let (pct, saved) = Spi::get_two::<f64, f64>(
+            "SELECT est_improvement_pct, est_ms_saved_per_hour FROM optischema.recommendations WHERE queryid = 102",
+        )
+        .unwrap();
+        let pct = pct.unwrap();
+        assert!(pct > 0.0 && pct <= 100.0, "{pct}");
+        // 3000 calls in the 1-hour window, 10 ms each, pct of it saved
+        assert!((saved.unwrap() - 3000.0 * 10.0 * pct / 100.0).abs() < 1e-6);
+        // the typed-literal statement was planned; the utility statement recorded once
+        let unexplainable =
+            Spi::get_two::<i64, String>("SELECT queryid, reason FROM optischema.unexplainable")
+                .unwrap();
+        assert_eq!(unexplainable.0, Some(108));
+        assert!(!unexplainable.1.unwrap().is_empty());
+    }
+
+    #[pg_test]
+    fn dismissed_stays_dismissed_and_reanalysis_updates_in_place() {
+        plant_workload();
+        Spi::run("SELECT optischema.analyze_now()").unwrap();
+        let id =
+            Spi::get_one::<i64>("SELECT id FROM optischema.recommendations WHERE queryid = 102")
+                .unwrap()
+                .unwrap();
+        let (status, reason) = Spi::get_two_with_args::<String, String>(
+            "SELECT status, dismissed_reason FROM optischema.dismiss($1, 'we never log in by email')",
+            &[id.into()],
+        )
+        .unwrap();
+        assert_eq!(status.as_deref(), Some("dismissed"));
+        assert_eq!(reason.as_deref(), Some("we never log in by email"));
+        let first_seen =
+            Spi::get_one::<String>("SELECT first_seen::text FROM optischema.unexplainable")
+                .unwrap();
+        let open = Spi::get_one::<i64>("SELECT optischema.analyze_now()")
+            .unwrap()
+            .unwrap();
+        assert_eq!(open, 2);
+        assert_eq!(
+            Spi::get_one_with_args::<String>(
+                "SELECT status FROM optischema.recommendations WHERE id = $1",
+                &[id.into()]
+            )
+            .unwrap()
+            .as_deref(),
+            Some("dismissed")
+        );
+        // one row per fingerprint, however often it is found
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM optischema.recommendation_store").unwrap(),
+            Some(3)
+        );
+        // recorded once, not again
+        assert_eq!(
+            Spi::get_one::<String>("SELECT first_seen::text FROM optischema.unexplainable")
+                .unwrap(),
+            first_seen
+        );
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM optischema.unexplainable").unwrap(),
+            Some(1)
+        );
+    }
+
+    #[pg_test]
+    fn a_fix_that_exists_makes_its_recommendation_stale() {
+        plant_workload();
+        Spi::run("SELECT optischema.analyze_now()").unwrap();
+        Spi::run("CREATE INDEX ON shop_customers (lower(email))").unwrap();
+        Spi::run("SELECT optischema.analyze_now()").unwrap();
+        assert_eq!(
+            Spi::get_one::<String>(
+                "SELECT status FROM optischema.recommendations WHERE queryid = 102"
+            )
+            .unwrap()
+            .as_deref(),
+            Some("stale")
+        );
+    }
+
+    #[pg_test]
+    fn explain_carries_the_findings() {
+        plant_workload();
+        let out = explain(103);
+        let findings = out["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{out}");
+        assert_eq!(findings[0]["rule"], "sort_index");
+        assert_eq!(findings[0]["kind"], "index");
+        assert_eq!(explain(104)["findings"], serde_json::json!([]));
+        assert_eq!(
+            explain(107)["planned_sql"],
+            "SELECT count(*) FROM shop_orders WHERE created_at > now() - $1::interval"
+        );
+    }
+
+    #[pg_test]
+    fn dismiss_rejects_null_and_unknown_ids() {
+        rejected("SELECT * FROM optischema.dismiss(NULL)");
+        rejected("SELECT * FROM optischema.dismiss(424242, 'no such thing')");
+    }
 }

@@ -4,6 +4,7 @@
 
 use pgrx::prelude::*;
 
+pub mod analysis;
 pub mod api;
 pub mod hot;
 pub mod notify;
@@ -11,11 +12,17 @@ pub mod plans;
 pub mod rules;
 pub mod sampling;
 pub mod settings;
+pub mod store;
 pub mod worker;
 
 pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!(
+    "../sql/recommendations.sql",
+    name = "recommendations",
+    requires = ["bootstrap"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -4,6 +4,7 @@
 //! [`MAX_PAYLOAD_BYTES`]; a statement text that does not fit is cut and marked
 //! `"truncated": true`.
 
+use pgrx::spi::{self, SpiClient};
 use serde::Serialize;
 
 pub const CHANNEL: &str = "optischema";
@@ -46,6 +47,43 @@ fn encode<T: Serialize>(kind: &'static str, body: &T, truncated: bool) -> String
         truncated,
     })
     .expect("payloads always serialize")
+}
+
+/// A recommendation was created, changed status, or changed its estimate materially.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Recommendation {
+    pub id: i64,
+    pub queryid: Option<i64>,
+    pub kind: String,
+    pub status: String,
+    pub title: String,
+    pub est_improvement_pct: Option<f64>,
+}
+
+pub fn recommendation_payload(r: &Recommendation) -> String {
+    let full = encode("recommendation", r, false);
+    if full.len() <= MAX_PAYLOAD_BYTES {
+        return full;
+    }
+    let title: String = r.title.chars().take(1000).collect();
+    encode(
+        "recommendation",
+        &Recommendation { title, ..r.clone() },
+        true,
+    )
+}
+
+/// Queues the payloads on the channel; PostgreSQL delivers them when the transaction commits.
+pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    client.update(
+        "SELECT pg_catalog.pg_notify($1, p) FROM unnest($2::text[]) AS p",
+        None,
+        &[CHANNEL.into(), payloads.to_vec().into()],
+    )?;
+    Ok(())
 }
 
 pub fn sample_payload(sample: &Sample) -> String {
@@ -117,6 +155,33 @@ mod tests {
         assert_eq!(v["calls"], 137);
         assert_eq!(v["statements"], 4);
         assert!(v.get("truncated").is_none());
+    }
+
+    #[test]
+    fn recommendation_payload_fields() {
+        let p = recommendation_payload(&Recommendation {
+            id: 7,
+            queryid: Some(-3),
+            kind: "index".into(),
+            status: "open".into(),
+            title: "Index public.orders on (customer_id)".into(),
+            est_improvement_pct: Some(98.5),
+        });
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        assert_eq!(v["type"], "recommendation");
+        assert_eq!(v["id"], 7);
+        assert_eq!(v["kind"], "index");
+        assert_eq!(v["est_improvement_pct"], 98.5);
+        let long = recommendation_payload(&Recommendation {
+            id: 1,
+            queryid: None,
+            kind: "index".into(),
+            status: "open".into(),
+            title: "x".repeat(20_000),
+            est_improvement_pct: None,
+        });
+        assert!(long.len() <= MAX_PAYLOAD_BYTES);
+        assert!(long.contains("\"truncated\":true"));
     }
 
     #[test]

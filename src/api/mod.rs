@@ -8,7 +8,10 @@ use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
+use crate::analysis;
+use crate::rules::StatementFigures;
 use crate::settings;
+use crate::store;
 use crate::worker::WORKER_TYPE;
 
 /// Raises SQLSTATE 22023 with the message and hint of `e`.
@@ -235,17 +238,71 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
         })
     }
     let mut out = serde_json::json!({ "queryid": queryid, "query": query });
-    match query.as_deref().map(crate::plans::explain::generic_plan) {
-        Some(crate::plans::explain::GenericPlan::Planned { plan, planned_sql }) => {
-            out["generic_plan"] = plan;
+    let Some(query) = query else {
+        out["unexplainable"] = "pg_stat_statements kept no text for this statement".into();
+        return pgrx::JsonB(out);
+    };
+    let figures = analysis::hot_statements(1, Some(queryid))
+        .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
+        .pop()
+        .map(|s| s.figures)
+        .unwrap_or(StatementFigures {
+            queryid,
+            window_hours: 1.0,
+            ..Default::default()
+        });
+    let statement = analysis::HotStatement { query, figures };
+    match analysis::examine(&statement)
+        .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
+    {
+        analysis::Verdict::Findings {
+            raw,
+            planned_sql,
+            findings,
+            ..
+        } => {
+            out["generic_plan"] = raw;
             if let Some(sql) = planned_sql {
                 out["planned_sql"] = sql.into();
             }
+            out["findings"] = serde_json::to_value(findings).expect("findings serialize");
         }
-        Some(crate::plans::explain::GenericPlan::Unexplainable { reason }) => {
-            out["unexplainable"] = reason.into()
-        }
-        None => out["unexplainable"] = "pg_stat_statements kept no text for this statement".into(),
+        analysis::Verdict::Unexplainable { reason, .. } => out["unexplainable"] = reason.into(),
     }
     pgrx::JsonB(out)
+}
+
+/// Analyses the `optischema.hot_top_n` hottest statements of this database now (what the worker
+/// does after each sample) and returns the number of open recommendations.
+#[pg_extern(volatile)]
+fn analyze_now() -> i64 {
+    analysis::analyze_hot(settings::HOT_TOP_N.get(), &|_| true)
+        .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
+}
+
+/// Dismisses recommendation `id`: later analyses keep it dismissed. Returns `id`; the SQL
+/// function `dismiss` wraps it to return the row.
+#[pg_extern(volatile)]
+fn dismiss_by_id(id: Option<i64>, reason: Option<String>) -> i64 {
+    let Some(id) = id else {
+        reject(ArgError {
+            message: "id must not be NULL".into(),
+            hint: "Take an id from optischema.recommendations.".into(),
+        })
+    };
+    let payload = Spi::connect_mut(|client| -> spi::Result<Option<String>> {
+        let payload = store::dismiss(client, id, reason.as_deref())?;
+        if let Some(p) = &payload {
+            crate::notify::send(client, std::slice::from_ref(p))?;
+        }
+        Ok(payload)
+    })
+    .unwrap_or_else(|e| error!("optischema: dismiss failed: {e}"));
+    if payload.is_none() {
+        reject(ArgError {
+            message: format!("there is no recommendation with id {id}"),
+            hint: "Take an id from optischema.recommendations.".into(),
+        })
+    }
+    id
 }

@@ -17,8 +17,10 @@ pub enum GenericPlan {
         /// The text actually planned, when typed literals had to be repaired.
         planned_sql: Option<String>,
     },
-    /// The statement cannot be planned as it stands (utility statement, truncated text...).
-    Unexplainable { reason: String },
+    /// The statement cannot be planned (utility statement, truncated text...). `lasting` is
+    /// false for failures that depend on the moment or the caller (a lock or statement
+    /// timeout, missing privileges): those are worth trying again later.
+    Unexplainable { reason: String, lasting: bool },
 }
 
 /// Plans `sql` generically. Never raises: a failure is an `Unexplainable` with the reason.
@@ -31,7 +33,10 @@ pub fn generic_plan(sql: &str) -> GenericPlan {
     drop_probe();
     match result {
         Ok(plan) => GenericPlan::Planned { plan, planned_sql },
-        Err(reason) => GenericPlan::Unexplainable { reason },
+        Err((reason, sqlstate)) => GenericPlan::Unexplainable {
+            lasting: is_lasting(&sqlstate),
+            reason,
+        },
     }
 }
 
@@ -59,6 +64,22 @@ fn plan_in_subtransaction(text: &str) -> serde_json::Value {
     .0
 }
 
+/// The five-character SQLSTATE packed in an error code (PostgreSQL's MAKE_SQLSTATE).
+fn sqlstate(code: PgSqlErrorCode) -> String {
+    let code = code as isize;
+    (0..5)
+        .map(|i| (((code >> (6 * i)) & 0x3F) as u8 + b'0') as char)
+        .collect()
+}
+
+/// Syntax errors, undeterminable parameter types, unsupported features and missing objects
+/// stay; privileges, timeouts, lock waits and resource shortages pass.
+fn is_lasting(sqlstate: &str) -> bool {
+    (sqlstate.starts_with("42") && sqlstate != "42501")
+        || sqlstate.starts_with("0A")
+        || sqlstate.starts_with("22")
+}
+
 /// Prepared statements are not transactional: the probe outlives a rollback unless dropped.
 fn drop_probe() {
     let _ = in_rolled_back_subtransaction(drop_probe_now);
@@ -78,7 +99,7 @@ fn drop_probe_now() {
 
 /// Runs `body` in an internal subtransaction that is always rolled back, so nothing it did
 /// (locks included) outlives it. An ERROR inside comes back as `Err(message)`.
-fn in_rolled_back_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+fn in_rolled_back_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, (String, String)> {
     unsafe {
         let context = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;
@@ -90,7 +111,7 @@ fn in_rolled_back_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, Strin
                     pg_sys::panic::CaughtError::PostgresError(r)
                     | pg_sys::panic::CaughtError::ErrorReport(r)
                     | pg_sys::panic::CaughtError::RustPanic { ereport: r, .. } => {
-                        r.message().to_string()
+                        (r.message().to_string(), sqlstate(r.sql_error_code()))
                     }
                 })
             })

@@ -293,17 +293,20 @@ pub fn run(subject: &Subject) -> Vec<Finding> {
     consolidate(all)
 }
 
+/// An index finding's target `schema.table(k1, k2)` split into the table and its keys.
+pub fn index_target_keys(target: &str) -> Option<(String, Vec<String>)> {
+    let (table, keys) = target.split_once('(')?;
+    Some((
+        table.to_string(),
+        keys.strip_suffix(')')?
+            .split(", ")
+            .map(str::to_string)
+            .collect(),
+    ))
+}
+
 fn consolidate(findings: Vec<Finding>) -> Vec<Finding> {
-    let keys_of = |f: &Finding| -> Option<(String, Vec<String>)> {
-        let (table, keys) = f.target.split_once('(')?;
-        Some((
-            table.to_string(),
-            keys.trim_end_matches(')')
-                .split(", ")
-                .map(str::to_string)
-                .collect(),
-        ))
-    };
+    let keys_of = |f: &Finding| index_target_keys(&f.target);
     let mut out: Vec<Finding> = Vec::new();
     for f in findings {
         if out.iter().any(|o| o.kind == f.kind && o.target == f.target) {

@@ -50,7 +50,7 @@ pub fn check_table(table: &TableInfo) -> Vec<Finding> {
                 table.qualified()
             ),
             evidence: json!({
-                "index": index.name, "keys": index.keys, "scans": index.scans, "size_bytes": index.size_bytes,
+                "relation": table.qualified(), "index": index.name, "keys": index.keys, "scans": index.scans, "size_bytes": index.size_bytes,
                 "redundant_with": wider.map(|w| &w.name), "warning": WARNING,
             }),
             est_cost_before: None,

@@ -132,7 +132,7 @@ impl Sampler {
                     .expect("newcomer is in the top");
                 payloads.push(notify::hot_query_payload(entry));
             }
-            store::notify(client, &payloads)?;
+            notify::send(client, &payloads)?;
 
             let pruned_queryids = store::prune(client, settings.retention_min)?;
             store::finish_sample(

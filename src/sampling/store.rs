@@ -1,7 +1,7 @@
 //! Writing OptiSchema's own tables through SPI. The SQL lives in `sql/sampling/*.sql`.
 
 use super::delta::{Counters, StatementKey};
-use crate::notify::{self, HotQuery};
+use crate::notify::HotQuery;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone};
 use pgrx::spi::{self, quote_identifier, SpiClient};
 use std::collections::{HashMap, HashSet};
@@ -207,16 +207,6 @@ pub fn now_iso(client: &SpiClient<'_>) -> spi::Result<String> {
         .first()
         .get_one::<String>()?
         .unwrap_or_default())
-}
-
-/// Queues the payloads; PostgreSQL delivers them when the sample commits.
-pub fn notify(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
-    client.update(
-        "SELECT pg_catalog.pg_notify($1, p) FROM unnest($2::text[]) AS p",
-        None,
-        &[notify::CHANNEL.into(), payloads.to_vec().into()],
-    )?;
-    Ok(())
 }
 
 /// Deletes one small batch of history older than the retention, and the text of statements

@@ -1,0 +1,314 @@
+//! Analysing hot statements: plan each one without running it, read the statistics of the
+//! tables it reads, run the rule catalogue and keep what it finds in the recommendations store.
+//! Runs in the caller's transaction (the worker's, or `analyze_now()`'s).
+
+use crate::notify;
+use crate::plans::explain::{self, GenericPlan};
+use crate::plans::model::Explained;
+use crate::rules::{
+    self, unused_index, ColumnInfo, Finding, IndexInfo, Kind, StatementFigures, Subject, TableInfo,
+};
+use crate::store;
+use pgrx::prelude::*;
+use pgrx::spi::{self, SpiClient};
+use std::collections::HashMap;
+
+/// Figures cover this many minutes of history.
+pub const WINDOW_MINUTES: i32 = 60;
+
+pub struct HotStatement {
+    pub query: String,
+    pub figures: StatementFigures,
+}
+
+/// The `limit` hottest statements of this database over the window, or only `queryid`.
+pub fn hot_statements(limit: i32, queryid: Option<i64>) -> spi::Result<Vec<HotStatement>> {
+    Spi::connect(|client| {
+        let table = client.select(
+            include_str!("../sql/analysis/hot_statements.sql"),
+            None,
+            &[limit.into(), WINDOW_MINUTES.into(), queryid.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in table {
+            let Some(query) = row.get::<String>(2)? else {
+                continue;
+            };
+            out.push(HotStatement {
+                query,
+                figures: StatementFigures {
+                    queryid: row.get::<i64>(1)?.unwrap_or_default(),
+                    calls: row.get::<i64>(3)?.unwrap_or_default(),
+                    total_ms: row.get::<f64>(4)?.unwrap_or_default(),
+                    rows: row.get::<i64>(5)?.unwrap_or_default(),
+                    temp_blks_written: row.get::<i64>(6)?.unwrap_or_default(),
+                    window_hours: WINDOW_MINUTES as f64 / 60.0,
+                    role: row.get::<String>(7)?,
+                },
+            });
+        }
+        Ok(out)
+    })
+}
+
+fn unexplainable_queryids() -> spi::Result<Vec<i64>> {
+    Spi::connect(|client| {
+        client
+            .select("SELECT queryid FROM optischema.unexplainable", None, &[])?
+            .map(|row| row.get::<i64>(1).map(Option::unwrap_or_default))
+            .collect()
+    })
+}
+
+pub fn table_info(
+    client: &SpiClient<'_>,
+    schema: &str,
+    name: &str,
+) -> spi::Result<Option<TableInfo>> {
+    let table = client.select(
+        include_str!("../sql/analysis/table_info.sql"),
+        Some(1),
+        &[schema.into(), name.into()],
+    )?;
+    if table.is_empty() {
+        return Ok(None);
+    }
+    let row = table.first();
+    let oid = row.get::<i64>(1)?.unwrap_or_default();
+    let mut info = TableInfo {
+        schema: schema.to_string(),
+        name: name.to_string(),
+        reltuples: row.get::<f64>(2)?.unwrap_or_default(),
+        relpages: row.get::<f64>(3)?.unwrap_or_default(),
+        n_mod_since_analyze: row.get::<i64>(4)?.unwrap_or_default(),
+        columns: Vec::new(),
+        indexes: Vec::new(),
+    };
+    for row in client.select(
+        include_str!("../sql/analysis/table_columns.sql"),
+        None,
+        &[oid.into()],
+    )? {
+        info.columns.push(ColumnInfo {
+            name: row.get::<String>(1)?.unwrap_or_default(),
+            type_name: row.get::<String>(2)?.unwrap_or_default(),
+            collation: row.get::<String>(3)?,
+        });
+    }
+    for row in client.select(
+        include_str!("../sql/analysis/table_indexes.sql"),
+        None,
+        &[oid.into()],
+    )? {
+        info.indexes.push(IndexInfo {
+            name: row.get::<String>(1)?.unwrap_or_default(),
+            keys: row.get::<Vec<String>>(2)?.unwrap_or_default(),
+            unique: row.get::<bool>(3)?.unwrap_or(false),
+            primary: row.get::<bool>(4)?.unwrap_or(false),
+            predicate: row.get::<String>(5)?,
+            scans: row.get::<i64>(6)?.unwrap_or_default(),
+            size_bytes: row.get::<i64>(7)?.unwrap_or_default(),
+            backs_constraint: row.get::<bool>(8)?.unwrap_or(false),
+        });
+    }
+    Ok(Some(info))
+}
+
+/// The statistics of every table `plan` reads, keyed `schema.table`.
+pub fn tables_of(
+    client: &SpiClient<'_>,
+    plan: &Explained,
+) -> spi::Result<HashMap<String, TableInfo>> {
+    let mut out = HashMap::new();
+    for node in plan.plan.walk() {
+        let (Some(schema), Some(name)) = (node.schema.as_deref(), node.relation.as_deref()) else {
+            continue;
+        };
+        let key = format!("{schema}.{name}");
+        if out.contains_key(&key) {
+            continue;
+        }
+        if let Some(info) = table_info(client, schema, name)? {
+            out.insert(key, info);
+        }
+    }
+    Ok(out)
+}
+
+/// What one statement's analysis concluded.
+pub enum Verdict {
+    Findings {
+        plan: Explained,
+        /// EXPLAIN's output as the server gave it, every field included.
+        raw: serde_json::Value,
+        /// The text planned, when typed literals had to be repaired.
+        planned_sql: Option<String>,
+        findings: Vec<Finding>,
+        tables: HashMap<String, TableInfo>,
+    },
+    Unexplainable {
+        reason: String,
+        lasting: bool,
+    },
+}
+
+/// Plans one statement and runs the rules on it. Stores nothing.
+pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
+    let (raw, planned_sql) = match explain::generic_plan(&statement.query) {
+        GenericPlan::Planned { plan, planned_sql } => (plan, planned_sql),
+        GenericPlan::Unexplainable { reason, lasting } => {
+            return Ok(Verdict::Unexplainable { reason, lasting })
+        }
+    };
+    let plan = match serde_json::from_value::<Vec<Explained>>(raw.clone()) {
+        Ok(mut all) if all.len() == 1 => all.remove(0),
+        Ok(_) | Err(_) => {
+            return Ok(Verdict::Unexplainable {
+                reason: "EXPLAIN output not understood".into(),
+                lasting: true,
+            })
+        }
+    };
+    let tables = Spi::connect(|client| tables_of(client, &plan))?;
+    let findings = rules::run(&Subject {
+        plan: &plan,
+        tables: &tables,
+        figures: &statement.figures,
+    });
+    Ok(Verdict::Findings {
+        plan,
+        raw,
+        planned_sql,
+        findings,
+        tables,
+    })
+}
+
+/// Analyses the `limit` hottest statements of this database (those `wanted` accepts), stores
+/// the findings, marks what no longer holds as stale, and queues the NOTIFY payloads.
+/// Returns the number of open recommendations afterwards.
+pub fn analyze_hot(limit: i32, wanted: &dyn Fn(i64) -> bool) -> spi::Result<i64> {
+    let skip = unexplainable_queryids()?;
+    let mut payloads = Vec::new();
+    let mut tables_seen: HashMap<String, TableInfo> = HashMap::new();
+    let mut examined: Vec<(HotStatement, Vec<Finding>)> = Vec::new();
+    for statement in hot_statements(limit, None)? {
+        let queryid = statement.figures.queryid;
+        if skip.contains(&queryid) || !wanted(queryid) {
+            continue;
+        }
+        match examine(&statement)? {
+            Verdict::Unexplainable {
+                reason,
+                lasting: true,
+            } => {
+                Spi::connect_mut(|client| store::record_unexplainable(client, queryid, &reason))?;
+            }
+            Verdict::Unexplainable { lasting: false, .. } => {}
+            Verdict::Findings {
+                findings, tables, ..
+            } => {
+                tables_seen.extend(tables);
+                examined.push((statement, findings));
+            }
+        }
+    }
+    let wider = widest_indexes(&examined);
+    Spi::connect_mut(|client| -> spi::Result<i64> {
+        for (statement, findings) in &examined {
+            let queryid = statement.figures.queryid;
+            let mut fingerprints = Vec::new();
+            for finding in findings {
+                let mut finding = finding.clone();
+                if let Some((target, served)) = wider.get(&finding.target) {
+                    if *target != finding.target {
+                        // another statement's wider index serves this one too: that one is kept
+                        continue;
+                    }
+                    finding.evidence["statements_served"] = serde_json::json!(served);
+                }
+                fingerprints.push(store::lifecycle::fingerprint(
+                    finding.kind.as_str(),
+                    &finding.target,
+                ));
+                payloads.extend(store::upsert(
+                    client,
+                    Some(queryid),
+                    &finding,
+                    Some(&statement.figures),
+                )?);
+            }
+            payloads.extend(store::stale_unless_found(client, queryid, &fingerprints)?);
+        }
+        for table in tables_seen.values() {
+            let findings = unused_index::check_table(table);
+            let mut fingerprints = Vec::new();
+            for finding in &findings {
+                fingerprints.push(store::lifecycle::fingerprint(
+                    finding.kind.as_str(),
+                    &finding.target,
+                ));
+                payloads.extend(store::upsert(client, None, finding, None)?);
+            }
+            payloads.extend(store::stale_table_findings(
+                client,
+                &table.qualified(),
+                &fingerprints,
+            )?);
+        }
+        payloads.extend(store::stale_when_gone(client, WINDOW_MINUTES)?);
+        notify::send(client, &payloads)?;
+        Ok(client
+            .select(
+                "SELECT count(*) FROM optischema.recommendation_store WHERE status = 'open'",
+                None,
+                &[],
+            )?
+            .first()
+            .get_one::<i64>()?
+            .unwrap_or_default())
+    })
+}
+
+/// For each proposed index target, the widest proposed target on the same table that starts
+/// with the same keys, and the statements that index serves.
+fn widest_indexes(
+    examined: &[(HotStatement, Vec<Finding>)],
+) -> HashMap<String, (String, Vec<i64>)> {
+    let split = rules::index_target_keys;
+    let proposed: Vec<(i64, &str)> = examined
+        .iter()
+        .flat_map(|(s, fs)| {
+            fs.iter()
+                .filter(|f| f.kind == Kind::Index)
+                .map(move |f| (s.figures.queryid, f.target.as_str()))
+        })
+        .collect();
+    let mut out: HashMap<String, (String, Vec<i64>)> = HashMap::new();
+    for (_, target) in &proposed {
+        let Some((table, keys)) = split(target) else {
+            continue;
+        };
+        let widest = proposed
+            .iter()
+            .filter_map(|(_, other)| split(other).map(|(t, k)| (other, t, k)))
+            .filter(|(_, t, k)| *t == table && k.len() >= keys.len() && k[..keys.len()] == keys[..])
+            .max_by_key(|(_, _, k)| k.len())
+            .map(|(other, _, _)| other.to_string())
+            .unwrap_or_else(|| target.to_string());
+        out.insert(target.to_string(), (widest, Vec::new()));
+    }
+    // statements served by each kept index: those whose proposal it absorbs, and its own
+    let absorbed: Vec<(String, i64)> = proposed
+        .iter()
+        .filter_map(|(q, t)| out.get(*t).map(|(widest, _)| (widest.clone(), *q)))
+        .collect();
+    for (widest, queryid) in absorbed {
+        if let Some((_, served)) = out.get_mut(&widest) {
+            if !served.contains(&queryid) {
+                served.push(queryid);
+            }
+        }
+    }
+    out
+}
