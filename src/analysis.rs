@@ -187,7 +187,7 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
 /// Analyses the `limit` hottest statements of this database (those `wanted` accepts), stores
 /// the findings, marks what no longer holds as stale, and queues the NOTIFY payloads.
 /// Returns the number of open recommendations afterwards.
-pub fn analyze_hot(limit: i32, wanted: &dyn Fn(i64) -> bool) -> spi::Result<i64> {
+pub fn analyze_hot(limit: i32, wanted: &mut dyn FnMut(i64) -> bool) -> spi::Result<i64> {
     let skip = unexplainable_queryids()?;
     let mut payloads = Vec::new();
     let mut tables_seen: HashMap<String, TableInfo> = HashMap::new();

@@ -11,6 +11,7 @@ use pgrx::bgworkers::{
 };
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,9 @@ pub const WORKER_TYPE: &str = "optischema sampler";
 /// Upper bound on one sample, all statements included.
 const SAMPLE_TIMEOUT_MS: i32 = 10_000;
 /// `lock_timeout` of the worker's session: it never queues behind users for long.
-const LOCK_TIMEOUT: &str = "1s";
+const LOCK_TIMEOUT: &std::ffi::CStr = c"1s";
+/// A hot statement's analysis is repeated this often (plans change with data and indexes).
+const REANALYZE_AFTER: Duration = Duration::from_secs(300);
 
 // utils/timeout.h is not in pgrx's bindings. Background workers do not go through the
 // client command loop that arms statement_timeout, so the worker arms it itself.
@@ -91,6 +94,8 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     let mut log_once = LogOnce::default();
     let mut session_ready = false;
     let mut last_start: Option<Instant> = None;
+    let mut last_analyzed: HashMap<i64, Instant> = HashMap::new();
+    let mut analysis_log = LogOnce::default();
 
     loop {
         if unsafe { pg_sys::ConfigReloadPending } != 0 {
@@ -136,6 +141,13 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
             Ok(Ok((pending, _outcome))) => {
                 sampler.committed(pending);
                 log_once.clear();
+                // in a transaction of its own: a failed analysis never costs a sample
+                let analyzed = in_transaction(|| analyze_due(&mut last_analyzed));
+                match analyzed {
+                    Ok(Ok(_)) => analysis_log.clear(),
+                    Ok(Err(e)) => analysis_failed(&mut analysis_log, &e.to_string()),
+                    Err(message) => analysis_failed(&mut analysis_log, &message),
+                }
             }
             Ok(Err(SampleSkip::ExtensionMissing)) => {
                 // a dropped extension takes the stored snapshot with it
@@ -162,6 +174,37 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     log!("{WORKER_TYPE} stopping");
 }
 
+/// Analyses the hot statements not analysed within [`REANALYZE_AFTER`]: a statement that just
+/// became hot is analysed right after the sample that saw it.
+fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::spi::SpiError> {
+    // statements are planned as their users run them, not with the worker's own search_path
+    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    let now = Instant::now();
+    last_analyzed.retain(|_, at| now.duration_since(*at) < REANALYZE_AFTER);
+    let due = |queryid: i64| !last_analyzed.contains_key(&queryid);
+    let mut chosen = Vec::new();
+    let open = crate::analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |q| {
+        let take = due(q);
+        if take {
+            chosen.push(q);
+        }
+        take
+    });
+    for q in chosen {
+        last_analyzed.insert(q, now);
+    }
+    open
+}
+
+fn analysis_failed(log_once: &mut LogOnce, message: &str) {
+    log_once.report(
+        &format!("error:{message}"),
+        PgLogLevel::WARNING,
+        &format!("optischema: analysis failed: {message}"),
+        Some("Sampling goes on; the analysis is tried again after the next sample."),
+    );
+}
+
 fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
     // What the sample did is rolled back: reload the snapshot from the tables next time.
     sampler.forget();
@@ -174,14 +217,23 @@ fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
     let _ = in_transaction(|| crate::sampling::record_error(message));
 }
 
-/// Session settings for all the worker's statements.
+/// Session settings for all the worker's statements, set directly rather than with SQL
+/// statements that pg_stat_statements would record before `track = none` took effect.
 fn prepare_session() {
-    Spi::run(&format!(
-        "SET lock_timeout = '{LOCK_TIMEOUT}'; \
-         SET search_path = pg_catalog, pg_temp; \
-         SET pg_stat_statements.track = 'none'"
-    ))
-    .expect("worker session settings");
+    for (name, value) in [
+        (c"pg_stat_statements.track", c"none"),
+        (c"lock_timeout", LOCK_TIMEOUT),
+        (c"search_path", c"pg_catalog, pg_temp"),
+    ] {
+        unsafe {
+            pg_sys::SetConfigOption(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_SUSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+            );
+        }
+    }
 }
 
 fn pg_stat_statements_loaded() -> bool {

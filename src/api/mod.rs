@@ -276,7 +276,7 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
 /// does after each sample) and returns the number of open recommendations.
 #[pg_extern(volatile)]
 fn analyze_now() -> i64 {
-    analysis::analyze_hot(settings::HOT_TOP_N.get(), &|_| true)
+    analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |_| true)
         .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
 }
 

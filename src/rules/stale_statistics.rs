@@ -27,8 +27,9 @@ pub fn check(s: &Subject) -> Vec<Finding> {
         top.node_type.as_str(),
         "Limit" | "Aggregate" | "ModifyTable"
     );
+    // statements that find nothing (lookups of missing keys) say little about estimates
     let misestimate = actual_rows
-        .filter(|_| comparable)
+        .filter(|actual| comparable && *actual >= 1.0)
         .map(|actual| {
             actual.max(1.0).max(top.plan_rows.max(1.0))
                 / actual.max(1.0).min(top.plan_rows.max(1.0))

@@ -5,6 +5,16 @@ use postgres::fallible_iterator::FallibleIterator;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+/// The next notification within 500 ms. A fresh iterator each time: postgres' timeout iterator
+/// stops waiting once its first timeout has passed.
+fn next_notification(listener: &mut postgres::Client) -> Option<postgres::Notification> {
+    listener
+        .notifications()
+        .timeout_iter(Duration::from_millis(500))
+        .next()
+        .unwrap()
+}
+
 #[test]
 fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
     let cluster = Cluster::start(&["optischema.hot_top_n = 3"]);
@@ -42,10 +52,8 @@ fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
 
     let mut payloads = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut notifications = listener.notifications();
-    let mut it = notifications.timeout_iter(Duration::from_millis(500));
     while Instant::now() < deadline {
-        match it.next().unwrap() {
+        match next_notification(&mut listener) {
             Some(n) => {
                 assert_eq!(n.channel(), "optischema");
                 payloads.push(n.payload().to_string());
@@ -109,4 +117,53 @@ fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
             assert!(per_sample <= 3, "{payloads:?}");
         }
     }
+}
+
+#[test]
+fn a_new_hot_statement_gets_its_recommendation_within_2_s_of_the_sample() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
+         INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
+    )
+    .unwrap();
+    c.batch_execute("ANALYZE big").unwrap();
+    wait_samples(&mut c, 2);
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    run_times(&mut c, "SELECT id FROM big WHERE k = $1", 20);
+
+    let mut last_sample_at = None;
+    let mut latency = None;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while latency.is_none() && Instant::now() < deadline {
+        let Some(n) = next_notification(&mut listener) else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(n.payload()).unwrap();
+        if v["type"] == "sample" {
+            last_sample_at = Some(Instant::now());
+        } else if v["type"] == "recommendation"
+            && v["title"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("public.big")
+        {
+            assert_eq!(v["kind"], "index");
+            assert_eq!(v["status"], "open");
+            assert!(v["id"].is_i64() && v["queryid"].is_i64());
+            latency = Some(last_sample_at.expect("a sample came first").elapsed());
+        }
+    }
+    let latency = latency.expect("no recommendation for the new hot statement");
+    assert!(
+        latency < Duration::from_secs(2),
+        "{latency:?} after the sample"
+    );
+    let sql: String = c
+        .query_one("SELECT sql FROM optischema.recommendations WHERE kind = 'index' AND title LIKE '%public.big%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(sql, "CREATE INDEX CONCURRENTLY ON public.big (k)");
 }
