@@ -48,3 +48,7 @@ GRANT EXECUTE ON FUNCTION optischema.analyze_now(), optischema.dismiss(bigint, t
     optischema.dismiss_by_id(bigint, text) TO optischema_admin;
 GRANT INSERT, UPDATE ON optischema.recommendation_store, optischema.unexplainable TO optischema_admin;
 GRANT USAGE ON SEQUENCE optischema.recommendation_store_id_seq TO optischema_admin;
+
+-- Captured parameter values can be personal data: admins only.
+REVOKE ALL ON optischema.captured_params FROM optischema_reader;
+GRANT SELECT, DELETE ON optischema.captured_params TO optischema_admin;

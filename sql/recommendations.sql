@@ -39,3 +39,14 @@ SELECT r.id, r.queryid, r.kind, r.status, r.title, r.sql, r.explanation, r.evide
        s.query
   FROM optischema.recommendation_store r
   LEFT JOIN optischema.statements s USING (queryid);
+
+-- Parameter values statements ran with, as SQL literals in pg_stat_statements' $n order:
+-- at most 20 sets per statement (the most frequent and the most recent). optischema_admin only.
+CREATE TABLE optischema.captured_params (
+    queryid    bigint NOT NULL,
+    params     jsonb NOT NULL,
+    times_seen bigint NOT NULL DEFAULT 1,
+    first_seen timestamptz NOT NULL DEFAULT now(),
+    last_seen  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (queryid, params)
+);

@@ -3,7 +3,7 @@
 //! Runs in the caller's transaction (the worker's, or `analyze_now()`'s).
 
 use crate::notify;
-use crate::plans::explain::{self, GenericPlan};
+use crate::plans::explain::{self, PlanOutcome};
 use crate::plans::model::Explained;
 use crate::rules::{
     self, unused_index, ColumnInfo, Finding, IndexInfo, Kind, StatementFigures, Subject, TableInfo,
@@ -135,6 +135,57 @@ pub fn tables_of(
     Ok(out)
 }
 
+pub struct CustomPlan {
+    pub values: Vec<Option<String>>,
+    pub times_seen: i64,
+    pub raw: serde_json::Value,
+}
+
+/// Custom plans are made for this many of a statement's captured value sets.
+const CUSTOM_PLANS: i64 = 3;
+/// Evidence keys that may hold a captured value: kept out of findings from custom plans, which
+/// readers see while the values themselves are for admins only.
+const VALUE_KEYS: &[&str] = &["filter", "join_filter", "prefix"];
+
+/// The most frequent captured value sets of `queryid`, or None when the caller may not read them.
+fn captured_sets(queryid: i64) -> spi::Result<Option<Vec<(Vec<Option<String>>, i64)>>> {
+    Spi::connect(|client| {
+        let allowed = client
+            .select(
+                "SELECT has_table_privilege('optischema.captured_params', 'SELECT')",
+                Some(1),
+                &[],
+            )?
+            .first()
+            .get_one::<bool>()?
+            .unwrap_or(false);
+        if !allowed {
+            return Ok(None);
+        }
+        let table = client.select(
+            "SELECT params::text, times_seen FROM optischema.captured_params \
+              WHERE queryid = $1 ORDER BY times_seen DESC, last_seen DESC LIMIT $2",
+            None,
+            &[queryid.into(), CUSTOM_PLANS.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in table {
+            let text = row.get::<String>(1)?.unwrap_or_default();
+            if let Ok(values) = serde_json::from_str::<Vec<Option<String>>>(&text) {
+                out.push((values, row.get::<i64>(2)?.unwrap_or_default()));
+            }
+        }
+        Ok(Some(out))
+    })
+}
+
+fn parse_plan(raw: &serde_json::Value) -> Option<Explained> {
+    match serde_json::from_value::<Vec<Explained>>(raw.clone()) {
+        Ok(mut all) if all.len() == 1 => Some(all.remove(0)),
+        _ => None,
+    }
+}
+
 /// What one statement's analysis concluded.
 pub enum Verdict {
     Findings {
@@ -145,6 +196,9 @@ pub enum Verdict {
         planned_sql: Option<String>,
         findings: Vec<Finding>,
         tables: HashMap<String, TableInfo>,
+        /// Custom plans for the most frequent captured value sets, when the caller may read
+        /// them: (values, times seen, EXPLAIN output).
+        custom: Option<Vec<CustomPlan>>,
     },
     Unexplainable {
         reason: String,
@@ -155,32 +209,75 @@ pub enum Verdict {
 /// Plans one statement and runs the rules on it. Stores nothing.
 pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     let (raw, planned_sql) = match explain::generic_plan(&statement.query) {
-        GenericPlan::Planned { plan, planned_sql } => (plan, planned_sql),
-        GenericPlan::Unexplainable { reason, lasting } => {
+        PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
+        PlanOutcome::Unexplainable { reason, lasting } => {
             return Ok(Verdict::Unexplainable { reason, lasting })
         }
     };
-    let plan = match serde_json::from_value::<Vec<Explained>>(raw.clone()) {
-        Ok(mut all) if all.len() == 1 => all.remove(0),
-        Ok(_) | Err(_) => {
-            return Ok(Verdict::Unexplainable {
-                reason: "EXPLAIN output not understood".into(),
-                lasting: true,
-            })
-        }
+    let Some(plan) = parse_plan(&raw) else {
+        return Ok(Verdict::Unexplainable {
+            reason: "EXPLAIN output not understood".into(),
+            lasting: true,
+        });
     };
-    let tables = Spi::connect(|client| tables_of(client, &plan))?;
-    let findings = rules::run(&Subject {
+    let mut tables = Spi::connect(|client| tables_of(client, &plan))?;
+    let mut findings = rules::run(&Subject {
         plan: &plan,
         tables: &tables,
         figures: &statement.figures,
     });
+
+    // the values the application really sends: a skewed value or a LIKE prefix shows only there
+    let sets = captured_sets(statement.figures.queryid)?;
+    let mut custom = sets.as_ref().map(|_| Vec::new());
+    for (values, times_seen) in sets.unwrap_or_default() {
+        let PlanOutcome::Planned {
+            plan: raw_custom, ..
+        } = explain::custom_plan(&statement.query, &values)
+        else {
+            continue;
+        };
+        let Some(custom_plan) = parse_plan(&raw_custom) else {
+            continue;
+        };
+        for (key, info) in Spi::connect(|client| tables_of(client, &custom_plan))? {
+            tables.entry(key).or_insert(info);
+        }
+        for mut finding in rules::run(&Subject {
+            plan: &custom_plan,
+            tables: &tables,
+            figures: &statement.figures,
+        }) {
+            if findings
+                .iter()
+                .any(|f| f.kind == finding.kind && f.target == finding.target)
+            {
+                continue;
+            }
+            if let Some(evidence) = finding.evidence.as_object_mut() {
+                evidence.retain(|k, _| !VALUE_KEYS.contains(&k.as_str()));
+                evidence.insert(
+                    "plan".into(),
+                    "custom plan for captured parameter values".into(),
+                );
+            }
+            findings.push(finding);
+        }
+        if let Some(c) = custom.as_mut() {
+            c.push(CustomPlan {
+                values,
+                times_seen,
+                raw: raw_custom,
+            });
+        }
+    }
     Ok(Verdict::Findings {
         plan,
         raw,
         planned_sql,
         findings,
         tables,
+        custom,
     })
 }
 

@@ -1,6 +1,7 @@
 //! OptiSchema: a tuning service that lives inside PostgreSQL.
 //!
-//! `_PG_init` registers the settings and the sampling worker, and nothing else.
+//! `_PG_init` registers the settings, the sampling worker and the parameter capture hooks,
+//! and nothing else.
 
 use pgrx::prelude::*;
 
@@ -31,6 +32,7 @@ pub extern "C-unwind" fn _PG_init() {
     // The worker can only be registered while the server starts (shared_preload_libraries).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
+        plans::capture::install();
     }
 }
 

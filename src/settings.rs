@@ -65,6 +65,7 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    register_capture();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr()) };
 }
@@ -78,4 +79,53 @@ pub fn database() -> String {
 
 pub fn sample_interval_s() -> i32 {
     SAMPLE_INTERVAL_S.get()
+}
+
+pub static PARAM_CAPTURE: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static PARAM_SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(0.01);
+pub static PARAM_EXCLUDE_ROLES: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+
+/// Settings of parameter capture: superusers may change them per session.
+fn register_capture() {
+    GucRegistry::define_bool_guc(
+        c"optischema.param_capture",
+        c"Captures a sample of the parameter values statements run with.",
+        c"Values are kept in shared memory, then in optischema.captured_params (optischema_admin only).",
+        &PARAM_CAPTURE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"optischema.param_sample_rate",
+        c"Share of executions whose parameter values are captured.",
+        c"0 captures nothing, 1 every execution.",
+        &PARAM_SAMPLE_RATE,
+        0.0,
+        1.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"optischema.param_exclude_roles",
+        c"Roles whose statements' parameter values are never captured (comma-separated).",
+        c"For roles whose values are personal or secret.",
+        &PARAM_EXCLUDE_ROLES,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// The excluded role names, trimmed.
+pub fn param_exclude_roles() -> Vec<String> {
+    PARAM_EXCLUDE_ROLES
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .map(|s| {
+            s.split(',')
+                .map(|r| r.trim().trim_matches('"').to_string())
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -86,6 +86,7 @@ impl LogOnce {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    crate::plans::capture::mark_worker();
     let database = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     log!("{WORKER_TYPE} started in database \"{database}\"");

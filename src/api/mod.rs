@@ -259,9 +259,22 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
             raw,
             planned_sql,
             findings,
+            custom,
             ..
         } => {
             out["generic_plan"] = raw;
+            match custom {
+                Some(plans) => {
+                    out["custom_plans"] = plans
+                        .into_iter()
+                        .map(|c| serde_json::json!({ "params": c.values, "times_seen": c.times_seen, "plan": c.raw }))
+                        .collect();
+                }
+                None => {
+                    out["custom_plans_hidden"] =
+                        "captured parameter values are for optischema_admin only".into()
+                }
+            }
             if let Some(sql) = planned_sql {
                 out["planned_sql"] = sql.into();
             }

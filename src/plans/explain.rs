@@ -10,7 +10,7 @@ use std::panic::AssertUnwindSafe;
 const PROBE: &str = "optischema_plan_probe";
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum GenericPlan {
+pub enum PlanOutcome {
     Planned {
         /// EXPLAIN's JSON output.
         plan: serde_json::Value,
@@ -24,25 +24,49 @@ pub enum GenericPlan {
 }
 
 /// Plans `sql` generically. Never raises: a failure is an `Unexplainable` with the reason.
-pub fn generic_plan(sql: &str) -> GenericPlan {
+pub fn generic_plan(sql: &str) -> PlanOutcome {
+    plan_with(sql, None)
+}
+
+/// Plans `sql` as a custom plan for one captured value set (SQL literals, in `$n` order).
+pub fn custom_plan(sql: &str, values: &[Option<String>]) -> PlanOutcome {
+    if !values
+        .iter()
+        .flatten()
+        .all(|v| super::capture::is_plain_literal(v))
+    {
+        return PlanOutcome::Unexplainable {
+            reason: "a captured value is not a plain literal".into(),
+            lasting: false,
+        };
+    }
+    plan_with(sql, Some(values))
+}
+
+fn plan_with(sql: &str, values: Option<&[Option<String>]>) -> PlanOutcome {
     let planned_sql =
         in_rolled_back_subtransaction(|| repair::repair_typed_params(sql, &lexer::tokens(sql)))
             .unwrap_or(None);
     let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
-    let result = in_rolled_back_subtransaction(|| plan_in_subtransaction(&text));
+    let result = in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values));
     drop_probe();
     match result {
-        Ok(plan) => GenericPlan::Planned { plan, planned_sql },
-        Err((reason, sqlstate)) => GenericPlan::Unexplainable {
+        Ok(plan) => PlanOutcome::Planned { plan, planned_sql },
+        Err((reason, sqlstate)) => PlanOutcome::Unexplainable {
             lasting: is_lasting(&sqlstate),
             reason,
         },
     }
 }
 
-fn plan_in_subtransaction(text: &str) -> serde_json::Value {
+fn plan_in_subtransaction(text: &str, values: Option<&[Option<String>]>) -> serde_json::Value {
     drop_probe_now();
-    Spi::run("SET LOCAL plan_cache_mode = force_generic_plan").unwrap();
+    let mode = if values.is_some() {
+        "force_custom_plan"
+    } else {
+        "force_generic_plan"
+    };
+    Spi::run(&format!("SET LOCAL plan_cache_mode = {mode}")).unwrap();
     Spi::run("SET LOCAL lock_timeout = '1s'").unwrap();
     Spi::run(&format!("PREPARE {PROBE} AS {text}")).unwrap_or_else(|e| error!("{e}"));
     let params = Spi::get_one::<i32>(&format!(
@@ -50,11 +74,22 @@ fn plan_in_subtransaction(text: &str) -> serde_json::Value {
     ))
     .ok()
     .flatten()
-    .unwrap_or(0);
-    let args = if params > 0 {
-        format!("({})", vec!["NULL"; params as usize].join(", "))
-    } else {
+    .unwrap_or(0) as usize;
+    let args: Vec<String> = match values {
+        None => vec!["NULL".to_string(); params],
+        Some(v) if v.len() == params => v
+            .iter()
+            .map(|x| x.clone().unwrap_or_else(|| "NULL".into()))
+            .collect(),
+        Some(v) => error!(
+            "the captured set has {} values, the statement takes {params}",
+            v.len()
+        ),
+    };
+    let args = if args.is_empty() {
         String::new()
+    } else {
+        format!("({})", args.join(", "))
     };
     Spi::get_one::<pgrx::Json>(&format!(
         "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE {PROBE}{args}"

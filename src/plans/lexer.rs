@@ -6,8 +6,11 @@ use std::ffi::{CStr, CString};
 
 /// Token codes of `parser/gram.h`, found by lexing a known string rather than hard-coded.
 fn ident_and_param_codes() -> (i32, i32) {
-    let codes = raw_tokens("x $1");
-    (codes[0].0, codes[1].0)
+    static CODES: std::sync::OnceLock<(i32, i32)> = std::sync::OnceLock::new();
+    *CODES.get_or_init(|| {
+        let codes = raw_tokens("x $1");
+        (codes[0].0, codes[1].0)
+    })
 }
 
 fn raw_tokens(sql: &str) -> Vec<(i32, usize, pg_sys::core_YYSTYPE)> {

@@ -1,6 +1,7 @@
 //! Query plans: the typed model of EXPLAIN's JSON output, and planning normalized statements
 //! through SPI without running them.
 
+pub mod capture;
 pub mod explain;
 pub mod lexer;
 pub mod model;

@@ -112,6 +112,7 @@ impl Sampler {
             store::write_snapshot(client, &diff.changed, &diff.vanished)?;
             store::add_statements(client, &pgss_schema, &new_queryids)?;
             store::touch_statements(client, &seen_again)?;
+            store::add_captured_params(client, &crate::plans::capture::drain())?;
 
             let top = store::hot_list(client, settings.hot_top_n)?;
             let top_ids: Vec<i64> = top.iter().map(|h| h.queryid).collect();

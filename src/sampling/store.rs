@@ -180,6 +180,26 @@ pub fn touch_statements(client: &mut SpiClient<'_>, queryids: &[i64]) -> spi::Re
     Ok(())
 }
 
+/// Stores captured parameter value sets and keeps at most 20 per statement.
+pub fn add_captured_params(client: &mut SpiClient<'_>, sets: &[(i64, String)]) -> spi::Result<()> {
+    if sets.is_empty() {
+        return Ok(());
+    }
+    let queryids: Vec<i64> = sets.iter().map(|(q, _)| *q).collect();
+    let values: Vec<String> = sets.iter().map(|(_, v)| v.clone()).collect();
+    client.update(
+        include_str!("../../sql/sampling/add_captured_params.sql"),
+        None,
+        &[queryids.clone().into(), values.into()],
+    )?;
+    client.update(
+        include_str!("../../sql/sampling/trim_captured_params.sql"),
+        None,
+        &[queryids.into()],
+    )?;
+    Ok(())
+}
+
 /// The top `n` statements by total time over the last 5 minutes, best first.
 pub fn hot_list(client: &SpiClient<'_>, n: i32) -> spi::Result<Vec<HotQuery>> {
     let table = client.select(
@@ -215,6 +235,11 @@ pub fn prune(client: &mut SpiClient<'_>, retention_min: i32) -> spi::Result<Vec<
     let args = [retention_min.into()];
     client.update(
         include_str!("../../sql/sampling/prune_history.sql"),
+        None,
+        &args,
+    )?;
+    client.update(
+        include_str!("../../sql/sampling/prune_captured_params.sql"),
         None,
         &args,
     )?;

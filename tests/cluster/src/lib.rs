@@ -203,6 +203,18 @@ impl Cluster {
         }
     }
 
+    /// A connection as another role (trust authentication).
+    pub fn connect_as(&self, user: &str) -> Client {
+        Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user={user} dbname=postgres",
+                self.port
+            ),
+            NoTls,
+        )
+        .expect("connects")
+    }
+
     /// Connects and creates the extension (and pg_stat_statements with it).
     pub fn connect_with_extension(&self) -> Client {
         let mut c = self.connect();

@@ -1,0 +1,496 @@
+//! Capturing the parameter values statements really run with.
+//!
+//! A sampled share of executions (`optischema.param_sample_rate`) records its values, keyed by
+//! queryid, in a small ring in shared memory: bound parameters at `ExecutorStart` (extended
+//! protocol, `EXECUTE`), and the constants pg_stat_statements turns into `$n` after parse
+//! analysis (simple protocol). The worker drains the ring into `optischema.captured_params`.
+//! Values are stored as SQL literals, in pg_stat_statements' `$n` order, so that
+//! `EXECUTE probe(v1, v2, ...)` plans the statement with them. Capture never raises: a value it
+//! cannot read skips that execution.
+
+use super::lexer;
+use super::repair::Token;
+use crate::settings;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::ffi::CStr;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const SLOTS: usize = 512;
+/// Longest encoded value set kept; longer ones are skipped, never cut.
+pub const TEXT_BYTES: usize = 496;
+const SHMEM_NAME: &CStr = c"optischema parameter capture";
+
+#[repr(C)]
+struct Slot {
+    queryid: i64,
+    seq: u64,
+    len: u32,
+    text: [u8; TEXT_BYTES],
+}
+
+#[repr(C)]
+struct Ring {
+    lock: *mut pg_sys::LWLock,
+    /// Sets written so far; the next goes to slot `written % SLOTS`.
+    written: u64,
+    /// Sets the worker has drained.
+    drained: u64,
+    slots: [Slot; SLOTS],
+}
+
+static mut RING: *mut Ring = std::ptr::null_mut();
+static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
+static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
+static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
+static mut PREV_POST_PARSE: pg_sys::post_parse_analyze_hook_type = None;
+
+/// Installs the shared memory and executor hooks. Called from `_PG_init` while preloading.
+pub fn install() {
+    unsafe {
+        PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
+        pg_sys::shmem_request_hook = Some(shmem_request);
+        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
+        pg_sys::shmem_startup_hook = Some(shmem_startup);
+        PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(executor_start);
+        PREV_POST_PARSE = pg_sys::post_parse_analyze_hook;
+        pg_sys::post_parse_analyze_hook = Some(post_parse_analyze);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn shmem_request() {
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_REQUEST {
+            prev();
+        }
+        pg_sys::RequestAddinShmemSpace(std::mem::size_of::<Ring>());
+        pg_sys::RequestNamedLWLockTranche(SHMEM_NAME.as_ptr(), 1);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn shmem_startup() {
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_STARTUP {
+            prev();
+        }
+        // AddinShmemInitLock is entry 21 of the main LWLock array (storage/lwlocknames.h)
+        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
+        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let mut found = false;
+        let ring =
+            pg_sys::ShmemInitStruct(SHMEM_NAME.as_ptr(), std::mem::size_of::<Ring>(), &mut found)
+                .cast::<Ring>();
+        if !found {
+            std::ptr::write_bytes(ring, 0, 1);
+            (*ring).lock = &raw mut (*pg_sys::GetNamedLWLockTranche(SHMEM_NAME.as_ptr())).lock;
+        }
+        RING = ring;
+        pg_sys::LWLockRelease(init_lock);
+    }
+}
+
+fn ring() -> Option<&'static mut Ring> {
+    unsafe { RING.as_mut() }
+}
+
+/// Records one value set. Overwrites the oldest when the worker is behind.
+fn push(queryid: i64, encoded: &str) {
+    let Some(ring) = ring() else { return };
+    if encoded.len() > TEXT_BYTES {
+        return;
+    }
+    unsafe {
+        pg_sys::LWLockAcquire(ring.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let seq = ring.written + 1;
+        let slot = &mut ring.slots[(ring.written % SLOTS as u64) as usize];
+        slot.queryid = queryid;
+        slot.seq = seq;
+        slot.len = encoded.len() as u32;
+        slot.text[..encoded.len()].copy_from_slice(encoded.as_bytes());
+        ring.written = seq;
+        pg_sys::LWLockRelease(ring.lock);
+    }
+}
+
+/// Takes every set recorded since the last drain (at most the ring's size).
+pub fn drain() -> Vec<(i64, String)> {
+    let Some(ring) = ring() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    unsafe {
+        pg_sys::LWLockAcquire(ring.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let from = ring.drained.max(ring.written.saturating_sub(SLOTS as u64));
+        for seq in from + 1..=ring.written {
+            let slot = &ring.slots[((seq - 1) % SLOTS as u64) as usize];
+            if slot.seq == seq {
+                out.push((
+                    slot.queryid,
+                    String::from_utf8_lossy(&slot.text[..slot.len as usize]).into_owned(),
+                ));
+            }
+        }
+        ring.drained = ring.written;
+        pg_sys::LWLockRelease(ring.lock);
+    }
+    out
+}
+
+static IN_WORKER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as OptiSchema's worker, whose own statements are never captured.
+pub fn mark_worker() {
+    IN_WORKER.store(true, Ordering::Relaxed);
+}
+
+fn in_worker() -> bool {
+    IN_WORKER.load(Ordering::Relaxed)
+}
+
+/// xorshift: cheap, and good enough to pick a share of executions.
+fn sampled() -> bool {
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let rate = settings::PARAM_SAMPLE_RATE.get();
+    if rate <= 0.0 || !settings::PARAM_CAPTURE.get() {
+        return false;
+    }
+    if rate >= 1.0 {
+        return true;
+    }
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = (std::process::id() as u64) << 32 | 0x9E37_79B9;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x >> 11) as f64 / (1u64 << 53) as f64 <= rate
+}
+
+fn role_excluded() -> bool {
+    let excluded = settings::param_exclude_roles();
+    if excluded.is_empty() {
+        return false;
+    }
+    let name = unsafe { pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true) };
+    if name.is_null() {
+        return false;
+    }
+    let name = unsafe { CStr::from_ptr(name) }
+        .to_string_lossy()
+        .into_owned();
+    excluded.iter().any(|r| *r == name)
+}
+
+/// A value set as stored: a JSON array of SQL literals (or nulls), if it fits.
+pub fn encode(values: &[Option<String>]) -> Option<String> {
+    let text = serde_json::to_string(values).ok()?;
+    (text.len() <= TEXT_BYTES).then_some(text)
+}
+
+/// Runs `f` and swallows any error: capturing must never fail the user's statement.
+fn quietly(f: impl FnOnce()) {
+    PgTryBuilder::new(AssertUnwindSafe(f))
+        .catch_others(|_| ())
+        .execute();
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_start(
+    query_desc: *mut pg_sys::QueryDesc,
+    eflags: std::ffi::c_int,
+) {
+    unsafe {
+        // EXPLAIN without ANALYZE runs nothing: not an execution (OptiSchema's own plans are made so)
+        let explain_only = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as std::ffi::c_int != 0;
+        if !explain_only && !in_worker() && sampled() {
+            quietly(|| capture_bound_params(query_desc));
+        }
+        match PREV_EXECUTOR_START {
+            Some(prev) => prev(query_desc, eflags),
+            None => pg_sys::standard_ExecutorStart(query_desc, eflags),
+        }
+    }
+}
+
+unsafe fn capture_bound_params(query_desc: *mut pg_sys::QueryDesc) {
+    unsafe {
+        let (Some(qd), true) = (query_desc.as_ref(), pg_sys::ParallelWorkerNumber < 0) else {
+            return;
+        };
+        let (Some(stmt), Some(params)) = (qd.plannedstmt.as_ref(), qd.params.as_ref()) else {
+            return;
+        };
+        // lists filled on demand (PL/pgSQL variables) are not the application's values
+        if stmt.queryId == 0
+            || params.numParams <= 0
+            || params.paramFetch.is_some()
+            || role_excluded()
+        {
+            return;
+        }
+        let list = params.params.as_slice(params.numParams as usize);
+        let mut values = Vec::with_capacity(list.len());
+        for p in list {
+            if p.isnull {
+                values.push(None);
+                continue;
+            }
+            if p.ptype == pg_sys::InvalidOid {
+                return;
+            }
+            let mut output = pg_sys::InvalidOid;
+            let mut varlena = false;
+            pg_sys::getTypeOutputInfo(p.ptype, &mut output, &mut varlena);
+            let text = pg_sys::OidOutputFunctionCall(output, p.value);
+            let literal = pg_sys::quote_literal_cstr(text);
+            values.push(Some(CStr::from_ptr(literal).to_string_lossy().into_owned()));
+            if values.iter().flatten().map(String::len).sum::<usize>() > TEXT_BYTES {
+                return;
+            }
+        }
+        if let Some(encoded) = encode(&values) {
+            push(stmt.queryId as i64, &encoded);
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn post_parse_analyze(
+    pstate: *mut pg_sys::ParseState,
+    query: *mut pg_sys::Query,
+    jstate: *mut pg_sys::JumbleState,
+) {
+    unsafe {
+        if let Some(prev) = PREV_POST_PARSE {
+            prev(pstate, query, jstate);
+        }
+        if !jstate.is_null() && (*jstate).clocations_count > 0 && !in_worker() && sampled() {
+            quietly(|| capture_constants(pstate, query, jstate));
+        }
+    }
+}
+
+unsafe fn capture_constants(
+    pstate: *mut pg_sys::ParseState,
+    query: *mut pg_sys::Query,
+    jstate: *mut pg_sys::JumbleState,
+) {
+    unsafe {
+        let (Some(pstate), Some(query), Some(jstate)) =
+            (pstate.as_ref(), query.as_ref(), jstate.as_ref())
+        else {
+            return;
+        };
+        // statements mixing `$n` and constants are captured at execution, where both are known
+        if query.queryId == 0 || !query.utilityStmt.is_null() || jstate.highest_extern_param_id > 0
+        {
+            return;
+        }
+        if pstate.p_sourcetext.is_null() || pg_sys::ParallelWorkerNumber >= 0 || role_excluded() {
+            return;
+        }
+        let source = CStr::from_ptr(pstate.p_sourcetext).to_string_lossy();
+        if source.len() > 64 * 1024 {
+            return;
+        }
+        let locations: Vec<usize> =
+            std::slice::from_raw_parts(jstate.clocations, jstate.clocations_count as usize)
+                .iter()
+                .map(|l| l.location as usize)
+                .collect();
+        let tokens = lexer::tokens(&source);
+        if let Some(values) = constants_at(&source, &tokens, &locations) {
+            if let Some(encoded) = encode(&values.into_iter().map(Some).collect::<Vec<_>>()) {
+                push(query.queryId as i64, &encoded);
+            }
+        }
+    }
+}
+
+/// A literal we accept to put back into SQL: a quoted string (optionally E/B/X/N-prefixed)
+/// with nothing after its closing quote, a number, or TRUE/FALSE/NULL. Anything else (a
+/// comment after the constant, say) is refused, so a captured value can never carry SQL.
+pub fn is_plain_literal(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if ["true", "false", "null"].contains(&lower.as_str()) {
+        return true;
+    }
+    let number = text.strip_prefix('-').unwrap_or(text);
+    if !number.is_empty()
+        && number.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '+' || c == '-' || c == '_')
+    {
+        return true;
+    }
+    let quoted = match text.find('\'') {
+        Some(0) => text,
+        Some(1) if "eEbBxXnN".contains(&text[..1]) => &text[1..],
+        _ => return false,
+    };
+    // the body may contain doubled quotes only; the literal ends at the last character
+    let Some(body) = quoted.strip_prefix('\'').and_then(|b| b.strip_suffix('\'')) else {
+        return false;
+    };
+    body.replace("''", "").find('\'').is_none()
+}
+
+/// The text of the constants at `locations`, in pg_stat_statements' `$n` order (by location,
+/// duplicates once). A constant ends where the next token starts; a leading minus sign is
+/// part of a number, as pg_stat_statements reads it.
+pub fn constants_at(source: &str, tokens: &[Token], locations: &[usize]) -> Option<Vec<String>> {
+    let mut locations = locations.to_vec();
+    locations.sort_unstable();
+    locations.dedup();
+    let starts: Vec<usize> = tokens.iter().map(token_start).collect();
+    let mut out = Vec::with_capacity(locations.len());
+    for at in locations {
+        let i = starts.iter().position(|s| *s == at)?;
+        let mut end_index = i + 1;
+        if source[at..].starts_with('-') {
+            end_index += 1;
+        }
+        let end = starts.get(end_index).copied().unwrap_or(source.len());
+        let text = source
+            .get(at..end)?
+            .trim_end()
+            .trim_end_matches(';')
+            .trim_end();
+        if !is_plain_literal(text) {
+            return None;
+        }
+        out.push(text.to_string());
+    }
+    Some(out)
+}
+
+fn token_start(t: &Token) -> usize {
+    match t {
+        Token::Ident { at, .. }
+        | Token::Keyword { at, .. }
+        | Token::Param { at, .. }
+        | Token::Other { at, .. } => *at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn other(at: usize, text: &str) -> Token {
+        Token::Other {
+            at,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn constants_in_location_order_with_negative_numbers() {
+        let sql = "SELECT * FROM t WHERE a = 'x''y' AND b > -12.5 AND c IN (1, 2)";
+        // tokens as the server's lexer gives them (only starts matter)
+        let tokens = vec![
+            Token::Keyword {
+                at: 0,
+                word: "select".into(),
+            },
+            other(7, "*"),
+            Token::Keyword {
+                at: 9,
+                word: "from".into(),
+            },
+            Token::Ident {
+                at: 14,
+                name: "t".into(),
+            },
+            Token::Keyword {
+                at: 16,
+                word: "where".into(),
+            },
+            Token::Ident {
+                at: 22,
+                name: "a".into(),
+            },
+            other(24, "="),
+            other(26, "'"),
+            Token::Keyword {
+                at: 33,
+                word: "and".into(),
+            },
+            Token::Ident {
+                at: 37,
+                name: "b".into(),
+            },
+            other(39, ">"),
+            other(41, "-"),
+            other(42, "1"),
+            Token::Keyword {
+                at: 47,
+                word: "and".into(),
+            },
+            Token::Ident {
+                at: 51,
+                name: "c".into(),
+            },
+            Token::Keyword {
+                at: 53,
+                word: "in".into(),
+            },
+            other(56, "("),
+            other(57, "1"),
+            other(58, ","),
+            other(60, "2"),
+            other(61, ")"),
+        ];
+        let values = constants_at(sql, &tokens, &[60, 26, 41, 57, 26]).unwrap();
+        assert_eq!(values, ["'x''y'", "-12.5", "1", "2"]);
+    }
+
+    #[test]
+    fn unknown_locations_give_nothing() {
+        let tokens = vec![
+            Token::Keyword {
+                at: 0,
+                word: "select".into(),
+            },
+            other(7, "1"),
+        ];
+        assert_eq!(constants_at("SELECT 1", &tokens, &[3]), None);
+        assert_eq!(constants_at("SELECT 1", &tokens, &[7]).unwrap(), ["1"]);
+    }
+
+    #[test]
+    fn only_plain_literals_are_accepted() {
+        for ok in [
+            "'abc'", "'it''s'", "E'a\\n'", "42", "-1.5e3", "TRUE", "null", "B'0101'", "''",
+        ] {
+            assert!(is_plain_literal(ok), "{ok}");
+        }
+        for bad in [
+            "1 -- ), pg_sleep(1)",
+            "'a' /* x */",
+            "'a'||'b'",
+            "now()",
+            "'unterminated",
+            "'a' 'b'",
+            "",
+        ] {
+            assert!(!is_plain_literal(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn encoded_sets_are_bounded() {
+        assert_eq!(
+            encode(&[Some("'a'".into()), None]).as_deref(),
+            Some("[\"'a'\",null]")
+        );
+        assert_eq!(encode(&[Some("x".repeat(TEXT_BYTES))]), None);
+    }
+}
