@@ -2,21 +2,40 @@
 # Benchmark: pgbench select-only TPS with OptiSchema sampling every second, against the same
 # server without OptiSchema loaded (pg_stat_statements loaded in both). Runs alternate
 # (A B B A ...) in one invocation so drift on a noisy machine hits both sides alike.
+# MODE=capture compares instead OptiSchema with parameter capture at its default rate (1 %)
+# against OptiSchema with capture off: the cost of the capture hooks alone.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-4}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-20}
 CLIENTS=${CLIENTS:-2}
+MODE=${MODE:-sampling}
 install_optischema
 cluster_init bench-overhead 55435 "optischema.sample_interval = 1"
-with_optischema() {
-    cluster_set "shared_preload_libraries = 'pg_stat_statements,optischema'"
-    cluster_start; cluster_restart
-}
-without_optischema() {
-    cluster_set "shared_preload_libraries = 'pg_stat_statements'"
-    cluster_start; cluster_restart
-}
+if [[ $MODE == capture ]]; then
+    with_optischema() {
+        cluster_set "shared_preload_libraries = 'pg_stat_statements,optischema'"
+        cluster_set "optischema.param_capture = on"
+        cluster_start; cluster_restart
+    }
+    without_optischema() {
+        cluster_set "shared_preload_libraries = 'pg_stat_statements,optischema'"
+        cluster_set "optischema.param_capture = off"
+        cluster_start; cluster_restart
+    }
+    label_with="capture on (1 %)"; label_without="capture off"
+else
+    with_optischema() {
+        cluster_set "shared_preload_libraries = 'pg_stat_statements,optischema'"
+        cluster_set "optischema.param_capture = on"
+        cluster_start; cluster_restart
+    }
+    without_optischema() {
+        cluster_set "shared_preload_libraries = 'pg_stat_statements'"
+        cluster_start; cluster_restart
+    }
+    label_with="with OptiSchema (1 s sampling)"; label_without="without OptiSchema"
+fi
 with_optischema
 sql -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE" >/dev/null
 if [[ -z $(sql -tAc "SELECT to_regclass('public.pgbench_accounts')") ]]; then
@@ -38,12 +57,12 @@ for r in $(seq 1 "$ROUNDS"); do
         else
             without+=("$tps")
         fi
-        echo "round $r $side optischema: $tps tps"
+        echo "round $r $side: $tps tps"
     done
 done
 cluster_stop
 m_with=$(printf '%s\n' "${with[@]}" | median)
 m_without=$(printf '%s\n' "${without[@]}" | median)
 echo "machine: $(nproc) cores; pgbench -S -c $CLIENTS, ${SECONDS_PER_RUN}s runs, $ROUNDS rounds; samples taken so far: $samples"
-printf 'median tps without OptiSchema: %.1f\nmedian tps with OptiSchema (1 s sampling): %.1f\nchange: %+.2f%%\n' \
-    "$m_without" "$m_with" "$(awk -v a="$m_with" -v b="$m_without" 'BEGIN {print (a - b) / b * 100}')"
+printf 'median tps %s: %.1f\nmedian tps %s: %.1f\nchange: %+.2f%%\n' \
+    "$label_without" "$m_without" "$label_with" "$m_with" "$(awk -v a="$m_with" -v b="$m_without" 'BEGIN {print (a - b) / b * 100}')"

@@ -208,12 +208,13 @@ pub enum Verdict {
 
 /// Plans one statement and runs the rules on it. Stores nothing.
 pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
-    let (raw, planned_sql) = match explain::generic_plan(&statement.query) {
-        PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
-        PlanOutcome::Unexplainable { reason, lasting } => {
-            return Ok(Verdict::Unexplainable { reason, lasting })
-        }
-    };
+    let (raw, planned_sql) =
+        match explain::generic_plan(&statement.query, statement.figures.role.as_deref()) {
+            PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
+            PlanOutcome::Unexplainable { reason, lasting } => {
+                return Ok(Verdict::Unexplainable { reason, lasting })
+            }
+        };
     let Some(plan) = parse_plan(&raw) else {
         return Ok(Verdict::Unexplainable {
             reason: "EXPLAIN output not understood".into(),
@@ -233,7 +234,7 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     for (values, times_seen) in sets.unwrap_or_default() {
         let PlanOutcome::Planned {
             plan: raw_custom, ..
-        } = explain::custom_plan(&statement.query, &values)
+        } = explain::custom_plan(&statement.query, &values, statement.figures.role.as_deref())
         else {
             continue;
         };

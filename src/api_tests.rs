@@ -645,4 +645,43 @@ mod tests {
         assert!(!sets.iter().any(|v| v.contains("excluded")), "{sets:?}");
         assert!(sets.iter().any(|v| v.contains("included")), "{sets:?}");
     }
+
+    #[pg_test]
+    fn statements_are_planned_with_the_privileges_of_the_role_that_ran_them() {
+        // planning folds immutable functions: here one that says who runs it
+        Spi::run(
+            "CREATE ROLE os_app NOLOGIN;
+             CREATE FUNCTION whoami() RETURNS text IMMUTABLE LANGUAGE sql AS 'SELECT current_user::text';
+             CREATE TABLE secret (id int);
+             INSERT INTO optischema.statements VALUES (201, 'SELECT whoami()', now(), now()),
+                                                     (202, 'SELECT id FROM secret WHERE id = $1', now(), now());
+             INSERT INTO optischema.history
+             SELECT date_trunc('minute', now()), q, (SELECT oid FROM pg_roles WHERE rolname = 'os_app'),
+                    (SELECT oid FROM pg_database WHERE datname = current_database()), true, 5, 5.0, 5, 0, 0, 0
+               FROM unnest(ARRAY[201, 202]) q;",
+        )
+        .unwrap();
+        let out = explain(201);
+        assert!(
+            out["generic_plan"][0]["Plan"]["Output"][0]
+                .as_str()
+                .unwrap()
+                .contains("os_app"),
+            "{out}"
+        );
+        // os_app may not read the table: no plan, and no lasting verdict either
+        let out = explain(202);
+        assert!(
+            out["unexplainable"]
+                .as_str()
+                .unwrap()
+                .contains("permission denied"),
+            "{out}"
+        );
+        Spi::run("SELECT optischema.analyze_now()").unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM optischema.unexplainable").unwrap(),
+            Some(0)
+        );
+    }
 }

@@ -23,13 +23,14 @@ pub enum PlanOutcome {
     Unexplainable { reason: String, lasting: bool },
 }
 
-/// Plans `sql` generically. Never raises: a failure is an `Unexplainable` with the reason.
-pub fn generic_plan(sql: &str) -> PlanOutcome {
-    plan_with(sql, None)
+/// Plans `sql` generically, as `role` when the caller may act as it (see
+/// [`plan_in_subtransaction`]). Never raises: a failure is an `Unexplainable` with the reason.
+pub fn generic_plan(sql: &str, role: Option<&str>) -> PlanOutcome {
+    plan_with(sql, None, role)
 }
 
 /// Plans `sql` as a custom plan for one captured value set (SQL literals, in `$n` order).
-pub fn custom_plan(sql: &str, values: &[Option<String>]) -> PlanOutcome {
+pub fn custom_plan(sql: &str, values: &[Option<String>], role: Option<&str>) -> PlanOutcome {
     if !values
         .iter()
         .flatten()
@@ -40,15 +41,15 @@ pub fn custom_plan(sql: &str, values: &[Option<String>]) -> PlanOutcome {
             lasting: false,
         };
     }
-    plan_with(sql, Some(values))
+    plan_with(sql, Some(values), role)
 }
 
-fn plan_with(sql: &str, values: Option<&[Option<String>]>) -> PlanOutcome {
+fn plan_with(sql: &str, values: Option<&[Option<String>]>, role: Option<&str>) -> PlanOutcome {
     let planned_sql =
         in_rolled_back_subtransaction(|| repair::repair_typed_params(sql, &lexer::tokens(sql)))
             .unwrap_or(None);
     let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
-    let result = in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values));
+    let result = in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values, role));
     drop_probe();
     match result {
         Ok(plan) => PlanOutcome::Planned { plan, planned_sql },
@@ -59,7 +60,30 @@ fn plan_with(sql: &str, values: Option<&[Option<String>]>) -> PlanOutcome {
     }
 }
 
-fn plan_in_subtransaction(text: &str, values: Option<&[Option<String>]>) -> serde_json::Value {
+/// Planning folds immutable functions of constants, which runs them: a statement is planned
+/// with the privileges of the role that ran it when the caller is a member of that role (as
+/// the superuser worker is), and never with more than the caller's own.
+fn plan_in_subtransaction(
+    text: &str,
+    values: Option<&[Option<String>]>,
+    role: Option<&str>,
+) -> serde_json::Value {
+    if let Some(role) = role {
+        let member = Spi::get_one_with_args::<bool>(
+            "SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+            &[role.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if member {
+            Spi::run(&format!(
+                "SET LOCAL ROLE {}",
+                pgrx::spi::quote_identifier(role)
+            ))
+            .unwrap();
+        }
+    }
     drop_probe_now();
     let mode = if values.is_some() {
         "force_custom_plan"
