@@ -3,6 +3,7 @@
 
 pub mod capture;
 pub mod explain;
+pub mod ident;
 pub mod lexer;
 pub mod model;
 pub mod predicate;

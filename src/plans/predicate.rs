@@ -5,6 +5,8 @@
 //! `expr::type`. This parser reads that format into a small tree; anything it does not know
 //! becomes [`Expr::Opaque`], so rules skip it instead of guessing.
 
+use super::ident::quote_ident;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Column {
@@ -364,21 +366,6 @@ pub fn parse(text: &str) -> Expr {
         (p.pos == p.toks.len()).then_some(e)
     });
     parsed.unwrap_or_else(|| Expr::Opaque(text.to_string()))
-}
-
-fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
 }
 
 impl Expr {

@@ -10,14 +10,10 @@ use serde_json::json;
 
 pub fn check(s: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
-    for scan in s.plan.plan.walk().into_iter().filter(|n| n.is_seq_scan()) {
-        let (Some(table), Some(filter)) = (s.table_of(scan), scan.filter.as_deref()) else {
+    for (scan, table, rows) in selective_seq_scans(s) {
+        let Some(filter) = scan.filter.as_deref() else {
             continue;
         };
-        let rows = scan_rows(&s.plan.plan, scan);
-        if !table.is_large() || rows / table.reltuples > SELECTIVE_SHARE {
-            continue;
-        }
         let parsed = predicate::parse(filter);
         for c in parsed.conjuncts() {
             let Expr::Op { op, left, right } = c else {
@@ -47,18 +43,10 @@ pub fn check(s: &Subject) -> Vec<Finding> {
             if table.has_index_leading_with(std::slice::from_ref(&key)) {
                 continue;
             }
-            let before = s.total_cost();
-            let after = cost::with_part_replaced(
-                before,
-                scan.total_cost,
-                cost::index_scan_cost(table, rows),
-            );
-            out.push(Finding {
+            let proposal = IndexProposal {
                 rule: "expression_index",
-                kind: Kind::Index,
-                target: format!("{}({key})", table.qualified()),
+                table,
                 title: format!("Expression index {} on {key}", table.qualified()),
-                sql: create_index_sql(table, std::slice::from_ref(&key), &[]),
                 explanation: format!(
                     "The filter compares {} rather than the column itself, so no plain index on the \
                      column can serve it and all {:.0} rows of {} are read. An index on the same \
@@ -70,12 +58,13 @@ pub fn check(s: &Subject) -> Vec<Finding> {
                 evidence: json!({
                     "node": scan.node_type, "relation": table.qualified(), "filter": filter,
                     "expression": expr.to_index_sql(), "estimated_rows": rows, "table_rows": table.reltuples,
-                    "cost_model": "planner cost formulas with default settings",
                 }),
-                est_cost_before: Some(before),
-                est_cost_after: Some(after),
+                keys: vec![key],
+                replaced_cost: scan.total_cost,
+                new_cost: cost::index_scan_cost(table, rows),
                 confidence: 0.6,
-            });
+            };
+            out.push(proposal.into_finding(s));
         }
     }
     out

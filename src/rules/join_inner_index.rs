@@ -59,19 +59,10 @@ pub fn check(s: &Subject) -> Vec<Finding> {
         let loops = outer.plan_rows.max(1.0);
         // rows the join keeps per outer row: what each index lookup would return
         let per_loop_rows = (join.plan_rows / loops).max(1.0);
-        let before = s.total_cost();
-        let inner_total = inner.total_cost * loops;
-        let after = cost::with_part_replaced(
-            before,
-            inner_total,
-            cost::index_scan_cost(table, per_loop_rows) * loops,
-        );
-        out.push(Finding {
+        let proposal = IndexProposal {
             rule: "join_inner_index",
-            kind: Kind::Index,
-            target: format!("{}({key})", table.qualified()),
+            table,
             title: format!("Index {} on ({key}) for the inner side of a nested loop", table.qualified()),
-            sql: create_index_sql(table, std::slice::from_ref(&key), &[]),
             explanation: format!(
                 "A nested loop reads {} about {loops:.0} times, once per outer row, each time in full. \
                  An index on the join column {key} turns each of those into a lookup.",
@@ -80,12 +71,13 @@ pub fn check(s: &Subject) -> Vec<Finding> {
             evidence: json!({
                 "node": join.node_type, "inner": scan.node_type, "relation": table.qualified(),
                 "join_filter": join.join_filter, "filter": scan.filter, "outer_rows": loops,
-                "cost_model": "planner cost formulas with default settings",
             }),
-            est_cost_before: Some(before),
-            est_cost_after: Some(after),
+            keys: vec![key],
+            replaced_cost: inner.total_cost * loops,
+            new_cost: cost::index_scan_cost(table, per_loop_rows) * loops,
             confidence: 0.55,
-        });
+        };
+        out.push(proposal.into_finding(s));
     }
     out
 }

@@ -29,14 +29,7 @@ fn literal_prefix(value: &Expr) -> Option<String> {
 
 pub fn check(s: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
-    for scan in s.plan.plan.walk().into_iter().filter(|n| n.is_seq_scan()) {
-        let Some(table) = s.table_of(scan) else {
-            continue;
-        };
-        let rows = scan_rows(&s.plan.plan, scan);
-        if !table.is_large() || rows / table.reltuples > SELECTIVE_SHARE {
-            continue;
-        }
+    for (scan, table, rows) in selective_seq_scans(s) {
         for (column, op, value) in column_predicates(scan) {
             if op != "~~" {
                 continue;
@@ -57,41 +50,34 @@ pub fn check(s: &Subject) -> Vec<Finding> {
             if table.has_index_leading_with(std::slice::from_ref(&key)) {
                 continue;
             }
-            let before = s.total_cost();
-            let after = cost::with_part_replaced(
-                before,
-                scan.total_cost,
-                cost::index_scan_cost(table, rows),
-            );
-            out.push(Finding {
+            let why = if byte_order {
+                "under the C collation a plain index serves prefixes.".to_string()
+            } else {
+                format!(
+                    "the column's collation ({}) orders text linguistically, so only an index with a \
+                     pattern operator class can turn the prefix into a range.",
+                    info.collation.as_deref().unwrap_or("default")
+                )
+            };
+            let proposal = IndexProposal {
                 rule: "like_prefix",
-                kind: Kind::Index,
-                target: format!("{}({key})", table.qualified()),
+                table,
                 title: format!("Prefix-search index {} on ({key})", table.qualified()),
-                sql: create_index_sql(table, std::slice::from_ref(&key), &[]),
                 explanation: format!(
-                    "{column} LIKE with a constant prefix reads all {:.0} rows of {}: {}",
+                    "{column} LIKE with a constant prefix reads all {:.0} rows of {}: {why}",
                     table.reltuples,
-                    table.qualified(),
-                    if byte_order {
-                        "under the C collation a plain index serves prefixes.".to_string()
-                    } else {
-                        format!(
-                            "the column's collation ({}) orders text linguistically, so only an index \
-                             with a pattern operator class can turn the prefix into a range.",
-                            info.collation.as_deref().unwrap_or("default")
-                        )
-                    }
+                    table.qualified()
                 ),
                 evidence: json!({
                     "node": scan.node_type, "relation": table.qualified(), "filter": scan.filter,
                     "prefix": prefix, "collation": info.collation, "estimated_rows": rows,
-                    "cost_model": "planner cost formulas with default settings",
                 }),
-                est_cost_before: Some(before),
-                est_cost_after: Some(after),
+                keys: vec![key],
+                replaced_cost: scan.total_cost,
+                new_cost: cost::index_scan_cost(table, rows),
                 confidence: 0.6,
-            });
+            };
+            out.push(proposal.into_finding(s));
         }
     }
     out

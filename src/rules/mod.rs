@@ -12,6 +12,7 @@ pub mod stale_statistics;
 pub mod temp_spill;
 pub mod unused_index;
 
+pub use crate::plans::ident::quote_ident;
 use crate::plans::model::{Explained, PlanNode};
 use crate::plans::predicate::{self, Expr};
 use serde::Serialize;
@@ -251,18 +252,59 @@ pub fn is_range(op: &str) -> bool {
     matches!(op, "<" | ">" | "<=" | ">=")
 }
 
-pub fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
+/// Sequential scans of large tables whose filter keeps at most [`SELECTIVE_SHARE`] of the
+/// rows, with their table and rows: where an index can pay.
+pub fn selective_seq_scans<'a>(s: &Subject<'a>) -> Vec<(&'a PlanNode, &'a TableInfo, f64)> {
+    s.plan
+        .plan
+        .walk()
+        .into_iter()
+        .filter(|n| n.is_seq_scan())
+        .filter_map(|scan| {
+            let table = s.table_of(scan)?;
+            let rows = scan_rows(&s.plan.plan, scan);
+            (table.is_large() && rows / table.reltuples <= SELECTIVE_SHARE)
+                .then_some((scan, table, rows))
+        })
+        .collect()
+}
+
+/// An index a rule proposes, before it becomes a [`Finding`].
+pub struct IndexProposal<'a> {
+    pub rule: &'static str,
+    pub table: &'a TableInfo,
+    pub keys: Vec<String>,
+    pub title: String,
+    pub explanation: String,
+    pub evidence: serde_json::Value,
+    /// Cost of the part of the plan the index replaces.
+    pub replaced_cost: f64,
+    /// The model's cost of what replaces it.
+    pub new_cost: f64,
+    pub confidence: f64,
+}
+
+impl IndexProposal<'_> {
+    pub fn into_finding(self, s: &Subject) -> Finding {
+        let before = s.total_cost();
+        let mut evidence = self.evidence;
+        evidence["cost_model"] = "planner cost formulas with default settings".into();
+        Finding {
+            rule: self.rule,
+            kind: Kind::Index,
+            target: format!("{}({})", self.table.qualified(), self.keys.join(", ")),
+            title: self.title,
+            sql: create_index_sql(self.table, &self.keys, &[]),
+            explanation: self.explanation,
+            evidence,
+            est_cost_before: Some(before),
+            est_cost_after: Some(cost::with_part_replaced(
+                before,
+                self.replaced_cost,
+                self.new_cost,
+            )),
+            confidence: self.confidence,
+        }
     }
 }
 

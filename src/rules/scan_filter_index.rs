@@ -10,14 +10,7 @@ use serde_json::json;
 
 pub fn check(s: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
-    for scan in s.plan.plan.walk().into_iter().filter(|n| n.is_seq_scan()) {
-        let Some(table) = s.table_of(scan) else {
-            continue;
-        };
-        let rows = scan_rows(&s.plan.plan, scan);
-        if !table.is_large() || rows / table.reltuples > SELECTIVE_SHARE {
-            continue;
-        }
+    for (scan, table, rows) in selective_seq_scans(s) {
         let predicates = column_predicates(scan);
         let mut keys: Vec<String> = Vec::new();
         for (column, op, _) in &predicates {
@@ -36,35 +29,32 @@ pub fn check(s: &Subject) -> Vec<Finding> {
         if keys.is_empty() || table.has_index_leading_with(&keys) {
             continue;
         }
-        let before = s.total_cost();
-        let after =
-            cost::with_part_replaced(before, scan.total_cost, cost::index_scan_cost(table, rows));
         let share = rows / table.reltuples * 100.0;
-        out.push(Finding {
+        let proposal = IndexProposal {
             rule: "scan_filter_index",
-            kind: Kind::Index,
-            target: format!("{}({})", table.qualified(), keys.join(", ")),
-            title: format!("Index {} on ({}) for a filtered sequential scan", table.qualified(), keys.join(", ")),
-            sql: create_index_sql(table, &keys, &[]),
+            table,
+            title: format!(
+                "Index {} on ({}) for a filtered sequential scan",
+                table.qualified(),
+                keys.join(", ")
+            ),
             explanation: format!(
-                "Each call reads all {:.0} rows of {} to keep about {:.0} ({:.3}%) with the filter {}. \
+                "Each call reads all {:.0} rows of {} to keep about {rows:.0} ({share:.3}%). \
                  An index on ({}) reads only the matching entries.",
                 table.reltuples,
                 table.qualified(),
-                rows,
-                share,
-                scan.filter.as_deref().unwrap_or_default(),
                 keys.join(", ")
             ),
             evidence: json!({
                 "node": scan.node_type, "relation": table.qualified(), "filter": scan.filter,
                 "estimated_rows": rows, "table_rows": table.reltuples, "selected_pct": share,
-                "cost_model": "planner cost formulas with default settings",
             }),
-            est_cost_before: Some(before),
-            est_cost_after: Some(after),
+            keys,
+            replaced_cost: scan.total_cost,
+            new_cost: cost::index_scan_cost(table, rows),
             confidence: 0.6,
-        });
+        };
+        out.push(proposal.into_finding(s));
     }
     out
 }

@@ -89,18 +89,10 @@ pub fn check(s: &Subject) -> Vec<Finding> {
         } else {
             scan_rows(&s.plan.plan, scan)
         };
-        let before = s.total_cost();
-        let after = cost::with_part_replaced(
-            before,
-            sort.total_cost,
-            cost::index_scan_cost(table, rows_needed),
-        );
-        out.push(Finding {
+        let proposal = IndexProposal {
             rule: "sort_index",
-            kind: Kind::Index,
-            target: format!("{}({})", table.qualified(), keys.join(", ")),
+            table,
             title: format!("Index {} on ({}) to return rows already sorted", table.qualified(), keys.join(", ")),
-            sql: create_index_sql(table, &keys, &[]),
             explanation: format!(
                 "The statement sorts rows of {} by {}{}. An index on ({}) returns them in that order, \
                  so the sort goes away{}.",
@@ -113,12 +105,13 @@ pub fn check(s: &Subject) -> Vec<Finding> {
             evidence: json!({
                 "node": sort.node_type, "sort_key": sort.sort_key, "relation": table.qualified(),
                 "filter": scan.filter, "limit": limited, "sort_cost": sort.total_cost,
-                "cost_model": "planner cost formulas with default settings",
             }),
-            est_cost_before: Some(before),
-            est_cost_after: Some(after),
+            keys,
+            replaced_cost: sort.total_cost,
+            new_cost: cost::index_scan_cost(table, rows_needed),
             confidence: 0.6,
-        });
+        };
+        out.push(proposal.into_finding(s));
     }
     out
 }
