@@ -15,6 +15,8 @@ cluster_init demo 55433 \
     "shared_preload_libraries = 'pg_stat_statements,optischema'" \
     "optischema.sample_interval = 5"
 cluster_start
+# a running server keeps the library it loaded at start: restart it to load the one just built
+cluster_restart
 # a fresh extension each run: what it shows is this run's workload, found from scratch
 sql -q -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE"
 
@@ -45,7 +47,19 @@ top=$(sql -tAc "SELECT queryid FROM optischema.hot_queries(make_interval(secs =>
 echo "== minute by minute, the hottest statement ($top)"
 sql -c "SELECT bucket_start, calls, round(total_ms::numeric, 1) AS total_ms, round(mean_ms::numeric, 3) AS mean_ms
           FROM optischema.query_history($top, '1 hour', '1 minute')"
+echo "== recommendations (the worker analyses hot statements after each sample)"
+sql -c "SELECT optischema.analyze_now() AS open_recommendations"
+sql -c "SELECT id, kind, status, round(est_improvement_pct::numeric, 1) AS improvement_pct,
+               round((est_ms_saved_per_hour / 1000)::numeric, 1) AS s_saved_per_hour, sql
+          FROM optischema.recommendations
+         WHERE status = 'open'
+         ORDER BY est_ms_saved_per_hour DESC NULLS LAST, id"
 cat <<MSG
+Why each one, with its evidence:
+  psql -h 127.0.0.1 -p 55433 -U postgres -x -c 'SELECT title, explanation, evidence FROM optischema.recommendations'
+The plans behind them:
+  psql -h 127.0.0.1 -p 55433 -U postgres -c 'SELECT optischema.explain($top)'
+
 The cluster keeps running and sampling. Look around with:
   psql -h 127.0.0.1 -p 55433 -U postgres -c 'SELECT * FROM optischema.hot_queries()'
   psql -h 127.0.0.1 -p 55433 -U postgres -c 'LISTEN optischema' -c 'SELECT pg_sleep(15)'

@@ -42,30 +42,32 @@ pub fn register() {
         .load();
 }
 
-/// Logs a condition once, and again only after it has changed.
-#[derive(Default)]
+/// Logs a condition once, and again only after it has changed; says once when it is over.
 struct LogOnce {
+    /// What is being done: "sampling", "analysis".
+    activity: &'static str,
     last: Option<String>,
 }
 
 impl LogOnce {
+    fn new(activity: &'static str) -> LogOnce {
+        LogOnce {
+            activity,
+            last: None,
+        }
+    }
+
     fn report(&mut self, key: &str, level: PgLogLevel, message: &str, hint: Option<&str>) {
         if self.last.as_deref() == Some(key) {
             return;
         }
         self.last = Some(key.to_string());
-        let mut report = ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-            message.to_string(),
-            "optischema",
-        );
-        if level >= PgLogLevel::WARNING {
-            report = ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_WARNING,
-                message.to_string(),
-                "optischema",
-            );
-        }
+        let code = if level >= PgLogLevel::WARNING {
+            PgSqlErrorCode::ERRCODE_WARNING
+        } else {
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION
+        };
+        let mut report = ErrorReport::new(code, message.to_string(), "optischema");
         if let Some(hint) = hint {
             report = report.set_hint(hint);
         }
@@ -75,8 +77,10 @@ impl LogOnce {
     /// The condition is over: says so once if something had been reported.
     fn clear(&mut self) {
         match self.last.take() {
-            Some(key) if key.starts_with("error:") => log!("optischema: sampling works again"),
-            Some(_) => log!("optischema: sampling pg_stat_statements"),
+            Some(key) if key.starts_with("error:") => {
+                log!("optischema: {} works again", self.activity)
+            }
+            Some(_) => log!("optischema: {} started", self.activity),
             None => {}
         }
     }
@@ -92,11 +96,11 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     log!("{WORKER_TYPE} started in database \"{database}\"");
 
     let mut sampler = Sampler::default();
-    let mut log_once = LogOnce::default();
+    let mut log_once = LogOnce::new("sampling");
     let mut session_ready = false;
     let mut last_start: Option<Instant> = None;
     let mut last_analyzed: HashMap<i64, Instant> = HashMap::new();
-    let mut analysis_log = LogOnce::default();
+    let mut analysis_log = LogOnce::new("analysis");
 
     loop {
         if unsafe { pg_sys::ConfigReloadPending } != 0 {
