@@ -7,7 +7,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=0.18.0
 export PATH="$HOME/.cargo/bin:$PATH"
 
-packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 libclang-dev clang sudo pkg-config)
+# postgresql-15-hypopg is only a reference for the what-if tests, never a dependency of the extension
+packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg libclang-dev clang sudo pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -21,7 +21,8 @@ GRANT EXECUTE ON FUNCTION
     optischema.hot_queries(interval, int),
     optischema.query_history(bigint, interval, interval),
     optischema.status(),
-    optischema.explain(bigint)
+    optischema.explain(bigint),
+    optischema.whatif(text, text[])
     TO optischema_reader;
 
 GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;

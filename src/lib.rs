@@ -14,6 +14,7 @@ pub mod rules;
 pub mod sampling;
 pub mod settings;
 pub mod store;
+pub mod whatif;
 pub mod worker;
 
 pgrx::pg_module_magic!();
@@ -33,6 +34,7 @@ pub extern "C-unwind" fn _PG_init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
         plans::capture::install();
+        whatif::hypo::install();
     }
 }
 

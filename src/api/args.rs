@@ -76,6 +76,32 @@ pub fn queryid(value: Option<i64>) -> Result<i64, ArgError> {
     })
 }
 
+/// A statement's text: present and not blank.
+pub fn statement_text(name: &str, value: Option<String>) -> Result<String, ArgError> {
+    match value {
+        Some(text) if !text.trim().is_empty() => Ok(text),
+        _ => fail(
+            format!("{name} must be a statement, not NULL or blank"),
+            "Pass the SQL text of one statement.",
+        ),
+    }
+}
+
+/// The `indexes` of `whatif`: at least one, none NULL or blank.
+pub fn index_list(value: Option<Vec<Option<String>>>) -> Result<Vec<String>, ArgError> {
+    let hint =
+        "Pass an array of CREATE INDEX statements, for example ARRAY['CREATE INDEX ON t (a)'].";
+    let Some(list) = value.filter(|l| !l.is_empty()) else {
+        return fail("indexes must be a non-empty array", hint);
+    };
+    list.into_iter()
+        .map(|item| match item {
+            Some(sql) if !sql.trim().is_empty() => Ok(sql),
+            _ => fail("indexes must not contain NULL or blank elements", hint),
+        })
+        .collect()
+}
+
 /// The `bucket` of `query_history`: at least the sample interval and the storage bucket,
 /// free of months (buckets are fixed widths), and not so small that `since` yields too many.
 pub fn bucket(value: Option<Span>, since: Span, sample_interval_s: i32) -> Result<Span, ArgError> {
@@ -140,6 +166,25 @@ mod tests {
             micros: 0,
         };
         assert_eq!(positive_span("since", Some(month)), Ok(month));
+    }
+
+    #[test]
+    fn whatif_arguments() {
+        assert!(statement_text("query", None).is_err());
+        assert!(statement_text("query", Some("  ".into())).is_err());
+        assert_eq!(
+            statement_text("query", Some("SELECT 1".into())),
+            Ok("SELECT 1".into())
+        );
+        assert!(index_list(None).is_err());
+        assert!(index_list(Some(vec![])).is_err());
+        assert!(index_list(Some(vec![Some("CREATE INDEX ON t (a)".into()), None])).is_err());
+        assert_eq!(
+            index_list(Some(vec![Some("CREATE INDEX ON t (a)".into())]))
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]

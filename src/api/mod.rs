@@ -319,3 +319,48 @@ fn dismiss_by_id(id: Option<i64>, reason: Option<String>) -> i64 {
     }
     id
 }
+
+/// Plans `query` with each of `indexes` (CREATE INDEX statements) in place, one at a time,
+/// without building any: whether the planner uses it, the statement's cost without and with it,
+/// and its estimated size. `$n` parameters are planned generically.
+#[pg_extern(volatile)]
+fn whatif(
+    query: Option<String>,
+    indexes: Option<Vec<Option<String>>>,
+) -> TableIterator<
+    'static,
+    (
+        name!(index_sql, String),
+        name!(used, bool),
+        name!(cost_before, f64),
+        name!(cost_after, f64),
+        name!(size_mb, f64),
+    ),
+> {
+    let query = valid(args::statement_text("query", query));
+    let indexes = valid(args::index_list(indexes));
+    let plan_cost = |label: &str| -> (f64, serde_json::Value) {
+        match crate::plans::explain::generic_plan(&query, None) {
+            crate::plans::explain::PlanOutcome::Planned { plan, .. } => {
+                (plan[0]["Plan"]["Total Cost"].as_f64().unwrap_or_default(), plan)
+            }
+            crate::plans::explain::PlanOutcome::Unexplainable { reason, .. } => reject(ArgError {
+                message: format!("the query cannot be planned{label}: {reason}"),
+                hint: "Give one SELECT, INSERT, UPDATE or DELETE statement; $n parameters are allowed.".into(),
+            }),
+        }
+    };
+    let (before, _) = plan_cost("");
+    let mut rows = Vec::with_capacity(indexes.len());
+    for (i, sql) in indexes.into_iter().enumerate() {
+        let index = crate::whatif::hypo::define(&sql, i);
+        let name = index.name.to_string_lossy().into_owned();
+        let fallback_pages = crate::whatif::hypo::standalone_pages(&index);
+        let ((after, plan), sizes) =
+            crate::whatif::hypo::with_indexes(vec![index], || plan_cost(" with the index"));
+        let used = crate::whatif::uses_index(&plan, &name);
+        let pages = sizes.first().map(|(_, p)| *p).unwrap_or(fallback_pages);
+        rows.push((sql, used, before, after, pages * 8192.0 / (1024.0 * 1024.0)));
+    }
+    TableIterator::new(rows)
+}

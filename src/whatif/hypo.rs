@@ -1,0 +1,444 @@
+//! Hypothetical indexes: `IndexOptInfo`s added to the planner's view of a table by a
+//! `get_relation_info_hook`, only while OptiSchema's own what-if planning runs (never for other
+//! statements or sessions), with no catalog write and no lock beyond planning.
+//!
+//! A definition is a `CREATE INDEX` statement, parsed with the server's parser and analysed by
+//! `transformIndexStmt`, so expressions, INCLUDE columns, partial predicates, operator classes,
+//! collations and sort orders mean exactly what they mean to `CREATE INDEX`.
+
+use super::size;
+use pgrx::pg_sys::{self, Oid};
+use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::ffi::{c_int, CStr, CString};
+
+unsafe extern "C-unwind" {
+    // parser/parse_utilcmd.h and rewrite/rewriteManip.h are not in pgrx's bindings
+    fn transformIndexStmt(
+        relid: Oid,
+        stmt: *mut pg_sys::IndexStmt,
+        query: *const std::ffi::c_char,
+    ) -> *mut pg_sys::IndexStmt;
+    fn ChangeVarNodes(
+        node: *mut pg_sys::Node,
+        old_varno: c_int,
+        new_varno: c_int,
+        sublevels_up: c_int,
+    );
+}
+
+/// One hypothetical index, as the planner needs it.
+pub struct HypoIndex {
+    pub oid: Oid,
+    pub name: CString,
+    pub relid: Oid,
+    relam: Oid,
+    nkeycolumns: i32,
+    /// Per column (keys then INCLUDE): attribute number, or 0 for an expression.
+    indexkeys: Vec<i32>,
+    collations: Vec<Oid>,
+    opfamily: Vec<Oid>,
+    opcintype: Vec<Oid>,
+    reverse_sort: Vec<bool>,
+    nulls_first: Vec<bool>,
+    canreturn: Vec<bool>,
+    indexprs: *mut pg_sys::List,
+    indpred: *mut pg_sys::List,
+    unique: bool,
+    amroutine: *mut pg_sys::IndexAmRoutine,
+    /// Estimated width of one entry's data, for the size estimate.
+    pub data_width: i64,
+    /// Share of the table's rows a partial index holds (1 without a predicate).
+    pred_selectivity: f64,
+}
+
+thread_local! {
+    static ACTIVE: RefCell<Vec<HypoIndex>> = const { RefCell::new(Vec::new()) };
+    /// Pages estimated for each hypothetical index the planner saw, by oid.
+    static SIZES: RefCell<Vec<(Oid, f64)>> = const { RefCell::new(Vec::new()) };
+}
+static mut PREV_GET_RELATION_INFO: pg_sys::get_relation_info_hook_type = None;
+static mut PREV_INDEX_NAME: pg_sys::explain_get_index_name_hook_type = None;
+
+pub fn install() {
+    unsafe {
+        PREV_GET_RELATION_INFO = pg_sys::get_relation_info_hook;
+        pg_sys::get_relation_info_hook = Some(get_relation_info);
+        PREV_INDEX_NAME = pg_sys::explain_get_index_name_hook;
+        pg_sys::explain_get_index_name_hook = Some(index_name);
+    }
+}
+
+/// Makes `indexes` visible to the planner while `f` runs, and only then. Returns what `f`
+/// returns and the pages the planner was told each index has.
+pub fn with_indexes<R>(indexes: Vec<HypoIndex>, f: impl FnOnce() -> R) -> (R, Vec<(Oid, f64)>) {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            ACTIVE.with(|a| a.borrow_mut().clear());
+            SIZES.with(|s| s.borrow_mut().clear());
+        }
+    }
+    let _clear = Clear;
+    ACTIVE.with(|a| *a.borrow_mut() = indexes);
+    SIZES.with(|s| s.borrow_mut().clear());
+    let result = f();
+    let sizes = SIZES.with(|s| s.borrow().clone());
+    (result, sizes)
+}
+
+fn list_items(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
+    unsafe {
+        match list.as_ref() {
+            None => Vec::new(),
+            Some(l) => (0..l.length as usize)
+                .map(|i| (*l.elements.add(i)).ptr_value)
+                .collect(),
+        }
+    }
+}
+
+fn reject(message: String) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "optischema")
+        .set_hint("Give a CREATE INDEX statement on an existing table, for example: CREATE INDEX ON t (a, b).")
+        .report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
+/// Parses and analyses one `CREATE INDEX` statement into a hypothetical index. Raises a clear
+/// ERROR for anything else, a missing table or column, or an unsupported access method.
+pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
+    let text = CString::new(sql)
+        .unwrap_or_else(|_| reject("the index definition contains a NUL byte".into()));
+    unsafe {
+        let parsed = list_items(pg_sys::raw_parser(
+            text.as_ptr(),
+            pg_sys::RawParseMode::RAW_PARSE_DEFAULT,
+        ));
+        if parsed.len() != 1 {
+            reject(format!(
+                "expected one CREATE INDEX statement, found {} statements: {sql}",
+                parsed.len()
+            ));
+        }
+        let raw = parsed[0] as *mut pg_sys::RawStmt;
+        let node = (*raw).stmt;
+        if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_IndexStmt {
+            reject(format!("not a CREATE INDEX statement: {sql}"));
+        }
+        let mut stmt = node as *mut pg_sys::IndexStmt;
+        let relid = pg_sys::RangeVarGetRelidExtended(
+            (*stmt).relation,
+            pg_sys::AccessShareLock as _,
+            0,
+            None,
+            std::ptr::null_mut(),
+        );
+        let kind = pg_sys::get_rel_relkind(relid) as u8;
+        if ![pg_sys::RELKIND_RELATION, pg_sys::RELKIND_MATVIEW].contains(&kind) {
+            reject(format!(
+                "{sql}: only tables and materialized views can have hypothetical indexes"
+            ));
+        }
+        stmt = transformIndexStmt(relid, stmt, text.as_ptr());
+        let am_name = CStr::from_ptr((*stmt).accessMethod)
+            .to_string_lossy()
+            .into_owned();
+        if am_name != "btree" && am_name != "hash" {
+            reject(format!(
+                "{sql}: access method \"{am_name}\" is not supported, only btree and hash"
+            ));
+        }
+        let relam = pg_sys::get_am_oid((*stmt).accessMethod, false);
+        let amroutine = pg_sys::GetIndexAmRoutineByAmId(relam, false);
+        let btree = am_name == "btree";
+
+        let keys = list_items((*stmt).indexParams);
+        let include = list_items((*stmt).indexIncludingParams);
+        if keys.len() > 1 && !(*amroutine).amcanmulticol {
+            reject(format!(
+                "{sql}: access method \"{am_name}\" does not support multicolumn indexes"
+            ));
+        }
+        if !include.is_empty() && !(*amroutine).amcaninclude {
+            reject(format!(
+                "{sql}: access method \"{am_name}\" does not support INCLUDE"
+            ));
+        }
+        let mut h = HypoIndex {
+            oid: pg_sys::Oid::from(4_000_000_000u32 + ordinal as u32),
+            name: CString::new(format!("<hypothetical {}>", ordinal + 1)).unwrap(),
+            relid,
+            relam,
+            nkeycolumns: keys.len() as i32,
+            indexkeys: Vec::new(),
+            collations: Vec::new(),
+            opfamily: Vec::new(),
+            opcintype: Vec::new(),
+            reverse_sort: Vec::new(),
+            nulls_first: Vec::new(),
+            canreturn: Vec::new(),
+            indexprs: std::ptr::null_mut(),
+            indpred: std::ptr::null_mut(),
+            unique: (*stmt).unique,
+            amroutine,
+            data_width: 0,
+            pred_selectivity: 1.0,
+        };
+        for (i, item) in keys.iter().chain(include.iter()).enumerate() {
+            let elem = &*(*item as *mut pg_sys::IndexElem);
+            let (attnum, typ, typmod, mut collation) = if !elem.name.is_null() {
+                let attnum = pg_sys::get_attnum(relid, elem.name);
+                if attnum == pg_sys::InvalidAttrNumber as i16 {
+                    reject(format!(
+                        "{sql}: column \"{}\" does not exist",
+                        CStr::from_ptr(elem.name).to_string_lossy()
+                    ));
+                }
+                let (mut typ, mut typmod, mut coll) = (Oid::INVALID, -1, Oid::INVALID);
+                pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typ, &mut typmod, &mut coll);
+                let width = pg_sys::get_attavgwidth(relid, attnum);
+                h.data_width += if width > 0 {
+                    width as i64
+                } else {
+                    pg_sys::get_typavgwidth(typ, typmod) as i64
+                };
+                (attnum as i32, typ, typmod, coll)
+            } else {
+                let expr = elem.expr;
+                if pg_sys::contain_mutable_functions(expr) {
+                    reject(format!(
+                        "{sql}: functions in an index expression must be marked IMMUTABLE"
+                    ));
+                }
+                let (typ, typmod) = (pg_sys::exprType(expr), pg_sys::exprTypmod(expr));
+                h.indexprs = pg_sys::lappend(h.indexprs, expr.cast());
+                h.data_width += pg_sys::get_typavgwidth(typ, typmod) as i64;
+                (0, typ, typmod, pg_sys::exprCollation(expr))
+            };
+            let _ = typmod;
+            h.indexkeys.push(attnum);
+            h.canreturn.push(btree && attnum != 0);
+            if i >= keys.len() {
+                continue;
+            }
+            if !elem.collation.is_null() {
+                collation = pg_sys::get_collation_oid(elem.collation, false);
+            }
+            let opclass = pg_sys::ResolveOpClass(elem.opclass, typ, (*stmt).accessMethod, relam);
+            h.collations.push(collation);
+            h.opfamily.push(pg_sys::get_opclass_family(opclass));
+            h.opcintype.push(pg_sys::get_opclass_input_type(opclass));
+            let desc = elem.ordering == pg_sys::SortByDir::SORTBY_DESC;
+            h.reverse_sort.push(desc);
+            h.nulls_first.push(match elem.nulls_ordering {
+                pg_sys::SortByNulls::SORTBY_NULLS_FIRST => true,
+                pg_sys::SortByNulls::SORTBY_NULLS_LAST => false,
+                _ => desc,
+            });
+        }
+        if !(*stmt).whereClause.is_null() {
+            h.indpred = pg_sys::make_ands_implicit((*stmt).whereClause.cast());
+            h.pred_selectivity = predicate_selectivity(relid, (*stmt).whereClause);
+        }
+        h
+    }
+}
+
+/// Share of `relid`'s rows a partial index predicate keeps, as the planner estimates it. Asked
+/// before planning: inside get_relation_info the relation is not yet known to the planner.
+unsafe fn predicate_selectivity(relid: Oid, predicate: *mut pg_sys::Node) -> f64 {
+    unsafe {
+        let context = pg_sys::deparse_context_for(pg_sys::get_rel_name(relid), relid);
+        let text = CStr::from_ptr(pg_sys::deparse_expression(predicate, context, false, false))
+            .to_string_lossy()
+            .into_owned();
+        let table = format!(
+            "{}.{}",
+            pgrx::spi::quote_identifier(
+                CStr::from_ptr(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid)))
+                    .to_string_lossy()
+            ),
+            pgrx::spi::quote_identifier(
+                CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy()
+            )
+        );
+        let estimate = |sql: String| -> f64 {
+            Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+                .ok()
+                .flatten()
+                .and_then(|j| j.0[0]["Plan"]["Plan Rows"].as_f64())
+                .unwrap_or(0.0)
+        };
+        let all = estimate(format!("SELECT 1 FROM ONLY {table}"));
+        let kept = estimate(format!("SELECT 1 FROM ONLY {table} WHERE {text}"));
+        if all > 0.0 {
+            (kept / all).clamp(0.0, 1.0)
+        } else {
+            1.0
+        }
+    }
+}
+
+/// Pages of `h` from the table's statistics, for an index the planner never looked at.
+pub fn standalone_pages(h: &HypoIndex) -> f64 {
+    let tuples = unsafe {
+        let rel = pg_sys::RelationIdGetRelation(h.relid);
+        let tuples = if rel.is_null() {
+            0.0
+        } else {
+            (*(*rel).rd_rel).reltuples.max(0.0) as f64
+        };
+        if !rel.is_null() {
+            pg_sys::RelationClose(rel);
+        }
+        tuples
+    };
+    size::btree(tuples * h.pred_selectivity, h.data_width).pages
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn get_relation_info(
+    root: *mut pg_sys::PlannerInfo,
+    relation_oid: Oid,
+    inhparent: bool,
+    rel: *mut pg_sys::RelOptInfo,
+) {
+    unsafe {
+        if let Some(prev) = PREV_GET_RELATION_INFO {
+            prev(root, relation_oid, inhparent, rel);
+        }
+        if inhparent {
+            return;
+        }
+        ACTIVE.with(|active| {
+            for h in active.borrow().iter().filter(|h| h.relid == relation_oid) {
+                inject(rel, h);
+            }
+        });
+    }
+}
+
+/// Builds the `IndexOptInfo` as `get_relation_info` (plancat.c) would for a real index.
+unsafe fn inject(rel: *mut pg_sys::RelOptInfo, h: &HypoIndex) {
+    unsafe {
+        let ncolumns = h.indexkeys.len();
+        let nkey = h.nkeycolumns as usize;
+        let index = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexOptInfo>())
+            as *mut pg_sys::IndexOptInfo;
+        let info = &mut *index;
+        info.type_ = pg_sys::NodeTag::T_IndexOptInfo;
+        info.indexoid = h.oid;
+        info.reltablespace = (*rel).reltablespace;
+        info.rel = rel;
+        info.ncolumns = ncolumns as c_int;
+        info.nkeycolumns = nkey as c_int;
+        info.indexkeys = copy_to_palloc(&h.indexkeys);
+        info.indexcollations = copy_to_palloc(&h.collations);
+        info.opfamily = copy_to_palloc(&h.opfamily);
+        info.opcintype = copy_to_palloc(&h.opcintype);
+        info.canreturn = copy_to_palloc(&h.canreturn);
+        let am = &*h.amroutine;
+        if am.amcanorder {
+            // a btree's operator families are its sort families (plancat.c does the same)
+            info.sortopfamily = info.opfamily;
+            info.reverse_sort = copy_to_palloc(&h.reverse_sort);
+            info.nulls_first = copy_to_palloc(&h.nulls_first);
+        }
+        info.relam = h.relam;
+        let varno = (*rel).relid as c_int;
+        info.indexprs = pg_sys::copyObjectImpl(h.indexprs.cast()).cast();
+        info.indpred = pg_sys::copyObjectImpl(h.indpred.cast()).cast();
+        if varno != 1 {
+            ChangeVarNodes(info.indexprs.cast(), 1, varno, 0);
+            ChangeVarNodes(info.indpred.cast(), 1, varno, 0);
+        }
+        info.indextlist = index_tlist(h, info.indexprs, varno);
+        info.predOK = false;
+        info.unique = h.unique;
+        info.immediate = true;
+        info.hypothetical = true;
+        info.amcanorderbyop = am.amcanorderbyop;
+        info.amoptionalkey = am.amoptionalkey;
+        info.amsearcharray = am.amsearcharray;
+        info.amsearchnulls = am.amsearchnulls;
+        info.amhasgettuple = am.amgettuple.is_some();
+        info.amhasgetbitmap = am.amgetbitmap.is_some();
+        info.amcanparallel = am.amcanparallel;
+        info.amcanmarkpos = am.ammarkpos.is_some() && am.amrestrpos.is_some();
+        info.amcostestimate = std::mem::transmute::<
+            pg_sys::amcostestimate_function,
+            Option<unsafe extern "C-unwind" fn()>,
+        >(am.amcostestimate);
+
+        // size: entries are the table's rows, or those its predicate keeps
+        let tuples = (*rel).tuples.max(0.0) * h.pred_selectivity;
+        let tree = size::btree(tuples, h.data_width);
+        info.tuples = tuples;
+        info.pages = tree.pages as pg_sys::BlockNumber;
+        info.tree_height = tree.tree_height;
+        SIZES.with(|s| s.borrow_mut().push((h.oid, tree.pages)));
+
+        (*rel).indexlist = pg_sys::lcons(index.cast(), (*rel).indexlist);
+    }
+}
+
+unsafe fn copy_to_palloc<T: Copy>(values: &[T]) -> *mut T {
+    unsafe {
+        let p = pg_sys::palloc0(std::mem::size_of_val(values).max(1)) as *mut T;
+        std::ptr::copy_nonoverlapping(values.as_ptr(), p, values.len());
+        p
+    }
+}
+
+/// The index's target list: a Var per plain column, the expression otherwise (plancat.c's
+/// build_index_tlist).
+unsafe fn index_tlist(
+    h: &HypoIndex,
+    indexprs: *mut pg_sys::List,
+    varno: c_int,
+) -> *mut pg_sys::List {
+    unsafe {
+        let mut exprs = list_items(indexprs).into_iter();
+        let mut tlist: *mut pg_sys::List = std::ptr::null_mut();
+        for (i, attnum) in h.indexkeys.iter().enumerate() {
+            let expr: *mut pg_sys::Expr = if *attnum != 0 {
+                let (mut typ, mut typmod, mut coll) = (Oid::INVALID, -1, Oid::INVALID);
+                pg_sys::get_atttypetypmodcoll(
+                    h.relid,
+                    *attnum as i16,
+                    &mut typ,
+                    &mut typmod,
+                    &mut coll,
+                );
+                pg_sys::makeVar(varno, *attnum as i16, typ, typmod, coll, 0).cast()
+            } else {
+                exprs
+                    .next()
+                    .unwrap_or_else(|| error!("hypothetical index: expression list too short"))
+                    .cast()
+            };
+            let entry = pg_sys::makeTargetEntry(expr, (i + 1) as i16, std::ptr::null_mut(), false);
+            tlist = pg_sys::lappend(tlist, entry.cast());
+        }
+        tlist
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn index_name(index_oid: Oid) -> *const std::ffi::c_char {
+    unsafe {
+        let ours = ACTIVE.with(|active| {
+            active
+                .borrow()
+                .iter()
+                .find(|h| h.oid == index_oid)
+                .map(|h| pg_sys::pstrdup(h.name.as_ptr()) as *const _)
+        });
+        match (ours, PREV_INDEX_NAME) {
+            (Some(name), _) => name,
+            (None, Some(prev)) => prev(index_oid),
+            (None, None) => std::ptr::null(),
+        }
+    }
+}
