@@ -9,6 +9,7 @@ use crate::rules::{
     self, unused_index, ColumnInfo, Finding, IndexInfo, Kind, StatementFigures, Subject, TableInfo,
 };
 use crate::store;
+use crate::whatif;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use std::collections::HashMap;
@@ -186,6 +187,60 @@ fn parse_plan(raw: &serde_json::Value) -> Option<Explained> {
     }
 }
 
+/// Index findings checked with the planner: each proposed index is put in place
+/// hypothetically and the statement planned again (generically, or with `values`). The
+/// planner's cost replaces the model's; an index the planner would not use is dropped.
+fn verified(
+    query: &str,
+    values: Option<&[Option<String>]>,
+    role: Option<&str>,
+    findings: Vec<Finding>,
+) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(findings.len());
+    for mut finding in findings {
+        if finding.kind != Kind::Index {
+            out.push(finding);
+            continue;
+        }
+        let outcome =
+            explain::in_rolled_back_subtransaction(|| whatif::hypo::define(&finding.sql, 0))
+                .and_then(|index| {
+                    let name = index.name.to_string_lossy().into_owned();
+                    let (planned, sizes) =
+                        whatif::hypo::with_indexes(vec![index], || match values {
+                            None => explain::generic_plan(query, role),
+                            Some(v) => explain::custom_plan(query, v, role),
+                        });
+                    match planned {
+                        PlanOutcome::Planned { plan, .. } => Ok((plan, name, sizes)),
+                        PlanOutcome::Unexplainable { reason, .. } => Err((reason, String::new())),
+                    }
+                });
+        match outcome {
+            Ok((plan, name, sizes)) if whatif::uses_index(&plan, &name) => {
+                finding.est_cost_after = plan[0]["Plan"]["Total Cost"].as_f64();
+                if let Some(evidence) = finding.evidence.as_object_mut() {
+                    evidence.insert("cost_model".into(), COST_FROM_PLANNER.into());
+                    if let Some((_, pages)) = sizes.first() {
+                        evidence
+                            .insert("index_size_mb".into(), (pages * 8192.0 / 1048576.0).into());
+                    }
+                }
+                finding.confidence = (finding.confidence + 0.2).min(0.9);
+                out.push(finding);
+            }
+            // the planner would not use it: not worth proposing
+            Ok(_) => {}
+            // what-if could not check it: the model's estimate stays
+            Err(_) => out.push(finding),
+        }
+    }
+    out
+}
+
+/// Marks estimates the planner made with the index in place (source `whatif`).
+pub const COST_FROM_PLANNER: &str = "planner, with the index in place hypothetically";
+
 /// What one statement's analysis concluded.
 pub enum Verdict {
     Findings {
@@ -215,6 +270,7 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
                 return Ok(Verdict::Unexplainable { reason, lasting })
             }
         };
+    let role = statement.figures.role.as_deref();
     let Some(plan) = parse_plan(&raw) else {
         return Ok(Verdict::Unexplainable {
             reason: "EXPLAIN output not understood".into(),
@@ -222,11 +278,12 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
         });
     };
     let mut tables = Spi::connect(|client| tables_of(client, &plan))?;
-    let mut findings = rules::run(&Subject {
+    let generic_findings = rules::run(&Subject {
         plan: &plan,
         tables: &tables,
         figures: &statement.figures,
     });
+    let mut findings = verified(&statement.query, None, role, generic_findings);
 
     // the values the application really sends: a skewed value or a LIKE prefix shows only there
     let sets = captured_sets(statement.figures.queryid)?;
@@ -244,11 +301,12 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
         for (key, info) in Spi::connect(|client| tables_of(client, &custom_plan))? {
             tables.entry(key).or_insert(info);
         }
-        for mut finding in rules::run(&Subject {
+        let custom_findings = rules::run(&Subject {
             plan: &custom_plan,
             tables: &tables,
             figures: &statement.figures,
-        }) {
+        });
+        for mut finding in verified(&statement.query, Some(&values), role, custom_findings) {
             if findings
                 .iter()
                 .any(|f| f.kind == finding.kind && f.target == finding.target)

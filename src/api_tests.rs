@@ -496,6 +496,12 @@ mod tests {
         ];
         assert_eq!(recs, expected);
         assert_eq!(open, 3);
+        // both index proposals were checked with the planner, the index in place hypothetically
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM optischema.recommendations WHERE kind = 'index' AND source = 'whatif'")
+                .unwrap(),
+            Some(2)
+        );
         // the wider index also serves statement 101, whose own narrower proposal it replaced
         let served = Spi::get_one::<pgrx::JsonB>(
             "SELECT evidence -> 'statements_served' FROM optischema.recommendations WHERE queryid = 103",

@@ -2,7 +2,7 @@
 UPDATE optischema.recommendation_store r
    SET status = 'stale', updated_at = now()
  WHERE r.status = 'open'
-   AND r.source = 'rules'
+   AND r.source IN ('rules', 'whatif')
    AND r.queryid IS NOT NULL
    AND NOT EXISTS (SELECT FROM optischema.history_all h
                     WHERE h.queryid = r.queryid

@@ -158,7 +158,7 @@ fn drop_probe_now() {
 
 /// Runs `body` in an internal subtransaction that is always rolled back, so nothing it did
 /// (locks included) outlives it. An ERROR inside comes back as `Err(message)`.
-fn in_rolled_back_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, (String, String)> {
+pub fn in_rolled_back_subtransaction<R>(body: impl FnOnce() -> R) -> Result<R, (String, String)> {
     unsafe {
         let context = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;

@@ -53,6 +53,11 @@ pub fn upsert(
         Action::Insert => ("open".to_string(), true),
         Action::Update { status, announce } => (status, announce),
     };
+    let source = if finding.evidence["cost_model"] == crate::analysis::COST_FROM_PLANNER {
+        "whatif"
+    } else {
+        "rules"
+    };
     let args = [
         fingerprint.into(),
         queryid.into(),
@@ -68,6 +73,7 @@ pub fn upsert(
         saved.into(),
         finding.confidence.into(),
         finding.rule.into(),
+        source.into(),
     ];
     let table = client.update(
         include_str!("../../sql/analysis/upsert_recommendation.sql"),
@@ -95,7 +101,7 @@ pub fn stale_unless_found(
 ) -> spi::Result<Vec<String>> {
     let table = client.update(
         "UPDATE optischema.recommendation_store SET status = 'stale', updated_at = now() \
-          WHERE queryid = $1 AND status = 'open' AND source = 'rules' AND fingerprint <> ALL ($2) \
+          WHERE queryid = $1 AND status = 'open' AND source IN ('rules', 'whatif') AND fingerprint <> ALL ($2) \
          RETURNING id, queryid, kind, status, title, est_improvement_pct",
         None,
         &[queryid.into(), found.to_vec().into()],
