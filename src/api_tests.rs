@@ -801,6 +801,9 @@ mod tests {
         rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj (nope)'])");
         rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj USING gin (a)'])");
         rejected("SELECT * FROM optischema.whatif('VACUUM wj', ARRAY['CREATE INDEX ON wj (a)'])");
+        // one statement only: the second one is never run
+        rejected("SELECT * FROM optischema.whatif('SELECT 1; DROP TABLE wj', ARRAY['CREATE INDEX ON wj (a)'])");
+        rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj (a); DROP TABLE wj'])");
         assert_ne!(
             outcome_of(
                 "SELECT * FROM optischema.whatif('SELECT 1', ARRAY['CREATE INDEX ON missing (a)'])"
@@ -809,6 +812,10 @@ mod tests {
             "00000"
         );
         assert_ne!(outcome_of("SELECT * FROM optischema.whatif('SELECT 1', ARRAY['CREATE INDEX ON wj ((random()))'])").0, "00000");
+        assert_eq!(
+            Spi::get_one::<bool>("SELECT to_regclass('wj') IS NOT NULL").unwrap(),
+            Some(true)
+        );
         // nothing was created, and the table is still there
         assert_eq!(
             Spi::get_one::<i64>("SELECT count(*) FROM pg_indexes WHERE tablename = 'wj'").unwrap(),

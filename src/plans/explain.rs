@@ -45,18 +45,53 @@ pub fn custom_plan(sql: &str, values: &[Option<String>], role: Option<&str>) -> 
 }
 
 fn plan_with(sql: &str, values: Option<&[Option<String>]>, role: Option<&str>) -> PlanOutcome {
-    let planned_sql =
+    // without parameters the statement is explained as it stands: no PREPARE, no repair
+    let has_params = sql.contains('$');
+    let planned_sql = if has_params {
         in_rolled_back_subtransaction(|| repair::repair_typed_params(sql, &lexer::tokens(sql)))
-            .unwrap_or(None);
+            .unwrap_or(None)
+    } else {
+        None
+    };
     let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
-    let result = in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values, role));
-    drop_probe();
+    // one statement only: SPI would run every statement of "SELECT 1; DROP TABLE t"
+    match in_rolled_back_subtransaction(|| statement_count(&text)) {
+        Ok(1) => {}
+        Ok(n) => {
+            return PlanOutcome::Unexplainable {
+                reason: format!("expected one statement, found {n}"),
+                lasting: true,
+            };
+        }
+        Err((reason, sqlstate)) => {
+            return PlanOutcome::Unexplainable {
+                lasting: is_lasting(&sqlstate),
+                reason,
+            }
+        }
+    }
+    let prepared = has_params || values.is_some();
+    let result =
+        in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values, role, prepared));
+    if prepared {
+        drop_probe();
+    }
     match result {
         Ok(plan) => PlanOutcome::Planned { plan, planned_sql },
         Err((reason, sqlstate)) => PlanOutcome::Unexplainable {
             lasting: is_lasting(&sqlstate),
             reason,
         },
+    }
+}
+
+/// Statements in `sql`, as the server's parser counts them (raises on a syntax error).
+fn statement_count(sql: &str) -> usize {
+    let text =
+        std::ffi::CString::new(sql).unwrap_or_else(|_| error!("the statement contains a NUL byte"));
+    unsafe {
+        let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        list.as_ref().map(|l| l.length as usize).unwrap_or(0)
     }
 }
 
@@ -67,6 +102,7 @@ fn plan_in_subtransaction(
     text: &str,
     values: Option<&[Option<String>]>,
     role: Option<&str>,
+    prepared: bool,
 ) -> serde_json::Value {
     if let Some(role) = role {
         let member = Spi::get_one_with_args::<bool>(
@@ -84,6 +120,13 @@ fn plan_in_subtransaction(
             .unwrap();
         }
     }
+    Spi::run("SET LOCAL lock_timeout = '1s'").unwrap();
+    if !prepared {
+        return Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON, VERBOSE) {text}"))
+            .unwrap_or_else(|e| error!("{e}"))
+            .unwrap_or_else(|| error!("EXPLAIN returned nothing"))
+            .0;
+    }
     drop_probe_now();
     let mode = if values.is_some() {
         "force_custom_plan"
@@ -91,7 +134,6 @@ fn plan_in_subtransaction(
         "force_generic_plan"
     };
     Spi::run(&format!("SET LOCAL plan_cache_mode = {mode}")).unwrap();
-    Spi::run("SET LOCAL lock_timeout = '1s'").unwrap();
     Spi::run(&format!("PREPARE {PROBE} AS {text}")).unwrap_or_else(|e| error!("{e}"));
     let params = Spi::get_one::<i32>(&format!(
         "SELECT cardinality(parameter_types) FROM pg_catalog.pg_prepared_statements WHERE name = '{PROBE}'"
