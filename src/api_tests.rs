@@ -801,7 +801,11 @@ mod tests {
         rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj (nope)'])");
         rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj USING gin (a)'])");
         rejected("SELECT * FROM optischema.whatif('VACUUM wj', ARRAY['CREATE INDEX ON wj (a)'])");
-        // one statement only: the second one is never run
+        // one statement only: the second one is never run, not even in a rolled-back subtransaction
+        Spi::run("CREATE SEQUENCE wj_calls").unwrap();
+        rejected("SELECT * FROM optischema.whatif('SELECT 1; SELECT nextval(''wj_calls'')', ARRAY['CREATE INDEX ON wj (a)'])");
+        // sequences are not transactional: a run nextval() would show
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM wj_calls WHERE is_called").unwrap(), Some(0));
         rejected("SELECT * FROM optischema.whatif('SELECT 1; DROP TABLE wj', ARRAY['CREATE INDEX ON wj (a)'])");
         rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj (a); DROP TABLE wj'])");
         assert_ne!(

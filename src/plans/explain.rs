@@ -4,6 +4,7 @@
 
 use super::{lexer, repair};
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use std::panic::AssertUnwindSafe;
 
@@ -54,22 +55,6 @@ fn plan_with(sql: &str, values: Option<&[Option<String>]>, role: Option<&str>) -
         None
     };
     let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
-    // one statement only: SPI would run every statement of "SELECT 1; DROP TABLE t"
-    match in_rolled_back_subtransaction(|| statement_count(&text)) {
-        Ok(1) => {}
-        Ok(n) => {
-            return PlanOutcome::Unexplainable {
-                reason: format!("expected one statement, found {n}"),
-                lasting: true,
-            };
-        }
-        Err((reason, sqlstate)) => {
-            return PlanOutcome::Unexplainable {
-                lasting: is_lasting(&sqlstate),
-                reason,
-            }
-        }
-    }
     let prepared = has_params || values.is_some();
     let result =
         in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values, role, prepared));
@@ -104,6 +89,16 @@ fn plan_in_subtransaction(
     role: Option<&str>,
     prepared: bool,
 ) -> serde_json::Value {
+    // one statement only: SPI would run every statement of "SELECT 1; DROP TABLE t"
+    let statements = statement_count(text);
+    if statements != 1 {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+            format!("expected one statement, found {statements}"),
+            "optischema",
+        )
+        .report(PgLogLevel::ERROR);
+    }
     if let Some(role) = role {
         let member = Spi::get_one_with_args::<bool>(
             "SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
