@@ -729,6 +729,10 @@ mod tests {
                 "CREATE INDEX ON wi (d DESC)",
             ),
             ("SELECT * FROM wi WHERE a = $1", "CREATE INDEX ON wi (a)"),
+            (
+                "SELECT * FROM wi WHERE b = 9 AND a > 10",
+                "CREATE INDEX ON wi ((b), a)",
+            ),
         ];
         let cost = |sql: &str| -> f64 {
             Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON) {sql}"))
@@ -805,7 +809,10 @@ mod tests {
         Spi::run("CREATE SEQUENCE wj_calls").unwrap();
         rejected("SELECT * FROM optischema.whatif('SELECT 1; SELECT nextval(''wj_calls'')', ARRAY['CREATE INDEX ON wj (a)'])");
         // sequences are not transactional: a run nextval() would show
-        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM wj_calls WHERE is_called").unwrap(), Some(0));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM wj_calls WHERE is_called").unwrap(),
+            Some(0)
+        );
         rejected("SELECT * FROM optischema.whatif('SELECT 1; DROP TABLE wj', ARRAY['CREATE INDEX ON wj (a)'])");
         rejected("SELECT * FROM optischema.whatif('SELECT * FROM wj', ARRAY['CREATE INDEX ON wj (a); DROP TABLE wj'])");
         assert_ne!(

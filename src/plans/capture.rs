@@ -184,7 +184,7 @@ fn role_excluded() -> bool {
     let name = unsafe { CStr::from_ptr(name) }
         .to_string_lossy()
         .into_owned();
-    excluded.iter().any(|r| *r == name)
+    excluded.contains(&name)
 }
 
 /// A value set as stored: a JSON array of SQL literals (or nulls), if it fits.

@@ -187,7 +187,21 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
         };
         for (i, item) in keys.iter().chain(include.iter()).enumerate() {
             let elem = &*(*item as *mut pg_sys::IndexElem);
-            let (attnum, typ, typmod, mut collation) = if !elem.name.is_null() {
+            // "(column)" is a plain column, as CREATE INDEX treats it
+            let var = elem.expr as *mut pg_sys::Var;
+            let plain_var = !elem.expr.is_null()
+                && (*elem.expr).type_ == pg_sys::NodeTag::T_Var
+                && (*var).varattno > 0;
+            let (attnum, typ, mut collation) = if plain_var {
+                let attnum = (*var).varattno;
+                let width = pg_sys::get_attavgwidth(relid, attnum);
+                h.data_width += if width > 0 {
+                    width as i64
+                } else {
+                    pg_sys::get_typavgwidth((*var).vartype, (*var).vartypmod) as i64
+                };
+                (attnum as i32, (*var).vartype, (*var).varcollid)
+            } else if !elem.name.is_null() {
                 let attnum = pg_sys::get_attnum(relid, elem.name);
                 if attnum == pg_sys::InvalidAttrNumber as i16 {
                     reject(format!(
@@ -203,7 +217,7 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
                 } else {
                     pg_sys::get_typavgwidth(typ, typmod) as i64
                 };
-                (attnum as i32, typ, typmod, coll)
+                (attnum as i32, typ, coll)
             } else {
                 let expr = elem.expr;
                 if pg_sys::contain_mutable_functions(expr) {
@@ -214,9 +228,8 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
                 let (typ, typmod) = (pg_sys::exprType(expr), pg_sys::exprTypmod(expr));
                 h.indexprs = pg_sys::lappend(h.indexprs, expr.cast());
                 h.data_width += pg_sys::get_typavgwidth(typ, typmod) as i64;
-                (0, typ, typmod, pg_sys::exprCollation(expr))
+                (0, typ, pg_sys::exprCollation(expr))
             };
-            let _ = typmod;
             h.indexkeys.push(attnum);
             h.canreturn.push(btree && attnum != 0);
             if i >= keys.len() {
