@@ -219,6 +219,11 @@ fn verified(
         match outcome {
             Ok((plan, name, sizes)) if whatif::uses_index(&plan, &name) => {
                 finding.est_cost_after = plan[0]["Plan"]["Total Cost"].as_f64();
+                if finding.improvement_pct().unwrap_or(0.0)
+                    < crate::settings::MIN_IMPROVEMENT_PCT.get()
+                {
+                    continue;
+                }
                 if let Some(evidence) = finding.evidence.as_object_mut() {
                     evidence.insert("cost_model".into(), COST_FROM_PLANNER.into());
                     if let Some((_, pages)) = sizes.first() {

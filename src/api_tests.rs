@@ -576,6 +576,24 @@ mod tests {
     }
 
     #[pg_test]
+    fn indexes_below_the_minimum_improvement_are_not_proposed() {
+        plant_workload();
+        // no index saves 100% of its statement's cost: only the unused-index finding is left
+        Spi::run("SET optischema.min_improvement_pct = 100").unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT optischema.analyze_now()").unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            Spi::get_one::<i64>(
+                "SELECT count(*) FROM optischema.recommendations WHERE kind = 'index'"
+            )
+            .unwrap(),
+            Some(0)
+        );
+    }
+
+    #[pg_test]
     fn a_fix_that_exists_makes_its_recommendation_stale() {
         plant_workload();
         Spi::run("SELECT optischema.analyze_now()").unwrap();

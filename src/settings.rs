@@ -65,6 +65,16 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_float_guc(
+        c"optischema.min_improvement_pct",
+        c"Smallest share of a statement's planned cost an index must save to be proposed.",
+        c"Checked with the planner, the index in place hypothetically.",
+        &MIN_IMPROVEMENT_PCT,
+        0.0,
+        100.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     register_capture();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr()) };
@@ -80,6 +90,9 @@ pub fn database() -> String {
 pub fn sample_interval_s() -> i32 {
     SAMPLE_INTERVAL_S.get()
 }
+
+/// Indexes that save less than this share of their statement's cost are not proposed.
+pub static MIN_IMPROVEMENT_PCT: GucSetting<f64> = GucSetting::<f64>::new(20.0);
 
 pub static PARAM_CAPTURE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PARAM_SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(0.01);
