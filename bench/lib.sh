@@ -67,4 +67,22 @@ wait_samples() {
     until (( $(sql -tAc "SELECT samples_taken FROM optischema.status()") >= target )); do sleep 0.2; done
 }
 
+# distinct_statements PREFIX N FILE: creates tables PREFIX1..PREFIXN (if missing) and writes to
+# FILE five statements of different shapes on each: 5 × N distinct pg_stat_statements entries
+distinct_statements() {
+    local prefix=$1 n=$2 file=$3
+    sql -c "SET client_min_messages = warning" -c "DO \$\$ BEGIN FOR i IN 1..$n LOOP
+              EXECUTE format('CREATE TABLE IF NOT EXISTS ${prefix}%s (a int, b int, c text)', i);
+            END LOOP; END \$\$" >/dev/null
+    for i in $(seq 1 "$n"); do
+        cat <<SQL
+SELECT a FROM $prefix$i WHERE a = 1;
+SELECT b FROM $prefix$i WHERE b = 2;
+SELECT count(*) FROM $prefix$i;
+SELECT c FROM $prefix$i WHERE a = 1 AND b = 2;
+SELECT max(b) FROM $prefix$i;
+SQL
+    done > "$file"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }

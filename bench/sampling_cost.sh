@@ -17,20 +17,7 @@ cluster_start
 sql -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE" >/dev/null
 
 statements=$(mktemp)
-if [[ -z $(sql -tAc "SELECT to_regclass('public.bench_t1000')") ]]; then
-    sql -c "DO \$\$ BEGIN FOR i IN 1..1000 LOOP
-              EXECUTE format('CREATE TABLE bench_t%s (a int, b int, c text)', i);
-            END LOOP; END \$\$" >/dev/null
-fi
-for i in $(seq 1 1000); do
-    cat <<SQL
-SELECT a FROM bench_t$i WHERE a = 1;
-SELECT b FROM bench_t$i WHERE b = 2;
-SELECT count(*) FROM bench_t$i;
-SELECT c FROM bench_t$i WHERE a = 1 AND b = 2;
-SELECT max(b) FROM bench_t$i;
-SQL
-done > "$statements"
+distinct_statements bench_t 1000 "$statements"
 run_all() { sql -o /dev/null -f "$statements"; }
 
 wait_samples 2

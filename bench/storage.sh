@@ -11,19 +11,8 @@ cluster_init bench-storage 55436 \
     "pg_stat_statements.max = 10000" "pg_stat_statements.track_utility = off"
 cluster_start
 sql -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE" >/dev/null
-sql -c "DO \$\$ BEGIN FOR i IN 1..100 LOOP
-          EXECUTE format('CREATE TABLE IF NOT EXISTS store_t%s (a int, b int, c text)', i);
-        END LOOP; END \$\$" >/dev/null
 statements=$(mktemp)
-for i in $(seq 1 100); do
-    cat <<SQL
-SELECT a FROM store_t$i WHERE a = 1;
-SELECT b FROM store_t$i WHERE b = 2;
-SELECT count(*) FROM store_t$i;
-SELECT c FROM store_t$i WHERE a = 1 AND b = 2;
-SELECT max(b) FROM store_t$i;
-SQL
-done > "$statements"
+distinct_statements store_t 100 "$statements"
 # history grows with time; the other tables hold one row per statement and only churn
 history_sql="SELECT pg_total_relation_size('optischema.history')"
 fixed_sql="SELECT sum(pg_total_relation_size(c))::bigint FROM unnest(ARRAY['optischema.history_open',
