@@ -105,11 +105,10 @@ pub fn table_info(
             name: row.get::<String>(1)?.unwrap_or_default(),
             keys: row.get::<Vec<String>>(2)?.unwrap_or_default(),
             unique: row.get::<bool>(3)?.unwrap_or(false),
-            primary: row.get::<bool>(4)?.unwrap_or(false),
-            predicate: row.get::<String>(5)?,
-            scans: row.get::<i64>(6)?.unwrap_or_default(),
-            size_bytes: row.get::<i64>(7)?.unwrap_or_default(),
-            backs_constraint: row.get::<bool>(8)?.unwrap_or(false),
+            predicate: row.get::<String>(4)?,
+            scans: row.get::<i64>(5)?.unwrap_or_default(),
+            size_bytes: row.get::<i64>(6)?.unwrap_or_default(),
+            backs_constraint: row.get::<bool>(7)?.unwrap_or(false),
         });
     }
     Ok(Some(info))

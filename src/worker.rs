@@ -143,7 +143,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
             retention_min: settings::RETENTION_MIN.get(),
         };
         match in_transaction(|| sampler.sample(&sample_settings)) {
-            Ok(Ok((pending, _outcome))) => {
+            Ok(Ok(pending)) => {
                 sampler.committed(pending);
                 log_once.clear();
                 // in a transaction of its own: a failed analysis never costs a sample

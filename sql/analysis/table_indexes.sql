@@ -7,7 +7,7 @@ SELECT ic.relname::text,
                FROM generate_series(1, i.indnkeyatts) k
                JOIN pg_catalog.pg_opclass opc ON opc.oid = i.indclass[k - 1]
               ORDER BY k),
-       i.indisunique, i.indisprimary,
+       i.indisunique,
        pg_get_expr(i.indpred, i.indrelid, true),
        coalesce(s.idx_scan, 0)::int8,
        pg_relation_size(i.indexrelid)::int8,

@@ -110,7 +110,6 @@ mod tests {
                 name: "c_lower".into(),
                 keys: vec!["lower(email)".into()],
                 unique: false,
-                primary: false,
                 predicate: None,
                 scans: 0,
                 size_bytes: 1,

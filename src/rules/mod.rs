@@ -29,7 +29,6 @@ pub struct IndexInfo {
     /// Key columns or expressions as `pg_get_indexdef(.., k, true)` prints them.
     pub keys: Vec<String>,
     pub unique: bool,
-    pub primary: bool,
     /// Partial index predicate, if any.
     pub predicate: Option<String>,
     pub scans: i64,
@@ -419,7 +418,6 @@ pub mod testing {
                     name: n.to_string(),
                     keys: keys.iter().map(|k| k.to_string()).collect(),
                     unique: n.ends_with("pkey"),
-                    primary: n.ends_with("pkey"),
                     predicate: None,
                     scans: 10,
                     size_bytes: 1 << 20,

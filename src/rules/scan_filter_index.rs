@@ -94,7 +94,6 @@ mod tests {
                 name: "o_s".into(),
                 keys: vec!["status".into(), "created_at".into(), "total".into()],
                 unique: false,
-                primary: false,
                 predicate: None,
                 scans: 3,
                 size_bytes: 1,

@@ -50,14 +50,6 @@ pub struct Pending {
     pruned_queryids: Vec<i64>,
 }
 
-/// Figures of one sample, for the log and the tests.
-#[derive(Debug)]
-pub struct SampleOutcome {
-    pub statements: usize,
-    pub calls: i64,
-    pub hot_announced: usize,
-}
-
 pub struct SampleSettings {
     pub hot_top_n: i32,
     pub retention_min: i32,
@@ -66,10 +58,7 @@ pub struct SampleSettings {
 impl Sampler {
     /// Takes one sample. Must run inside a transaction; nothing is applied in memory until
     /// [`Sampler::committed`] is called after that transaction commits.
-    pub fn sample(
-        &self,
-        settings: &SampleSettings,
-    ) -> Result<(Pending, SampleOutcome), SampleSkip> {
+    pub fn sample(&self, settings: &SampleSettings) -> Result<Pending, SampleSkip> {
         let started = Instant::now();
         Spi::connect_mut(|client| {
             if !store::extension_installed(client)? {
@@ -142,11 +131,6 @@ impl Sampler {
                 &top_ids,
                 started.elapsed().as_secs_f64() * 1000.0,
             )?;
-            let outcome = SampleOutcome {
-                statements: ran.len(),
-                calls,
-                hot_announced: newcomers.len(),
-            };
             let pending = Pending {
                 generation: state.generation,
                 reloaded,
@@ -154,7 +138,7 @@ impl Sampler {
                 new_queryids,
                 pruned_queryids,
             };
-            Ok((pending, outcome))
+            Ok(pending)
         })
     }
 
