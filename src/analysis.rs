@@ -114,25 +114,26 @@ pub fn table_info(
     Ok(Some(info))
 }
 
-/// The statistics of every table `plan` reads, keyed `schema.table`.
-pub fn tables_of(
+/// Adds to `tables` the statistics of every table `plan` reads that it does not hold yet,
+/// keyed `schema.table`.
+pub fn add_tables_of(
     client: &SpiClient<'_>,
     plan: &Explained,
-) -> spi::Result<HashMap<String, TableInfo>> {
-    let mut out = HashMap::new();
+    tables: &mut HashMap<String, TableInfo>,
+) -> spi::Result<()> {
     for node in plan.plan.walk() {
         let (Some(schema), Some(name)) = (node.schema.as_deref(), node.relation.as_deref()) else {
             continue;
         };
         let key = format!("{schema}.{name}");
-        if out.contains_key(&key) {
+        if tables.contains_key(&key) {
             continue;
         }
         if let Some(info) = table_info(client, schema, name)? {
-            out.insert(key, info);
+            tables.insert(key, info);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 pub struct CustomPlan {
@@ -281,7 +282,8 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
             lasting: true,
         });
     };
-    let mut tables = Spi::connect(|client| tables_of(client, &plan))?;
+    let mut tables = HashMap::new();
+    Spi::connect(|client| add_tables_of(client, &plan, &mut tables))?;
     let generic_findings = rules::run(&Subject {
         plan: &plan,
         tables: &tables,
@@ -302,9 +304,8 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
         let Some(custom_plan) = parse_plan(&raw_custom) else {
             continue;
         };
-        for (key, info) in Spi::connect(|client| tables_of(client, &custom_plan))? {
-            tables.entry(key).or_insert(info);
-        }
+        // the same tables as the generic plan, mostly: only new ones are read
+        Spi::connect(|client| add_tables_of(client, &custom_plan, &mut tables))?;
         let custom_findings = rules::run(&Subject {
             plan: &custom_plan,
             tables: &tables,
