@@ -2,6 +2,7 @@
 //! tables it reads, run the rule catalogue and keep what it finds in the recommendations store.
 //! Runs in the caller's transaction (the worker's, or `analyze_now()`'s).
 
+use crate::advisor;
 use crate::notify;
 use crate::plans::explain::{self, PlanOutcome};
 use crate::plans::model::Explained;
@@ -9,7 +10,6 @@ use crate::rules::{
     self, unused_index, ColumnInfo, Finding, IndexInfo, Kind, StatementFigures, Subject, TableInfo,
 };
 use crate::store;
-use crate::whatif;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use std::collections::HashMap;
@@ -136,6 +136,7 @@ pub fn add_tables_of(
     Ok(())
 }
 
+#[derive(Clone)]
 pub struct CustomPlan {
     pub values: Vec<Option<String>>,
     pub times_seen: i64,
@@ -148,8 +149,12 @@ const CUSTOM_PLANS: i64 = 3;
 /// readers see while the values themselves are for admins only.
 const VALUE_KEYS: &[&str] = &["filter", "join_filter", "prefix"];
 
-/// The most frequent captured value sets of `queryid`, or None when the caller may not read them.
-fn captured_sets(queryid: i64) -> spi::Result<Option<Vec<(Vec<Option<String>>, i64)>>> {
+/// One captured value set (SQL literals in `$n` order) and how often it was seen.
+pub type CapturedSet = (Vec<Option<String>>, i64);
+
+/// The most frequent captured value sets of `queryid` with how often each was seen, or None
+/// when the caller may not read them.
+pub fn captured_sets(queryid: i64) -> spi::Result<Option<Vec<CapturedSet>>> {
     Spi::connect(|client| {
         let allowed = client
             .select(
@@ -187,62 +192,6 @@ fn parse_plan(raw: &serde_json::Value) -> Option<Explained> {
     }
 }
 
-/// Index findings checked with the planner: each proposed index is put in place
-/// hypothetically and the statement planned again (generically, or with `values`). The
-/// planner's cost replaces the model's; an index the planner would not use is dropped.
-fn verified(
-    query: &str,
-    values: Option<&[Option<String>]>,
-    role: Option<&str>,
-    findings: Vec<Finding>,
-) -> Vec<Finding> {
-    let mut out = Vec::with_capacity(findings.len());
-    for mut finding in findings {
-        if finding.kind != Kind::Index {
-            out.push(finding);
-            continue;
-        }
-        let outcome =
-            explain::in_rolled_back_subtransaction(|| whatif::hypo::define(&finding.sql, 0))
-                .and_then(|index| {
-                    let name = index.name.to_string_lossy().into_owned();
-                    let (planned, sizes) =
-                        whatif::hypo::with_indexes(vec![index], || match values {
-                            None => explain::generic_plan(query, role),
-                            Some(v) => explain::custom_plan(query, v, role),
-                        });
-                    match planned {
-                        PlanOutcome::Planned { plan, .. } => Ok((plan, name, sizes)),
-                        PlanOutcome::Unexplainable { reason, .. } => Err((reason, String::new())),
-                    }
-                });
-        match outcome {
-            Ok((plan, name, sizes)) if whatif::uses_index(&plan, &name) => {
-                finding.est_cost_after = plan[0]["Plan"]["Total Cost"].as_f64();
-                if finding.improvement_pct().unwrap_or(0.0)
-                    < crate::settings::MIN_IMPROVEMENT_PCT.get()
-                {
-                    continue;
-                }
-                if let Some(evidence) = finding.evidence.as_object_mut() {
-                    evidence.insert("cost_model".into(), COST_FROM_PLANNER.into());
-                    if let Some((_, pages)) = sizes.first() {
-                        evidence
-                            .insert("index_size_mb".into(), (pages * 8192.0 / 1048576.0).into());
-                    }
-                }
-                finding.confidence = (finding.confidence + 0.2).min(0.9);
-                out.push(finding);
-            }
-            // the planner would not use it: not worth proposing
-            Ok(_) => {}
-            // what-if could not check it: the model's estimate stays
-            Err(_) => out.push(finding),
-        }
-    }
-    out
-}
-
 /// Marks estimates the planner made with the index in place (source `whatif`).
 pub const COST_FROM_PLANNER: &str = "planner, with the index in place hypothetically";
 
@@ -266,7 +215,8 @@ pub enum Verdict {
     },
 }
 
-/// Plans one statement and runs the rules on it. Stores nothing.
+/// Plans one statement and runs the rules on it. Index findings are candidates: the advisor
+/// (see [`advise`]) checks them with the planner. Stores nothing.
 pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     let (raw, planned_sql) =
         match explain::generic_plan(&statement.query, statement.figures.role.as_deref()) {
@@ -275,7 +225,6 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
                 return Ok(Verdict::Unexplainable { reason, lasting })
             }
         };
-    let role = statement.figures.role.as_deref();
     let Some(plan) = parse_plan(&raw) else {
         return Ok(Verdict::Unexplainable {
             reason: "EXPLAIN output not understood".into(),
@@ -289,7 +238,7 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
         tables: &tables,
         figures: &statement.figures,
     });
-    let mut findings = verified(&statement.query, None, role, generic_findings);
+    let mut findings = generic_findings;
 
     // the values the application really sends: a skewed value or a LIKE prefix shows only there
     let sets = captured_sets(statement.figures.queryid)?;
@@ -311,7 +260,7 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
             tables: &tables,
             figures: &statement.figures,
         });
-        for mut finding in verified(&statement.query, Some(&values), role, custom_findings) {
+        for mut finding in custom_findings {
             if findings
                 .iter()
                 .any(|f| f.kind == finding.kind && f.target == finding.target)
@@ -345,19 +294,62 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     })
 }
 
-/// Analyses the `limit` hottest statements of this database (those `wanted` accepts), stores
-/// the findings, marks what no longer holds as stale, and queues the NOTIFY payloads.
-/// Returns the number of open recommendations afterwards.
-pub fn analyze_hot(limit: i32, wanted: &mut dyn FnMut(i64) -> bool) -> spi::Result<i64> {
+/// A statement the analysis could plan, with what the rules found.
+pub struct Examined {
+    pub statement: HotStatement,
+    pub plan: Explained,
+    pub findings: Vec<Finding>,
+    pub custom: Vec<CustomPlan>,
+}
+
+/// Checks the index findings of `examined` with the planner, for the workload they form
+/// together, and returns the selected set (see [`crate::advisor`]).
+pub fn advise(examined: &[Examined]) -> spi::Result<Vec<advisor::workload::Advice>> {
+    advise_with(examined, true)
+}
+
+/// [`advise`], with the writes on the tables counted against the benefit or not.
+pub fn advise_with(
+    examined: &[Examined],
+    weigh_writes: bool,
+) -> spi::Result<Vec<advisor::workload::Advice>> {
+    let reads: Vec<advisor::workload::Read> = examined
+        .iter()
+        .map(|e| advisor::workload::Read {
+            statement: &e.statement,
+            plan: &e.plan,
+            findings: &e.findings,
+            custom: &e.custom,
+        })
+        .collect();
+    advisor::workload::advise(
+        &reads,
+        crate::settings::INDEX_BUDGET_MB.get() as f64,
+        crate::settings::MIN_IMPROVEMENT_PCT.get(),
+        weigh_writes,
+    )
+}
+
+/// Analyses the `limit` hottest statements of this database when `due` says any of them is
+/// due (it is asked about each): selects the indexes worth building for all of them together
+/// (a workload is judged whole), stores the findings, marks what no longer holds as stale, and
+/// queues the NOTIFY payloads. Returns the number of open recommendations afterwards.
+pub fn analyze_hot(limit: i32, due: &mut dyn FnMut(i64) -> bool) -> spi::Result<i64> {
     let skip = unexplainable_queryids()?;
+    let hot: Vec<HotStatement> = hot_statements(limit, None)?
+        .into_iter()
+        .filter(|s| !skip.contains(&s.figures.queryid))
+        .collect();
+    // every statement is asked: the caller records which were due
+    let due_now = hot.iter().filter(|s| due(s.figures.queryid)).count();
+    if due_now == 0 {
+        return open_count();
+    }
     let mut payloads = Vec::new();
     let mut tables_seen: HashMap<String, TableInfo> = HashMap::new();
-    let mut examined: Vec<(HotStatement, Vec<Finding>)> = Vec::new();
-    for statement in hot_statements(limit, None)? {
+    let mut examined: Vec<Examined> = Vec::new();
+    for statement in hot {
         let queryid = statement.figures.queryid;
-        if skip.contains(&queryid) || !wanted(queryid) {
-            continue;
-        }
         match examine(&statement)? {
             Verdict::Unexplainable {
                 reason,
@@ -367,39 +359,62 @@ pub fn analyze_hot(limit: i32, wanted: &mut dyn FnMut(i64) -> bool) -> spi::Resu
             }
             Verdict::Unexplainable { lasting: false, .. } => {}
             Verdict::Findings {
-                findings, tables, ..
+                plan,
+                findings,
+                tables,
+                custom,
+                ..
             } => {
                 tables_seen.extend(tables);
-                examined.push((statement, findings));
+                examined.push(Examined {
+                    statement,
+                    plan,
+                    findings,
+                    custom: custom.unwrap_or_default(),
+                });
             }
         }
     }
-    let wider = widest_indexes(&examined);
-    Spi::connect_mut(|client| -> spi::Result<i64> {
-        for (statement, findings) in &examined {
-            let queryid = statement.figures.queryid;
-            let mut fingerprints = Vec::new();
-            for finding in findings {
-                let mut finding = finding.clone();
-                if let Some((target, served)) = wider.get(&finding.target) {
-                    if *target != finding.target {
-                        // another statement's wider index serves this one too: that one is kept
-                        continue;
-                    }
-                    finding.evidence["statements_served"] = serde_json::json!(served);
-                }
-                fingerprints.push(store::lifecycle::fingerprint(
+    let advice = advise(&examined)?;
+    Spi::connect_mut(|client| -> spi::Result<()> {
+        let mut found: HashMap<i64, Vec<String>> = HashMap::new();
+        for e in &examined {
+            let queryid = e.statement.figures.queryid;
+            let mine = found.entry(queryid).or_default();
+            for finding in e.findings.iter().filter(|f| f.kind != Kind::Index) {
+                mine.push(store::lifecycle::fingerprint(
                     finding.kind.as_str(),
                     &finding.target,
                 ));
                 payloads.extend(store::upsert(
                     client,
                     Some(queryid),
-                    &finding,
-                    Some(&statement.figures),
+                    finding,
+                    Some(&e.statement.figures),
                 )?);
             }
-            payloads.extend(store::stale_unless_found(client, queryid, &fingerprints)?);
+        }
+        for a in &advice {
+            found
+                .entry(a.queryid)
+                .or_default()
+                .push(store::lifecycle::fingerprint(
+                    a.finding.kind.as_str(),
+                    &a.finding.target,
+                ));
+            payloads.extend(store::upsert_estimated(
+                client,
+                Some(a.queryid),
+                &a.finding,
+                Some(a.improvement_pct),
+                Some(a.ms_saved_per_hour.max(0.0)),
+            )?);
+        }
+        // only once everything is stored: an index may have moved to another statement
+        for e in &examined {
+            let queryid = e.statement.figures.queryid;
+            let mine = found.get(&queryid).cloned().unwrap_or_default();
+            payloads.extend(store::stale_unless_found(client, queryid, &mine)?);
         }
         for table in tables_seen.values() {
             let findings = unused_index::check_table(table);
@@ -419,57 +434,14 @@ pub fn analyze_hot(limit: i32, wanted: &mut dyn FnMut(i64) -> bool) -> spi::Resu
         }
         payloads.extend(store::stale_when_gone(client, WINDOW_MINUTES)?);
         notify::send(client, &payloads)?;
-        Ok(client
-            .select(
-                "SELECT count(*) FROM optischema.recommendation_store WHERE status = 'open'",
-                None,
-                &[],
-            )?
-            .first()
-            .get_one::<i64>()?
-            .unwrap_or_default())
-    })
+        Ok(())
+    })?;
+    open_count()
 }
 
-/// For each proposed index target, the widest proposed target on the same table that starts
-/// with the same keys, and the statements that index serves.
-fn widest_indexes(
-    examined: &[(HotStatement, Vec<Finding>)],
-) -> HashMap<String, (String, Vec<i64>)> {
-    let split = rules::index_target_keys;
-    let proposed: Vec<(i64, &str)> = examined
-        .iter()
-        .flat_map(|(s, fs)| {
-            fs.iter()
-                .filter(|f| f.kind == Kind::Index)
-                .map(move |f| (s.figures.queryid, f.target.as_str()))
-        })
-        .collect();
-    let mut out: HashMap<String, (String, Vec<i64>)> = HashMap::new();
-    for (_, target) in &proposed {
-        let Some((table, keys)) = split(target) else {
-            continue;
-        };
-        let widest = proposed
-            .iter()
-            .filter_map(|(_, other)| split(other).map(|(t, k)| (other, t, k)))
-            .filter(|(_, t, k)| *t == table && k.len() >= keys.len() && k[..keys.len()] == keys[..])
-            .max_by_key(|(_, _, k)| k.len())
-            .map(|(other, _, _)| other.to_string())
-            .unwrap_or_else(|| target.to_string());
-        out.insert(target.to_string(), (widest, Vec::new()));
-    }
-    // statements served by each kept index: those whose proposal it absorbs, and its own
-    let absorbed: Vec<(String, i64)> = proposed
-        .iter()
-        .filter_map(|(q, t)| out.get(*t).map(|(widest, _)| (widest.clone(), *q)))
-        .collect();
-    for (widest, queryid) in absorbed {
-        if let Some((_, served)) = out.get_mut(&widest) {
-            if !served.contains(&queryid) {
-                served.push(queryid);
-            }
-        }
-    }
-    out
+fn open_count() -> spi::Result<i64> {
+    Spi::get_one::<i64>(
+        "SELECT count(*) FROM optischema.recommendation_store WHERE status = 'open'",
+    )
+    .map(Option::unwrap_or_default)
 }

@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+pub mod advisor;
 pub mod analysis;
 pub mod api;
 pub mod hot;

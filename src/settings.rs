@@ -75,6 +75,16 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"optischema.index_budget_mb",
+        c"Total size the indexes the advisor proposes may take together, in megabytes.",
+        c"Sizes are the estimated sizes of the indexes once built.",
+        &INDEX_BUDGET_MB,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
+    );
     register_capture();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr()) };
@@ -93,6 +103,9 @@ pub fn sample_interval_s() -> i32 {
 
 /// Indexes that save less than this share of their statement's cost are not proposed.
 pub static MIN_IMPROVEMENT_PCT: GucSetting<f64> = GucSetting::<f64>::new(20.0);
+
+/// Total size of the proposed indexes, in MB.
+pub static INDEX_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
 pub static PARAM_CAPTURE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PARAM_SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(0.01);

@@ -179,8 +179,9 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     log!("{WORKER_TYPE} stopping");
 }
 
-/// Analyses the hot statements not analysed within [`REANALYZE_AFTER`]: a statement that just
-/// became hot is analysed right after the sample that saw it.
+/// Analyses the hot statements, all together, when one of them was not analysed within
+/// [`REANALYZE_AFTER`]: a statement that just became hot is analysed right after the sample
+/// that saw it, with the rest of the workload its indexes are chosen for.
 fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::spi::SpiError> {
     // statements are planned as their users run them, not with the worker's own search_path
     Spi::run("SET LOCAL search_path TO DEFAULT")?;

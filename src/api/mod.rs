@@ -2,6 +2,7 @@
 //! (see `args`) and read OptiSchema's tables. The queries live in `sql/queries/`.
 
 pub mod args;
+mod whatif;
 
 use args::{ArgError, Span};
 use pgrx::datum::{Interval, TimestampWithTimeZone};
@@ -15,7 +16,7 @@ use crate::store;
 use crate::worker::WORKER_TYPE;
 
 /// Raises SQLSTATE 22023 with the message and hint of `e`.
-fn reject(e: ArgError) -> ! {
+pub(crate) fn reject(e: ArgError) -> ! {
     ErrorReport::new(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
         e.message,
@@ -26,7 +27,7 @@ fn reject(e: ArgError) -> ! {
     unreachable!("ERROR does not return")
 }
 
-fn valid<T>(checked: Result<T, ArgError>) -> T {
+pub(crate) fn valid<T>(checked: Result<T, ArgError>) -> T {
     checked.unwrap_or_else(|e| reject(e))
 }
 
@@ -256,12 +257,28 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
         .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
     {
         analysis::Verdict::Findings {
+            plan,
             raw,
             planned_sql,
             findings,
             custom,
             ..
         } => {
+            // index findings are what the advisor selects for this statement alone
+            let examined = analysis::Examined {
+                statement,
+                plan,
+                findings,
+                custom: custom.clone().unwrap_or_default(),
+            };
+            let advice = analysis::advise(std::slice::from_ref(&examined))
+                .unwrap_or_else(|e| error!("optischema: what-if planning failed: {e}"));
+            let findings: Vec<_> = examined
+                .findings
+                .into_iter()
+                .filter(|f| f.kind != crate::rules::Kind::Index)
+                .chain(advice.into_iter().map(|a| a.finding))
+                .collect();
             out["generic_plan"] = raw;
             match custom {
                 Some(plans) => {
@@ -318,49 +335,4 @@ fn dismiss_by_id(id: Option<i64>, reason: Option<String>) -> i64 {
         })
     }
     id
-}
-
-/// Plans `query` with each of `indexes` (CREATE INDEX statements) in place, one at a time,
-/// without building any: whether the planner uses it, the statement's cost without and with it,
-/// and its estimated size. `$n` parameters are planned generically.
-#[pg_extern(volatile)]
-fn whatif(
-    query: Option<String>,
-    indexes: Option<Vec<Option<String>>>,
-) -> TableIterator<
-    'static,
-    (
-        name!(index_sql, String),
-        name!(used, bool),
-        name!(cost_before, f64),
-        name!(cost_after, f64),
-        name!(size_mb, f64),
-    ),
-> {
-    let query = valid(args::statement_text("query", query));
-    let indexes = valid(args::index_list(indexes));
-    let plan_cost = |label: &str| -> (f64, serde_json::Value) {
-        match crate::plans::explain::generic_plan(&query, None) {
-            crate::plans::explain::PlanOutcome::Planned { plan, .. } => {
-                (plan[0]["Plan"]["Total Cost"].as_f64().unwrap_or_default(), plan)
-            }
-            crate::plans::explain::PlanOutcome::Unexplainable { reason, .. } => reject(ArgError {
-                message: format!("the query cannot be planned{label}: {reason}"),
-                hint: "Give one SELECT, INSERT, UPDATE or DELETE statement; $n parameters are allowed.".into(),
-            }),
-        }
-    };
-    let (before, _) = plan_cost("");
-    let mut rows = Vec::with_capacity(indexes.len());
-    for (i, sql) in indexes.into_iter().enumerate() {
-        let index = crate::whatif::hypo::define(&sql, i);
-        let name = index.name.to_string_lossy().into_owned();
-        let fallback_pages = crate::whatif::hypo::standalone_pages(&index);
-        let ((after, plan), sizes) =
-            crate::whatif::hypo::with_indexes(vec![index], || plan_cost(" with the index"));
-        let used = crate::whatif::uses_index(&plan, &name);
-        let pages = sizes.first().map(|(_, p)| *p).unwrap_or(fallback_pages);
-        rows.push((sql, used, before, after, pages * 8192.0 / (1024.0 * 1024.0)));
-    }
-    TableIterator::new(rows)
 }

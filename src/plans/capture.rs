@@ -147,8 +147,26 @@ pub fn mark_worker() {
     IN_WORKER.store(true, Ordering::Relaxed);
 }
 
+thread_local! {
+    /// Set while OptiSchema parses statements of its own in a user's session.
+    static UNOBSERVED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with capture off in this session: the statements OptiSchema itself parses (what-if
+/// custom plans carry values as constants) are not the application's.
+pub fn unobserved<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNOBSERVED.with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNOBSERVED.with(|u| u.replace(true)));
+    f()
+}
+
 fn in_worker() -> bool {
-    IN_WORKER.load(Ordering::Relaxed)
+    IN_WORKER.load(Ordering::Relaxed) || UNOBSERVED.with(|u| u.get())
 }
 
 /// xorshift: cheap, and good enough to pick a share of executions.

@@ -48,12 +48,7 @@ pub fn custom_plan(sql: &str, values: &[Option<String>], role: Option<&str>) -> 
 fn plan_with(sql: &str, values: Option<&[Option<String>]>, role: Option<&str>) -> PlanOutcome {
     // without parameters the statement is explained as it stands: no PREPARE, no repair
     let has_params = sql.contains('$');
-    let planned_sql = if has_params {
-        in_rolled_back_subtransaction(|| repair::repair_typed_params(sql, &lexer::tokens(sql)))
-            .unwrap_or(None)
-    } else {
-        None
-    };
+    let planned_sql = repaired(sql);
     let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
     let prepared = has_params || values.is_some();
     let result =
@@ -67,6 +62,41 @@ fn plan_with(sql: &str, values: Option<&[Option<String>]>, role: Option<&str>) -
             lasting: is_lasting(&sqlstate),
             reason,
         },
+    }
+}
+
+/// `sql` with typed literals of parameters (`interval $1`) made plannable, when it has any.
+fn repaired(sql: &str) -> Option<String> {
+    if !sql.contains('$') {
+        return None;
+    }
+    in_rolled_back_subtransaction(|| repair::repair_typed_params(sql, &lexer::tokens(sql)))
+        .unwrap_or(None)
+}
+
+/// The text to plan for `sql`: repaired when it has to be (see [`repaired`]).
+pub fn planning_text(sql: &str) -> String {
+    repaired(sql).unwrap_or_else(|| sql.to_string())
+}
+
+/// Acts as `role` for the rest of the current (sub)transaction when the caller is a member of
+/// it; otherwise stays the caller. Planning folds immutable functions of constants, which runs
+/// them: never with more privileges than the role that ran the statement.
+pub fn act_as(role: Option<&str>) {
+    let Some(role) = role else { return };
+    let member = Spi::get_one_with_args::<bool>(
+        "SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
+        &[role.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if member {
+        Spi::run(&format!(
+            "SET LOCAL ROLE {}",
+            pgrx::spi::quote_identifier(role)
+        ))
+        .unwrap();
     }
 }
 
@@ -99,22 +129,7 @@ fn plan_in_subtransaction(
         )
         .report(PgLogLevel::ERROR);
     }
-    if let Some(role) = role {
-        let member = Spi::get_one_with_args::<bool>(
-            "SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
-            &[role.into()],
-        )
-        .ok()
-        .flatten()
-        .unwrap_or(false);
-        if member {
-            Spi::run(&format!(
-                "SET LOCAL ROLE {}",
-                pgrx::spi::quote_identifier(role)
-            ))
-            .unwrap();
-        }
-    }
+    act_as(role);
     Spi::run("SET LOCAL lock_timeout = '1s'").unwrap();
     if !prepared {
         return Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON, VERBOSE) {text}"))

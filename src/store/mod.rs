@@ -27,6 +27,21 @@ pub fn upsert(
     finding: &Finding,
     figures: Option<&StatementFigures>,
 ) -> spi::Result<Option<String>> {
+    let pct = finding.improvement_pct();
+    let saved =
+        figures.and_then(|f| lifecycle::ms_saved_per_hour(f.calls_per_hour(), f.mean_ms(), pct));
+    upsert_estimated(client, queryid, finding, pct, saved)
+}
+
+/// Stores one finding with its estimated improvement and time saved per hour as given (the
+/// advisor's, over every statement the fix helps).
+pub fn upsert_estimated(
+    client: &mut SpiClient<'_>,
+    queryid: Option<i64>,
+    finding: &Finding,
+    pct: Option<f64>,
+    saved: Option<f64>,
+) -> spi::Result<Option<String>> {
     let fingerprint = lifecycle::fingerprint(finding.kind.as_str(), &finding.target);
     let existing = {
         let table = client.update(
@@ -46,9 +61,6 @@ pub fn upsert(
             })
         }
     };
-    let pct = finding.improvement_pct();
-    let saved =
-        figures.and_then(|f| lifecycle::ms_saved_per_hour(f.calls_per_hour(), f.mean_ms(), pct));
     let (status, announce) = match lifecycle::decide(existing.as_ref(), pct) {
         Action::Insert => ("open".to_string(), true),
         Action::Update { status, announce } => (status, announce),

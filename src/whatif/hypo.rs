@@ -27,7 +27,9 @@ unsafe extern "C-unwind" {
     );
 }
 
-/// One hypothetical index, as the planner needs it.
+/// One hypothetical index, as the planner needs it. Clones share the parsed expression and
+/// predicate lists, which the planner only ever sees copies of.
+#[derive(Clone)]
 pub struct HypoIndex {
     pub oid: Oid,
     pub name: CString,
@@ -50,6 +52,8 @@ pub struct HypoIndex {
     pub data_width: i64,
     /// Share of the table's rows a partial index holds (1 without a predicate).
     pred_selectivity: f64,
+    /// Table columns the index uses: keys, INCLUDE, in expressions or the predicate.
+    pub columns: Vec<String>,
 }
 
 thread_local! {
@@ -184,6 +188,7 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
             amroutine,
             data_width: 0,
             pred_selectivity: 1.0,
+            columns: Vec::new(),
         };
         for (i, item) in keys.iter().chain(include.iter()).enumerate() {
             let elem = &*(*item as *mut pg_sys::IndexElem);
@@ -254,7 +259,37 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
             h.indpred = pg_sys::make_ands_implicit((*stmt).whereClause.cast());
             h.pred_selectivity = predicate_selectivity(relid, (*stmt).whereClause);
         }
+        h.columns = columns_used(&h);
         h
+    }
+}
+
+/// Names of the table columns `h` uses, in attribute order.
+unsafe fn columns_used(h: &HypoIndex) -> Vec<String> {
+    unsafe {
+        let mut attnums: Vec<i32> = h.indexkeys.iter().copied().filter(|a| *a > 0).collect();
+        let mut set: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        pg_sys::pull_varattnos(h.indexprs.cast(), 1, &mut set);
+        pg_sys::pull_varattnos(h.indpred.cast(), 1, &mut set);
+        let mut member = -1;
+        loop {
+            member = pg_sys::bms_next_member(set, member);
+            if member < 0 {
+                break;
+            }
+            attnums.push(member + pg_sys::FirstLowInvalidHeapAttributeNumber);
+        }
+        attnums.retain(|a| *a > 0);
+        attnums.sort_unstable();
+        attnums.dedup();
+        attnums
+            .into_iter()
+            .map(|a| {
+                CStr::from_ptr(pg_sys::get_attname(h.relid, a as i16, false))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
     }
 }
 

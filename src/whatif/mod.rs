@@ -1,6 +1,7 @@
 //! The what-if advisor: hypothetical indexes inside the planner.
 
 pub mod hypo;
+pub mod planner;
 pub mod size;
 
 /// Whether an EXPLAIN (FORMAT JSON) output uses the index called `name` anywhere.

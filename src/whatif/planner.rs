@@ -1,0 +1,313 @@
+//! Planning one statement many times, each time with a different set of hypothetical indexes,
+//! by calling the planner directly: parse and analyse once, then copy the query tree and plan
+//! it in a memory context that is reset after every plan. No SPI round trip, no EXPLAIN text.
+//!
+//! Everything happens inside one subtransaction that is rolled back (see [`with_statement`]), so
+//! the locks parse analysis takes are held while the planner reads the tables, and released
+//! after.
+
+use super::hypo::{self, HypoIndex};
+use crate::plans::explain;
+use crate::plans::repair::Token;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::pg_sys::{self, Oid};
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+use std::ffi::{c_int, CString};
+
+/// A statement parsed and analysed, ready to be planned again and again.
+pub struct Statement {
+    query: *mut pg_sys::Query,
+    text: CString,
+    context: PgMemoryContexts,
+}
+
+/// What one planning concluded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Planned {
+    pub total_cost: f64,
+    /// Every index the plan reads, hypothetical or real.
+    pub indexes: Vec<Oid>,
+}
+
+impl Planned {
+    pub fn uses(&self, oid: Oid) -> bool {
+        self.indexes.contains(&oid)
+    }
+}
+
+/// Parses and analyses `sql` (with `$n` parameters planned generically, or replaced by the
+/// literals in `values`), as `role` when the caller may act as it, then runs `body` with it.
+/// All in a subtransaction that is rolled back; an ERROR comes back as `Err(message)`.
+pub fn with_statement<R>(
+    sql: &str,
+    values: Option<&[Option<String>]>,
+    role: Option<&str>,
+    body: impl FnOnce(&mut Statement) -> R,
+) -> Result<R, String> {
+    let text = explain::planning_text(sql);
+    explain::in_rolled_back_subtransaction(|| {
+        explain::act_as(role);
+        Spi::run("SET LOCAL lock_timeout = '1s'").unwrap_or_else(|e| error!("{e}"));
+        let mut statement = crate::plans::capture::unobserved(|| analyze(&text, values));
+        body(&mut statement)
+    })
+    .map_err(|(message, _)| message)
+}
+
+/// Where each `$n` of `sql` is, and how long its text is.
+fn param_spans(sql: &str) -> Vec<(usize, usize, i32)> {
+    crate::plans::lexer::tokens(sql)
+        .into_iter()
+        .filter_map(|t| match t {
+            Token::Param { at, number } => Some((at, 1 + number.to_string().len(), number)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn raw_statement(text: &CString) -> *mut pg_sys::RawStmt {
+    unsafe {
+        let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        let count = list.as_ref().map(|l| l.length).unwrap_or(0);
+        if count != 1 {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+                format!("expected one statement, found {count}"),
+                "optischema",
+            )
+            .report(PgLogLevel::ERROR);
+        }
+        (*(*list).elements).ptr_value.cast()
+    }
+}
+
+fn only_query(list: *mut pg_sys::List) -> *mut pg_sys::Query {
+    unsafe {
+        let count = list.as_ref().map(|l| l.length).unwrap_or(0);
+        if count != 1 {
+            error!("the statement rewrites into {count} statements; only one can be planned");
+        }
+        let query: *mut pg_sys::Query = (*(*list).elements).ptr_value.cast();
+        if !(*query).utilityStmt.is_null() {
+            error!("utility statements have no plan");
+        }
+        query
+    }
+}
+
+fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
+    let text = CString::new(sql).unwrap_or_else(|_| error!("the statement contains a NUL byte"));
+    unsafe {
+        let raw = raw_statement(&text);
+        let mut types: *mut Oid = std::ptr::null_mut();
+        let mut count: c_int = 0;
+        let analysed = pg_sys::pg_analyze_and_rewrite_varparams(
+            raw,
+            text.as_ptr(),
+            &mut types,
+            &mut count,
+            std::ptr::null_mut(),
+        );
+        let Some(values) = values else {
+            return Statement {
+                query: only_query(analysed),
+                text,
+                context: PgMemoryContexts::new("optischema what-if planning"),
+            };
+        };
+        if values.len() != count as usize {
+            error!(
+                "the captured set has {} values, the statement takes {count}",
+                values.len()
+            );
+        }
+        // a custom plan: each $n becomes its value, typed as the generic analysis typed it
+        let mut literal = sql.to_string();
+        for (at, len, number) in param_spans(sql).into_iter().rev() {
+            let typ = *types.add(number as usize - 1);
+            let type_name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typ))
+                .to_string_lossy()
+                .into_owned();
+            let value = values[number as usize - 1].as_deref().unwrap_or("NULL");
+            literal.replace_range(at..at + len, &format!("({value})::{type_name}"));
+        }
+        let text = CString::new(literal).unwrap_or_else(|_| error!("a value contains a NUL byte"));
+        let raw = raw_statement(&text);
+        let analysed = pg_sys::pg_analyze_and_rewrite_fixedparams(
+            raw,
+            text.as_ptr(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        Statement {
+            query: only_query(analysed),
+            text,
+            context: PgMemoryContexts::new("optischema what-if planning"),
+        }
+    }
+}
+
+impl Statement {
+    /// Plans the statement with `indexes` visible to the planner (and nothing else
+    /// hypothetical).
+    pub fn plan(&mut self, indexes: &[HypoIndex]) -> Planned {
+        let (query, text) = (self.query, self.text.as_ptr());
+        let (planned, _) = hypo::with_indexes(indexes.to_vec(), || unsafe {
+            let planned = self.context.switch_to(|_| {
+                // the planner scribbles on its input
+                let copy = pg_sys::copyObjectImpl(query.cast()).cast::<pg_sys::Query>();
+                let stmt = pg_sys::pg_plan_query(
+                    copy,
+                    text,
+                    pg_sys::CURSOR_OPT_PARALLEL_OK as c_int,
+                    std::ptr::null_mut(),
+                );
+                let mut indexes = Vec::new();
+                collect_indexes((*stmt).planTree, &mut indexes);
+                for sub in list_ptrs((*stmt).subplans) {
+                    collect_indexes(sub.cast(), &mut indexes);
+                }
+                Planned {
+                    total_cost: (*(*stmt).planTree).total_cost,
+                    indexes,
+                }
+            });
+            self.context.reset();
+            planned
+        });
+        planned
+    }
+}
+
+impl Statement {
+    /// The columns the statement reads of each table it names, by table oid, as parse analysis
+    /// recorded them for the privilege check; None for a table whose whole rows it reads.
+    pub fn columns_read(&self) -> Vec<(Oid, Option<Vec<String>>)> {
+        let mut out = Vec::new();
+        unsafe { query_columns(self.query, &mut out) };
+        out
+    }
+}
+
+unsafe fn query_columns(query: *mut pg_sys::Query, out: &mut Vec<(Oid, Option<Vec<String>>)>) {
+    unsafe {
+        let Some(q) = query.as_ref() else { return };
+        for cte in list_ptrs(q.cteList) {
+            let cte = cte.cast::<pg_sys::CommonTableExpr>();
+            if (*(*cte).ctequery).type_ == pg_sys::NodeTag::T_Query {
+                query_columns((*cte).ctequery.cast(), out);
+            }
+        }
+        for rte in list_ptrs(q.rtable) {
+            let rte = &*rte.cast::<pg_sys::RangeTblEntry>();
+            match rte.rtekind {
+                pg_sys::RTEKind::RTE_SUBQUERY => query_columns(rte.subquery, out),
+                pg_sys::RTEKind::RTE_RELATION => {
+                    let mut names = Some(Vec::new());
+                    let mut member = -1;
+                    loop {
+                        member = pg_sys::bms_next_member(rte.selectedCols, member);
+                        if member < 0 {
+                            break;
+                        }
+                        let attnum = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
+                        if attnum == 0 {
+                            names = None;
+                        } else if attnum > 0 {
+                            if let Some(n) = names.as_mut() {
+                                n.push(
+                                    std::ffi::CStr::from_ptr(pg_sys::get_attname(
+                                        rte.relid,
+                                        attnum as i16,
+                                        false,
+                                    ))
+                                    .to_string_lossy()
+                                    .into_owned(),
+                                );
+                            }
+                        }
+                    }
+                    match out.iter_mut().find(|(relid, _)| *relid == rte.relid) {
+                        Some((_, existing)) => {
+                            *existing = match (existing.take(), names) {
+                                (Some(mut a), Some(b)) => {
+                                    a.extend(
+                                        b.into_iter()
+                                            .filter(|c| !a.contains(c))
+                                            .collect::<Vec<_>>(),
+                                    );
+                                    Some(a)
+                                }
+                                _ => None,
+                            }
+                        }
+                        None => out.push((rte.relid, names)),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
+    unsafe {
+        match list.as_ref() {
+            None => Vec::new(),
+            Some(l) => (0..l.length as usize)
+                .map(|i| (*l.elements.add(i)).ptr_value)
+                .collect(),
+        }
+    }
+}
+
+/// The indexes a plan tree reads, in every branch (appends, bitmap trees, subqueries).
+unsafe fn collect_indexes(plan: *mut pg_sys::Plan, out: &mut Vec<Oid>) {
+    unsafe {
+        let Some(node) = plan.as_ref() else { return };
+        let mut children: Vec<*mut pg_sys::Plan> = vec![node.lefttree, node.righttree];
+        match node.type_ {
+            pg_sys::NodeTag::T_IndexScan => out.push((*plan.cast::<pg_sys::IndexScan>()).indexid),
+            pg_sys::NodeTag::T_IndexOnlyScan => {
+                out.push((*plan.cast::<pg_sys::IndexOnlyScan>()).indexid)
+            }
+            pg_sys::NodeTag::T_BitmapIndexScan => {
+                out.push((*plan.cast::<pg_sys::BitmapIndexScan>()).indexid)
+            }
+            pg_sys::NodeTag::T_Append => children.extend(
+                list_ptrs((*plan.cast::<pg_sys::Append>()).appendplans)
+                    .into_iter()
+                    .map(|p| p.cast()),
+            ),
+            pg_sys::NodeTag::T_MergeAppend => children.extend(
+                list_ptrs((*plan.cast::<pg_sys::MergeAppend>()).mergeplans)
+                    .into_iter()
+                    .map(|p| p.cast()),
+            ),
+            pg_sys::NodeTag::T_BitmapAnd => children.extend(
+                list_ptrs((*plan.cast::<pg_sys::BitmapAnd>()).bitmapplans)
+                    .into_iter()
+                    .map(|p| p.cast()),
+            ),
+            pg_sys::NodeTag::T_BitmapOr => children.extend(
+                list_ptrs((*plan.cast::<pg_sys::BitmapOr>()).bitmapplans)
+                    .into_iter()
+                    .map(|p| p.cast()),
+            ),
+            pg_sys::NodeTag::T_SubqueryScan => {
+                children.push((*plan.cast::<pg_sys::SubqueryScan>()).subplan)
+            }
+            pg_sys::NodeTag::T_CustomScan => children.extend(
+                list_ptrs((*plan.cast::<pg_sys::CustomScan>()).custom_plans)
+                    .into_iter()
+                    .map(|p| p.cast()),
+            ),
+            _ => {}
+        }
+        for child in children {
+            collect_indexes(child, out);
+        }
+    }
+}
