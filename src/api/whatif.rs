@@ -22,6 +22,10 @@ fn known_queryid(query: &str) -> Option<i64> {
 /// The captured value sets of a known statement (when the caller may read them), as what-if
 /// variants with their weights; the generic plan alone otherwise.
 fn variants_for(query: &str) -> Vec<(Option<Vec<Option<String>>>, f64)> {
+    // values are captured for statements with parameters only
+    if !query.contains('$') {
+        return vec![(None, 1.0)];
+    }
     let captured = known_queryid(query)
         .and_then(|q| analysis::captured_sets(q).ok().flatten())
         .unwrap_or_default();
