@@ -136,7 +136,8 @@ fn examined_for(query: Option<&str>) -> (Vec<Examined>, bool) {
             true,
         ),
         Some(text) => {
-            let hot = known_queryid(text).and_then(|q| {
+            let queryid = known_queryid(text);
+            let hot = queryid.and_then(|q| {
                 analysis::hot_statements(1, Some(q))
                     .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
                     .pop()
@@ -144,11 +145,13 @@ fn examined_for(query: Option<&str>) -> (Vec<Examined>, bool) {
             match hot {
                 Some(h) => (vec![h], true),
                 // how often it runs is not known: it counts as one call an hour of 1 ms, so the
-                // planner's share decides, and writes are not weighed against it
+                // planner's share decides, and writes are not weighed against it (its captured
+                // values, if OptiSchema knows it, still count)
                 None => (
                     vec![HotStatement {
                         query: text.to_string(),
                         figures: StatementFigures {
+                            queryid: queryid.unwrap_or_default(),
                             calls: 1,
                             total_ms: 1.0,
                             window_hours: 1.0,
