@@ -114,6 +114,38 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_queue_of_few_unfinished_rows_gets_a_partial_index() {
+        Spi::run(
+            "CREATE TABLE jobs (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, finished_at timestamptz);
+             INSERT INTO jobs SELECT g, now() - g * interval '1 second',
+                    CASE WHEN g % 500 = 0 THEN NULL ELSE now() END
+               FROM generate_series(1, 200000) g;
+             ANALYZE jobs;",
+        )
+        .unwrap();
+        let sql = Spi::get_one::<String>(
+            "SELECT string_agg(index_sql, '; ') FROM optischema.recommend_indexes(
+                 'SELECT id FROM jobs WHERE finished_at IS NULL ORDER BY created_at LIMIT 10')",
+        )
+        .unwrap();
+        assert_eq!(
+            sql.as_deref(),
+            Some(
+                "CREATE INDEX CONCURRENTLY ON public.jobs (created_at) WHERE (finished_at IS NULL)"
+            )
+        );
+        // the same definition through whatif(): small, and used
+        let (used, size) = Spi::get_two::<bool, f64>(
+            "SELECT used, size_mb FROM optischema.whatif(
+                 'SELECT id FROM jobs WHERE finished_at IS NULL ORDER BY created_at LIMIT 10',
+                 ARRAY['CREATE INDEX ON jobs (created_at) WHERE finished_at IS NULL'])",
+        )
+        .unwrap();
+        assert_eq!(used, Some(true));
+        assert!(size.unwrap() < 0.1, "{size:?}");
+    }
+
+    #[pg_test]
     fn recommend_indexes_rejects_bad_input_clearly() {
         Spi::run("CREATE TABLE rj (a int)").unwrap();
         rejected("SELECT * FROM optischema.recommend_indexes('')");

@@ -27,7 +27,10 @@ fn key_column(key: &str) -> Option<String> {
 /// None when the keys already hold every column read, too many would be needed, or a key is an
 /// expression (an index-only scan cannot return an expression's columns).
 pub fn covering_variant(finding: &Finding, read: &[String]) -> Option<Finding> {
-    if finding.kind != Kind::Index || finding.target.contains(" INCLUDE ") {
+    if finding.kind != Kind::Index
+        || finding.target.contains(" INCLUDE ")
+        || finding.target.contains(" WHERE ")
+    {
         return None;
     }
     let (_, keys) = index_target_keys(&finding.target)?;

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod expression_index;
 pub mod join_inner_index;
 pub mod like_prefix;
+pub mod partial_index;
 pub mod scan_filter_index;
 pub mod sort_index;
 pub mod stale_statistics;
@@ -329,13 +330,20 @@ pub fn run(subject: &Subject) -> Vec<Finding> {
     all.extend(like_prefix::check(subject));
     all.extend(sort_index::check(subject));
     all.extend(join_inner_index::check(subject));
+    all.extend(partial_index::check(subject));
     all.extend(stale_statistics::check(subject));
     all.extend(temp_spill::check(subject));
     consolidate(all)
 }
 
 /// An index finding's target `schema.table(k1, k2)` split into the table and its keys.
+/// None for a partial index: its keys alone do not say which rows it serves. INCLUDE columns
+/// are not keys and are left out.
 pub fn index_target_keys(target: &str) -> Option<(String, Vec<String>)> {
+    if target.contains(" WHERE ") {
+        return None;
+    }
+    let target = target.split(" INCLUDE (").next()?;
     let (table, keys) = target.split_once('(')?;
     Some((
         table.to_string(),
