@@ -22,7 +22,8 @@ GRANT EXECUTE ON FUNCTION
     optischema.query_history(bigint, interval, interval),
     optischema.status(),
     optischema.explain(bigint),
-    optischema.whatif(text, text[])
+    optischema.whatif(text, text[]),
+    optischema.recommend_indexes(text)
     TO optischema_reader;
 
 GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;
@@ -53,3 +54,9 @@ GRANT USAGE ON SEQUENCE optischema.recommendation_store_id_seq TO optischema_adm
 -- Captured parameter values can be personal data: admins only.
 REVOKE ALL ON optischema.captured_params FROM optischema_reader;
 GRANT SELECT, DELETE ON optischema.captured_params TO optischema_admin;
+
+-- The LLM layer: asking costs tokens, so only admins ask; readers see answers through the
+-- recommendations view, and what calls cost through status().
+GRANT SELECT, INSERT ON optischema.ai_requests TO optischema_admin;
+GRANT USAGE ON SEQUENCE optischema.ai_requests_id_seq TO optischema_admin;
+GRANT EXECUTE ON FUNCTION optischema.ask(bigint) TO optischema_admin;

@@ -9,6 +9,7 @@ pub mod advisor;
 pub mod analysis;
 pub mod api;
 pub mod hot;
+pub mod llm;
 pub mod notify;
 pub mod plans;
 pub mod rules;
@@ -26,6 +27,7 @@ extension_sql_file!(
     name = "recommendations",
     requires = ["bootstrap"]
 );
+extension_sql_file!("../sql/ai.sql", name = "ai", requires = ["recommendations"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -34,6 +36,7 @@ pub extern "C-unwind" fn _PG_init() {
     // The worker can only be registered while the server starts (shared_preload_libraries).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
+        llm::worker::register();
         plans::capture::install();
         whatif::hypo::install();
     }

@@ -73,6 +73,25 @@ pub fn recommendation_payload(r: &Recommendation) -> String {
     )
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq)]
+struct AiExplanation {
+    queryid: i64,
+    recommendation_id: Option<i64>,
+}
+
+/// An explanation from the LLM is stored for statement `queryid` (and attached to its
+/// recommendation `recommendation_id`, when it has one).
+pub fn ai_explanation_payload(queryid: i64, recommendation_id: Option<i64>) -> String {
+    encode(
+        "ai_explanation",
+        &AiExplanation {
+            queryid,
+            recommendation_id,
+        },
+        false,
+    )
+}
+
 /// Queues the payloads on the channel; PostgreSQL delivers them when the transaction commits.
 pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
     if payloads.is_empty() {
@@ -224,5 +243,17 @@ mod tests {
         assert!(p.len() <= MAX_PAYLOAD_BYTES);
         let v: serde_json::Value = serde_json::from_str(&p).unwrap();
         assert!(v["query"].as_str().unwrap().chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn an_ai_explanation_payload_names_the_statement_and_recommendation() {
+        assert_eq!(
+            ai_explanation_payload(42, Some(7)),
+            r#"{"type":"ai_explanation","queryid":42,"recommendation_id":7}"#
+        );
+        assert_eq!(
+            ai_explanation_payload(42, None),
+            r#"{"type":"ai_explanation","queryid":42,"recommendation_id":null}"#
+        );
     }
 }

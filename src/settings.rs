@@ -86,6 +86,7 @@ pub fn register() {
         GucFlags::UNIT_MB,
     );
     register_capture();
+    register_llm();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr()) };
 }
@@ -154,4 +155,108 @@ pub fn param_exclude_roles() -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+pub static LLM_BASE_URL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"https://api.openai.com/v1"));
+pub static LLM_MODEL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"gpt-4o"));
+pub static LLM_API_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Seconds an LLM call may take.
+pub static LLM_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(30);
+pub static LLM_MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(1500);
+/// Tokens a day; 0 makes no call.
+pub static LLM_DAILY_TOKEN_BUDGET: GucSetting<i32> = GucSetting::<i32>::new(200_000);
+pub static LLM_SEND_VALUES: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+/// Settings of the LLM layer: read by the AI worker at each request, so a reload applies.
+fn register_llm() {
+    GucRegistry::define_string_guc(
+        c"optischema.llm_base_url",
+        c"Base URL of the OpenAI-compatible API OptiSchema asks for explanations and rewrites.",
+        c"Requests go to <base URL>/chat/completions.",
+        &LLM_BASE_URL,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"optischema.llm_model",
+        c"Model OptiSchema asks.",
+        c"Part of the answer cache's key: another model asks again.",
+        &LLM_MODEL,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"optischema.llm_api_key",
+        c"API key for the LLM endpoint (or the server's OPENAI_API_KEY environment variable).",
+        c"Only superusers can see or set it.",
+        &LLM_API_KEY,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL,
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.llm_timeout",
+        c"Longest time one LLM call may take.",
+        c"The call is made by the AI worker, outside any transaction.",
+        &LLM_TIMEOUT_S,
+        1,
+        600,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.llm_max_tokens",
+        c"Most tokens one answer may have.",
+        c"Sent as max_tokens with each request.",
+        &LLM_MAX_TOKENS,
+        64,
+        32_000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.llm_daily_token_budget",
+        c"Tokens OptiSchema may spend on LLM calls per day (UTC); 0 makes no call.",
+        c"Prompt and answer tokens as the endpoint reports them.",
+        &LLM_DAILY_TOKEN_BUDGET,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"optischema.llm_send_values",
+        c"Lets captured parameter values go to the LLM endpoint.",
+        c"Off: prompts carry statement texts with $n placeholders only.",
+        &LLM_SEND_VALUES,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+}
+
+fn text_setting(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+pub fn llm_base_url() -> String {
+    text_setting(&LLM_BASE_URL).unwrap_or_else(|| "https://api.openai.com/v1".into())
+}
+
+pub fn llm_model() -> String {
+    text_setting(&LLM_MODEL).unwrap_or_else(|| "gpt-4o".into())
+}
+
+/// The API key: the setting, or the server's OPENAI_API_KEY. Never logged or shown.
+pub fn llm_api_key() -> Option<String> {
+    text_setting(&LLM_API_KEY).or_else(|| {
+        std::env::var("OPENAI_API_KEY")
+            .ok()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+    })
 }

@@ -20,6 +20,8 @@ pub const WORKER_TYPE: &str = "optischema sampler";
 const SAMPLE_TIMEOUT_MS: i32 = 10_000;
 /// `lock_timeout` of the worker's session: it never queues behind users for long.
 const LOCK_TIMEOUT: &std::ffi::CStr = c"1s";
+/// The AI worker is asked about this many of the hottest statements with open recommendations.
+const ASK_ABOUT_TOP: i64 = 3;
 /// A hot statement's analysis is repeated this often (plans change with data and indexes).
 const REANALYZE_AFTER: Duration = Duration::from_secs(300);
 
@@ -43,21 +45,27 @@ pub fn register() {
 }
 
 /// Logs a condition once, and again only after it has changed; says once when it is over.
-struct LogOnce {
+pub(crate) struct LogOnce {
     /// What is being done: "sampling", "analysis".
     activity: &'static str,
     last: Option<String>,
 }
 
 impl LogOnce {
-    fn new(activity: &'static str) -> LogOnce {
+    pub(crate) fn new(activity: &'static str) -> LogOnce {
         LogOnce {
             activity,
             last: None,
         }
     }
 
-    fn report(&mut self, key: &str, level: PgLogLevel, message: &str, hint: Option<&str>) {
+    pub(crate) fn report(
+        &mut self,
+        key: &str,
+        level: PgLogLevel,
+        message: &str,
+        hint: Option<&str>,
+    ) {
         if self.last.as_deref() == Some(key) {
             return;
         }
@@ -75,7 +83,7 @@ impl LogOnce {
     }
 
     /// The condition is over: says so once if something had been reported.
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         match self.last.take() {
             Some(key) if key.starts_with("error:") => {
                 log!("optischema: {} works again", self.activity)
@@ -196,10 +204,18 @@ fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::s
         }
         take
     });
+    let open = open?;
     for q in chosen {
         last_analyzed.insert(q, now);
     }
-    open
+    // the hottest statements with something to fix get an explanation, while the budget lasts
+    if crate::llm::worker::unavailable()?.is_none() {
+        Spi::run_with_args(
+            include_str!("../sql/llm/enqueue_hot.sql"),
+            &[ASK_ABOUT_TOP.into(), crate::analysis::WINDOW_MINUTES.into()],
+        )?;
+    }
+    Ok(open)
 }
 
 fn analysis_failed(log_once: &mut LogOnce, message: &str) {
@@ -225,7 +241,7 @@ fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
 
 /// Session settings for all the worker's statements, set directly rather than with SQL
 /// statements that pg_stat_statements would record before `track = none` took effect.
-fn prepare_session() {
+pub(crate) fn prepare_session() {
     for (name, value) in [
         (c"pg_stat_statements.track", c"none"),
         (c"lock_timeout", LOCK_TIMEOUT),
@@ -248,7 +264,7 @@ fn pg_stat_statements_loaded() -> bool {
 
 /// Runs `body` in its own transaction, bounded by [`SAMPLE_TIMEOUT_MS`]. A PostgreSQL ERROR or
 /// a panic inside rolls the transaction back and comes back as `Err(message)`.
-fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();

@@ -1,6 +1,7 @@
 //! The SQL API in schema `optischema`: thin functions that validate their arguments
 //! (see `args`) and read OptiSchema's tables. The queries live in `sql/queries/`.
 
+mod ai;
 pub mod args;
 mod whatif;
 
@@ -140,7 +141,7 @@ fn query_history(
     TableIterator::new(rows)
 }
 
-/// The worker's health and progress.
+/// The workers' health and progress: sampling, and the AI worker's requests and tokens.
 #[pg_extern(volatile)]
 fn status() -> TableIterator<
     'static,
@@ -156,13 +157,21 @@ fn status() -> TableIterator<
         name!(history_rows, i64),
         name!(last_error, Option<String>),
         name!(last_error_at, Option<TimestampWithTimeZone>),
+        name!(ai_worker_pid, Option<i32>),
+        name!(ai_requests_waiting, i64),
+        name!(ai_tokens_today, i64),
+        name!(ai_token_budget_left, i64),
+        name!(ai_last_error, Option<String>),
+        name!(ai_last_error_at, Option<TimestampWithTimeZone>),
     ),
 > {
+    let tokens_today = crate::llm::worker::tokens_today()
+        .unwrap_or_else(|e| error!("optischema: reading AI calls failed: {e}"));
     let row = Spi::connect(|client| -> spi::Result<_> {
         let table = client.select(
             include_str!("../../sql/queries/status.sql"),
             Some(1),
-            &[WORKER_TYPE.into()],
+            &[WORKER_TYPE.into(), crate::llm::worker::WORKER_TYPE.into()],
         )?;
         let row = table.first();
         Ok((
@@ -177,6 +186,12 @@ fn status() -> TableIterator<
             row.get::<i64>(6)?.unwrap_or_default(),
             row.get::<String>(7)?,
             row.get::<TimestampWithTimeZone>(8)?,
+            row.get::<i32>(9)?,
+            row.get::<i64>(10)?.unwrap_or_default(),
+            tokens_today,
+            (settings::LLM_DAILY_TOKEN_BUDGET.get() as i64 - tokens_today).max(0),
+            row.get::<String>(11)?,
+            row.get::<TimestampWithTimeZone>(12)?,
         ))
     })
     .unwrap_or_else(|e| error!("optischema: reading status failed: {e}"));
@@ -208,9 +223,9 @@ fn reset() -> i64 {
 /// The generic plan of a statement OptiSchema has seen, planned without running it:
 /// `{"queryid", "query", "generic_plan", "planned_sql"?}`, or `{"queryid", "query",
 /// "unexplainable": reason}` when it cannot be planned as it stands.
-#[pg_extern(volatile)]
-fn explain(queryid: Option<i64>) -> pgrx::JsonB {
-    let queryid = valid(args::queryid(queryid));
+/// The text of statement `queryid` (None when pg_stat_statements kept none), when it was
+/// sampled and ran in this database; a clear ERROR otherwise.
+pub(crate) fn statement_here(queryid: i64) -> Option<String> {
     let known = Spi::connect(
         |client| -> spi::Result<Option<(Option<String>, Option<String>)>> {
             let table = client.select(
@@ -238,6 +253,13 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
             hint: format!("Connect to database \"{database}\", where its tables are, to plan it."),
         })
     }
+    query
+}
+
+#[pg_extern(volatile)]
+fn explain(queryid: Option<i64>) -> pgrx::JsonB {
+    let queryid = valid(args::queryid(queryid));
+    let query = statement_here(queryid);
     let mut out = serde_json::json!({ "queryid": queryid, "query": query });
     let Some(query) = query else {
         out["unexplainable"] = "pg_stat_statements kept no text for this statement".into();

@@ -4,6 +4,9 @@
 //! stopped (immediate mode) and removed when dropped. As root, the server runs as the `postgres`
 //! OS user, since initdb refuses root.
 
+pub mod mock_llm;
+
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -286,4 +289,14 @@ pub fn run_times(c: &mut Client, sql: &str, n: i32) {
     for i in 0..n {
         c.query(&stmt, &[&i]).unwrap();
     }
+}
+
+/// The next notification within half a second, if any (a fresh iterator each call: one that
+/// timed out once stops waiting).
+pub fn next_notification(listener: &mut Client) -> Option<postgres::Notification> {
+    listener
+        .notifications()
+        .timeout_iter(Duration::from_millis(500))
+        .next()
+        .unwrap()
 }

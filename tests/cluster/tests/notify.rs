@@ -1,20 +1,11 @@
 //! NOTIFY payloads as a LISTEN client receives them.
 
 use optischema_cluster_tests::*;
-use postgres::fallible_iterator::FallibleIterator;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
 /// The next notification within 500 ms. A fresh iterator each time: postgres' timeout iterator
 /// stops waiting once its first timeout has passed.
-fn next_notification(listener: &mut postgres::Client) -> Option<postgres::Notification> {
-    listener
-        .notifications()
-        .timeout_iter(Duration::from_millis(500))
-        .next()
-        .unwrap()
-}
-
 #[test]
 fn listener_receives_sample_and_hot_query_payloads_under_8000_bytes() {
     let cluster = Cluster::start(&["optischema.hot_top_n = 3"]);

@@ -1,0 +1,60 @@
+//! The LLM part of the SQL API: `ask`.
+
+use super::{args, reject, statement_here, valid, ArgError};
+use crate::llm::{context, worker};
+use crate::settings;
+use pgrx::prelude::*;
+use serde_json::json;
+
+/// The LLM's explanation (and proposed rewrite and indexes) for statement `queryid`: at once
+/// when it is cached for the statement's current plan, otherwise queued for the AI worker, which
+/// asks outside any transaction. Returns `{"status": "cached", "answer": ...}`,
+/// `{"status": "queued", "request_id": ...}`, or `{"status": "unavailable", "reason": ...}`
+/// when no call can be made (no key, no budget left today).
+#[pg_extern(volatile)]
+fn ask(queryid: Option<i64>) -> pgrx::JsonB {
+    let queryid = valid(args::queryid(queryid));
+    if statement_here(queryid).is_none() {
+        reject(ArgError {
+            message: format!("pg_stat_statements kept no text for statement {queryid}"),
+            hint: "Raise pg_stat_statements.max or keep track_activity_query_size large enough."
+                .into(),
+        })
+    }
+    let Some((_, _, _, fingerprint)) = context::plan_of(queryid)
+        .unwrap_or_else(|e| error!("optischema: planning the statement failed: {e}"))
+    else {
+        reject(ArgError {
+            message: format!(
+                "statement {queryid} cannot be planned, so there is nothing to explain"
+            ),
+            hint: "See optischema.explain() for the reason.".into(),
+        })
+    };
+    let model = settings::llm_model();
+    let failed =
+        |e: pgrx::spi::Error| -> ! { error!("optischema: reading the AI cache failed: {e}") };
+    if let Some(answer) =
+        worker::cached(queryid, &fingerprint, &model).unwrap_or_else(|e| failed(e))
+    {
+        return pgrx::JsonB(json!({
+            "status": "cached", "queryid": queryid, "model": model, "answer": answer.0,
+        }));
+    }
+    if let Some(reason) = worker::unavailable().unwrap_or_else(|e| failed(e)) {
+        return pgrx::JsonB(
+            json!({ "status": "unavailable", "queryid": queryid, "reason": reason }),
+        );
+    }
+    let request_id = Spi::get_one_with_args::<i64>(
+        "WITH new AS (INSERT INTO optischema.ai_requests (queryid) VALUES ($1)
+                      ON CONFLICT DO NOTHING RETURNING id)
+         SELECT id FROM new
+         UNION ALL
+         SELECT id FROM optischema.ai_requests WHERE queryid = $1 AND status IN ('queued', 'running')
+         LIMIT 1",
+        &[queryid.into()],
+    )
+    .unwrap_or_else(|e| error!("optischema: queueing the request failed: {e}"));
+    pgrx::JsonB(json!({ "status": "queued", "queryid": queryid, "request_id": request_id }))
+}

@@ -1,0 +1,313 @@
+//! The AI worker: a background worker of its own, so that an endpoint that hangs for the whole
+//! `optischema.llm_timeout` never delays sampling or analysis. It takes one queued request at a
+//! time: reads the statement's context and checks the cache, the key and the day's budget in a
+//! short transaction, makes the HTTP call with no transaction open and no lock held, then
+//! stores the answer (or the failure) and announces it in another short transaction.
+
+use super::answer::{self, Outcome};
+use super::{client, context, prompt};
+use crate::notify;
+use crate::settings;
+use crate::worker::{in_transaction, prepare_session, LogOnce};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
+};
+use pgrx::prelude::*;
+use pgrx::spi;
+use std::time::{Duration, Instant};
+
+pub const WORKER_TYPE: &str = "optischema ai";
+/// How often the queue is looked at when nothing wakes the worker.
+const POLL: Duration = Duration::from_secs(1);
+
+pub fn register() {
+    BackgroundWorkerBuilder::new(WORKER_TYPE)
+        .set_type(WORKER_TYPE)
+        .set_library("optischema")
+        .set_function("optischema_ai_worker_main")
+        .enable_spi_access()
+        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_restart_time(Some(Duration::from_secs(5)))
+        .load();
+}
+
+/// A request ready for the endpoint.
+struct Call {
+    request_id: i64,
+    queryid: i64,
+    attempts: i32,
+    plan_fingerprint: String,
+    model: String,
+    base_url: String,
+    key: String,
+    timeout: Duration,
+    body: serde_json::Value,
+}
+
+/// Ends a request without a call.
+fn close(request_id: i64, status: &str, error: Option<&str>) -> spi::Result<()> {
+    Spi::run_with_args(
+        "UPDATE optischema.ai_requests SET status = $2, error = $3, finished_at = now() WHERE id = $1",
+        &[request_id.into(), status.into(), error.into()],
+    )
+}
+
+pub fn tokens_today() -> spi::Result<i64> {
+    Ok(Spi::get_one::<i64>(include_str!("../../sql/llm/tokens_today.sql"))?.unwrap_or(0))
+}
+
+/// The cached answer for this statement, plan, model and prompt version, if any.
+pub fn cached(queryid: i64, fingerprint: &str, model: &str) -> spi::Result<Option<pgrx::JsonB>> {
+    Spi::get_one_with_args::<pgrx::JsonB>(
+        "SELECT (SELECT answer FROM optischema.ai_cache
+                  WHERE queryid = $1 AND plan_fingerprint = $2 AND model = $3 AND prompt_version = $4)",
+        &[
+            queryid.into(),
+            fingerprint.into(),
+            model.into(),
+            prompt::PROMPT_VERSION.into(),
+        ],
+    )
+}
+
+/// Why no call can be made now, if so: no key, or no budget left today.
+pub fn unavailable() -> spi::Result<Option<String>> {
+    if settings::llm_api_key().is_none() {
+        return Ok(Some(
+            "no API key: set optischema.llm_api_key or the server's OPENAI_API_KEY".into(),
+        ));
+    }
+    let budget = settings::LLM_DAILY_TOKEN_BUDGET.get() as i64;
+    if budget == 0 {
+        return Ok(Some(
+            "optischema.llm_daily_token_budget is 0: no calls".into(),
+        ));
+    }
+    let used = tokens_today()?;
+    if used >= budget {
+        return Ok(Some(format!(
+            "the daily token budget is spent ({used} of {budget} tokens today)"
+        )));
+    }
+    Ok(None)
+}
+
+/// Takes the next request and prepares its call; None when there is nothing to call for (no
+/// request, a cached answer, no key, no budget: the request is closed with the reason).
+fn next_call() -> spi::Result<Option<Call>> {
+    if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
+        != Some(true)
+    {
+        return Ok(None);
+    }
+    let taken = Spi::connect_mut(|client| {
+        let table = client.update(include_str!("../../sql/llm/take_request.sql"), Some(1), &[])?;
+        if table.is_empty() {
+            return Ok::<_, spi::Error>(None);
+        }
+        let row = table.first();
+        Ok(Some((
+            row.get::<i64>(1)?.unwrap_or_default(),
+            row.get::<i64>(2)?.unwrap_or_default(),
+            row.get::<i32>(3)?.unwrap_or_default(),
+        )))
+    })?;
+    let Some((request_id, queryid, attempts)) = taken else {
+        return Ok(None);
+    };
+    // statements are planned as their users run them, not with the worker's search_path
+    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    let Some(context) = context::gather(queryid)? else {
+        close(
+            request_id,
+            "failed",
+            Some("the statement is unknown or cannot be planned"),
+        )?;
+        return Ok(None);
+    };
+    let model = settings::llm_model();
+    if cached(queryid, &context.plan_fingerprint, &model)?.is_some() {
+        close(request_id, "done", None)?;
+        return Ok(None);
+    }
+    if let Some(reason) = unavailable()? {
+        close(request_id, "skipped", Some(&reason))?;
+        return Ok(None);
+    }
+    Ok(Some(Call {
+        request_id,
+        queryid,
+        attempts,
+        plan_fingerprint: context.plan_fingerprint,
+        body: prompt::request_body(&model, settings::LLM_MAX_TOKENS.get(), &context.prompt),
+        model,
+        base_url: settings::llm_base_url(),
+        key: settings::llm_api_key().unwrap_or_default(),
+        timeout: Duration::from_secs(settings::LLM_TIMEOUT_S.get() as u64),
+    }))
+}
+
+/// Records the call and what came of it; announces a new answer.
+fn finish(call: &Call, outcome: &Outcome, took: Duration) -> spi::Result<()> {
+    let usage = outcome.usage();
+    let error = match outcome {
+        Outcome::Failed { message, .. } => Some(answer::redact(message, Some(&call.key))),
+        Outcome::RateLimited { retry_after_s } => Some(format!(
+            "rate limited (HTTP 429), retry after {}",
+            retry_after_s.map_or("an unspecified time".to_string(), |s| format!("{s} s"))
+        )),
+        Outcome::Answered { .. } => None,
+    };
+    Spi::run_with_args(
+        "INSERT INTO optischema.ai_calls (queryid, model, outcome, prompt_tokens, completion_tokens, duration_ms, error)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            call.queryid.into(),
+            call.model.clone().into(),
+            outcome.kind().into(),
+            usage.prompt_tokens.into(),
+            usage.completion_tokens.into(),
+            (took.as_secs_f64() * 1000.0).into(),
+            error.clone().into(),
+        ],
+    )?;
+    match outcome {
+        Outcome::Answered { answer, usage } => {
+            Spi::run_with_args(
+                "INSERT INTO optischema.ai_cache
+                     (queryid, plan_fingerprint, model, prompt_version, answer, prompt_tokens, completion_tokens)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (queryid, plan_fingerprint, model, prompt_version) DO UPDATE
+                    SET answer = excluded.answer, prompt_tokens = excluded.prompt_tokens,
+                        completion_tokens = excluded.completion_tokens, created_at = now()",
+                &[
+                    call.queryid.into(),
+                    call.plan_fingerprint.clone().into(),
+                    call.model.clone().into(),
+                    prompt::PROMPT_VERSION.into(),
+                    pgrx::JsonB(serde_json::to_value(answer).expect("an answer serializes")).into(),
+                    usage.prompt_tokens.into(),
+                    usage.completion_tokens.into(),
+                ],
+            )?;
+            close(call.request_id, "done", None)?;
+            announce(call.queryid)
+        }
+        Outcome::RateLimited { retry_after_s } => retry_or_fail(call, *retry_after_s, error),
+        Outcome::Failed { retry: true, .. } => retry_or_fail(call, None, error),
+        Outcome::Failed { retry: false, .. } => close(call.request_id, "failed", error.as_deref()),
+    }
+}
+
+fn retry_or_fail(
+    call: &Call,
+    retry_after_s: Option<u64>,
+    error: Option<String>,
+) -> spi::Result<()> {
+    if call.attempts >= answer::MAX_ATTEMPTS {
+        return close(call.request_id, "failed", error.as_deref());
+    }
+    let wait = answer::backoff_s(call.attempts - 1, retry_after_s) as f64;
+    Spi::run_with_args(
+        "UPDATE optischema.ai_requests
+            SET status = 'queued', error = $2, not_before = now() + make_interval(secs => $3)
+          WHERE id = $1",
+        &[call.request_id.into(), error.into(), wait.into()],
+    )
+}
+
+/// NOTIFY `ai_explanation` for each open recommendation of the statement, or once without one.
+fn announce(queryid: i64) -> spi::Result<()> {
+    let ids: Vec<i64> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT id FROM optischema.recommendation_store WHERE queryid = $1 AND status = 'open' ORDER BY id",
+                None,
+                &[queryid.into()],
+            )?
+            .map(|row| row.get::<i64>(1).map(Option::unwrap_or_default))
+            .collect::<spi::Result<Vec<_>>>()
+    })?;
+    let payloads: Vec<String> = if ids.is_empty() {
+        vec![notify::ai_explanation_payload(queryid, None)]
+    } else {
+        ids.into_iter()
+            .map(|id| notify::ai_explanation_payload(queryid, Some(id)))
+            .collect()
+    };
+    Spi::connect_mut(|client| notify::send(client, &payloads))
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    crate::plans::capture::mark_worker();
+    let database = settings::database();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    log!("{WORKER_TYPE} started in database \"{database}\"");
+    let mut log_once = LogOnce::new("AI requests");
+    let mut session_ready = false;
+    while BackgroundWorker::wait_latch(Some(POLL)) {
+        if unsafe { pg_sys::ConfigReloadPending } != 0 {
+            unsafe {
+                pg_sys::ConfigReloadPending = 0;
+                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+            }
+        }
+        if !settings::ENABLED.get() {
+            continue;
+        }
+        if !session_ready {
+            session_ready = in_transaction(prepare_session).is_ok();
+        }
+        // drain the queue, one request at a time, checking for SIGTERM between them
+        loop {
+            let call = match in_transaction(next_call) {
+                Ok(Ok(Some(call))) => call,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    log_once.report(
+                        &format!("error:{e}"),
+                        PgLogLevel::WARNING,
+                        &format!("optischema: AI request failed: {e}"),
+                        None,
+                    );
+                    break;
+                }
+                Err(message) => {
+                    log_once.report(
+                        &format!("error:{message}"),
+                        PgLogLevel::WARNING,
+                        &format!("optischema: AI request failed: {message}"),
+                        None,
+                    );
+                    break;
+                }
+            };
+            let started = Instant::now();
+            let outcome =
+                client::chat_completion(&call.base_url, &call.key, &call.body, call.timeout);
+            let took = started.elapsed();
+            match in_transaction(|| finish(&call, &outcome, took)) {
+                Ok(Ok(())) => log_once.clear(),
+                Ok(Err(e)) => log_once.report(
+                    &format!("error:{e}"),
+                    PgLogLevel::WARNING,
+                    &format!("optischema: storing an AI answer failed: {e}"),
+                    None,
+                ),
+                Err(message) => log_once.report(
+                    &format!("error:{message}"),
+                    PgLogLevel::WARNING,
+                    &format!("optischema: storing an AI answer failed: {message}"),
+                    None,
+                ),
+            }
+            if BackgroundWorker::sigterm_received() {
+                break;
+            }
+        }
+    }
+    log!("{WORKER_TYPE} stopping");
+}

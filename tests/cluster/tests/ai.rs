@@ -1,0 +1,340 @@
+//! The LLM layer against a mock OpenAI-compatible endpoint on 127.0.0.1: what the request
+//! carries, the cache, the budget, failures, a hanging endpoint, and the key's secrecy.
+
+use optischema_cluster_tests::mock_llm::{explanation_answer, MockLlm, Reply};
+use optischema_cluster_tests::*;
+use postgres::Client;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "test-key-8f3a91c2";
+
+fn ai_cluster(mock: &MockLlm, extra: &[&str]) -> Cluster {
+    let mut settings = vec![
+        format!("optischema.llm_base_url = '{}'", mock.base_url()),
+        format!("optischema.llm_api_key = '{KEY}'"),
+        "optischema.llm_model = 'gpt-4o-test'".to_string(),
+    ];
+    settings.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = settings.iter().map(String::as_str).collect();
+    Cluster::start(&refs)
+}
+
+/// A statement with an open recommendation: lookups on an unindexed column.
+fn slow_statement(c: &mut Client) -> i64 {
+    c.batch_execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
+         INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
+    )
+    .unwrap();
+    c.batch_execute("ANALYZE big").unwrap();
+    wait_samples(c, 2);
+    run_times(c, "SELECT id FROM big WHERE k = $1", 20);
+    wait_samples(c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    c.query_one(
+        "SELECT queryid FROM optischema.statements WHERE query = 'SELECT id FROM big WHERE k = $1'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+fn ask(c: &mut Client, queryid: i64) -> Value {
+    c.query_one("SELECT optischema.ask($1)::text::json", &[&queryid])
+        .unwrap()
+        .get(0)
+}
+
+/// Waits until the statement's request is no longer waiting.
+fn wait_request_done(c: &mut Client, queryid: i64, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let status: Option<String> = c
+            .query_one(
+                "SELECT (SELECT status FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id DESC LIMIT 1)",
+                &[&queryid],
+            )
+            .unwrap()
+            .get(0);
+        match status.as_deref() {
+            Some("queued") | Some("running") | None if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            other => return other.unwrap_or("none").to_string(),
+        }
+    }
+}
+
+#[test]
+fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
+    let mock = MockLlm::start(vec![explanation_answer(
+        "The statement reads all of big to find the rows of one k.",
+    )]);
+    let cluster = ai_cluster(&mock, &[]);
+    let mut c = cluster.connect_with_extension();
+    // listening from the start: the worker may ask on its own as soon as it analyses
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    let queryid = slow_statement(&mut c);
+
+    let first = ask(&mut c, queryid);
+    assert!(
+        first["status"] == "queued" || first["status"] == "cached",
+        "{first}"
+    );
+    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+
+    // one call, with the key as a bearer token and the configured model
+    let calls: Vec<_> = mock
+        .recorded()
+        .into_iter()
+        .filter(|r| r.body.to_string().contains("FROM big WHERE k"))
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let call = &calls[0];
+    assert_eq!(call.path, "/v1/chat/completions");
+    assert_eq!(call.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(call.body["model"], "gpt-4o-test");
+    assert_eq!(call.body["response_format"]["type"], "json_schema");
+    let prompt = call.body["messages"][1]["content"].as_str().unwrap();
+    assert!(!prompt.contains(KEY));
+    let context: Value = serde_json::from_str(prompt).unwrap();
+    assert_eq!(context["statement"], "SELECT id FROM big WHERE k = $1");
+    assert_eq!(context["tables"][0]["table"], "public.big");
+    assert!(context["findings"].as_array().is_some_and(|f| !f.is_empty()));
+    // values stay in the database unless llm_send_values is on
+    assert!(context.get("captured_parameter_values").is_none());
+
+    // asked again: the cached answer at once, and no second call
+    let second = ask(&mut c, queryid);
+    assert_eq!(second["status"], "cached", "{second}");
+    assert_eq!(
+        second["answer"]["explanation"],
+        "The statement reads all of big to find the rows of one k."
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let calls_now = mock
+        .recorded()
+        .iter()
+        .filter(|r| r.body.to_string().contains("FROM big WHERE k"))
+        .count();
+    assert_eq!(calls_now, 1);
+
+    // the explanation shows with the statement's recommendations, and was announced
+    let shown: Option<String> = c
+        .query_one(
+            "SELECT ai_explanation FROM optischema.recommendations WHERE queryid = $1 LIMIT 1",
+            &[&queryid],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        shown.as_deref(),
+        Some("The statement reads all of big to find the rows of one k.")
+    );
+    let mut announced = None;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while announced.is_none() && Instant::now() < deadline {
+        if let Some(n) = next_notification(&mut listener) {
+            let v: Value = serde_json::from_str(n.payload()).unwrap();
+            if v["type"] == "ai_explanation" {
+                announced = Some(v);
+            }
+        }
+    }
+    let announced = announced.expect("an ai_explanation notification");
+    assert_eq!(announced["queryid"], queryid);
+    assert!(announced["recommendation_id"].is_i64(), "{announced}");
+
+    // tokens are counted
+    let (used, left): (i64, i64) = {
+        let r = c
+            .query_one("SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()", &[])
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(used >= 1050, "{used}");
+    assert_eq!(left, 200_000 - used);
+}
+
+#[test]
+fn no_call_is_made_over_budget() {
+    let mock = MockLlm::start(vec![explanation_answer("first")]);
+    let cluster = ai_cluster(&mock, &["optischema.llm_daily_token_budget = 500"]);
+    let mut c = cluster.connect_with_extension();
+    let queryid = slow_statement(&mut c);
+    ask(&mut c, queryid);
+    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    // 1,050 tokens spent of 500: nothing more today
+    c.batch_execute("DELETE FROM optischema.ai_cache").unwrap();
+    let again = ask(&mut c, queryid);
+    assert_eq!(again["status"], "unavailable", "{again}");
+    assert!(again["reason"].as_str().unwrap().contains("budget"), "{again}");
+    let left: i64 = c
+        .query_one("SELECT ai_token_budget_left FROM optischema.status()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(mock.recorded().len(), 1);
+}
+
+#[test]
+fn rate_limits_and_malformed_answers_are_handled_and_shown() {
+    let mock = MockLlm::start(vec![
+        Reply::Raw {
+            status: 429,
+            headers: vec![("Retry-After".into(), "1".into())],
+            body: r#"{"error":{"message":"Rate limit reached"}}"#.into(),
+        },
+        Reply::Raw {
+            status: 200,
+            headers: vec![],
+            body: r#"{"choices":[{"message":{"content":"this is not json"},"finish_reason":"stop"}],
+                      "usage":{"prompt_tokens":800,"completion_tokens":20}}"#
+                .into(),
+        },
+    ]);
+    let cluster = ai_cluster(&mock, &[]);
+    let mut c = cluster.connect_with_extension();
+    let queryid = slow_statement(&mut c);
+    ask(&mut c, queryid);
+    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(30)), "failed");
+    let outcomes: Vec<String> = c
+        .query(
+            "SELECT outcome FROM optischema.ai_calls WHERE queryid = $1 ORDER BY id",
+            &[&queryid],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(outcomes, ["rate_limited", "malformed"]);
+    // the retry waited for what Retry-After said
+    let gap: f64 = c
+        .query_one(
+            "SELECT extract(epoch FROM max(at) - min(at))::float8 FROM optischema.ai_calls WHERE queryid = $1",
+            &[&queryid],
+        )
+        .unwrap()
+        .get(0);
+    assert!(gap >= 0.9, "{gap}");
+    let (error, tokens): (Option<String>, i64) = {
+        let r = c
+            .query_one("SELECT ai_last_error, ai_tokens_today FROM optischema.status()", &[])
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(error.unwrap().contains("does not follow the schema"));
+    assert_eq!(tokens, 820);
+}
+
+#[test]
+fn a_hanging_endpoint_does_not_delay_sampling() {
+    let mock = MockLlm::start(vec![Reply::Hang(Duration::from_secs(30))]);
+    let cluster = ai_cluster(&mock, &["optischema.llm_timeout = 4"]);
+    let mut c = cluster.connect_with_extension();
+    let queryid = slow_statement(&mut c);
+    ask(&mut c, queryid);
+    // the call is under way: samples keep coming every second
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mock.recorded().is_empty() {
+        assert!(Instant::now() < deadline, "the AI worker never called");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let started = Instant::now();
+    wait_samples(&mut c, 3);
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    // the timeout is recorded and the request tried again later
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM optischema.ai_calls WHERE outcome = 'timeout'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if n >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no timeout recorded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, error): (String, Option<String>) = {
+        let r = c
+            .query_one(
+                "SELECT status, error FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id DESC LIMIT 1",
+                &[&queryid],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(status, "queued");
+    assert!(error.unwrap().contains("timeout"));
+}
+
+#[test]
+fn the_key_is_hidden_from_everyone_but_superusers_and_from_the_log() {
+    let mock = MockLlm::start(vec![Reply::Raw {
+        status: 401,
+        headers: vec![],
+        body: format!(r#"{{"error":{{"message":"Incorrect API key provided: {KEY}"}}}}"#),
+    }]);
+    let cluster = ai_cluster(&mock, &["log_min_messages = debug5", "log_statement = 'all'"]);
+    let mut c = cluster.connect_with_extension();
+    let queryid = slow_statement(&mut c);
+    // the statement is planned with the asker's privileges
+    c.batch_execute("CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba; GRANT SELECT ON big TO dba")
+        .unwrap();
+
+    let mut dba = cluster.connect_as("dba");
+    assert!(dba.query_one("SHOW optischema.llm_api_key", &[]).is_err());
+    assert!(dba
+        .query_one("SELECT current_setting('optischema.llm_api_key')", &[])
+        .is_err());
+    let listed: i64 = dba
+        .query_one(
+            "SELECT count(*) FROM pg_settings WHERE name = 'optischema.llm_api_key'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listed, 0);
+    let shown = dba
+        .simple_query("SHOW ALL")
+        .unwrap()
+        .iter()
+        .filter(|m| matches!(m, postgres::SimpleQueryMessage::Row(r) if r.get(1) == Some(KEY)))
+        .count();
+    assert_eq!(shown, 0);
+
+    // a rejected key: the endpoint's message quotes it, what OptiSchema keeps does not
+    let answer = dba
+        .query_one("SELECT optischema.ask($1)::text", &[&queryid])
+        .unwrap()
+        .get::<_, String>(0);
+    assert!(!answer.contains(KEY));
+    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "failed");
+    let error: String = dba
+        .query_one("SELECT ai_last_error FROM optischema.status()", &[])
+        .unwrap()
+        .get(0);
+    assert!(error.contains("HTTP 401"), "{error}");
+    assert!(!error.contains(KEY), "{error}");
+    let stored: String = c
+        .query_one(
+            "SELECT string_agg(coalesce(error, ''), ' ') FROM (SELECT error FROM optischema.ai_calls
+              UNION ALL SELECT error FROM optischema.ai_requests) e",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!stored.contains(KEY));
+    // the superuser sees it
+    let own: String = c.query_one("SHOW optischema.llm_api_key", &[]).unwrap().get(0);
+    assert_eq!(own, KEY);
+    // and the server log, at debug5 with every statement logged, never had it
+    assert!(!cluster.log().contains(KEY), "the key is in the server log");
+}
