@@ -10,4 +10,5 @@ pub mod answer;
 pub mod client;
 pub mod context;
 pub mod prompt;
+pub mod verify;
 pub mod worker;

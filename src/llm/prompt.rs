@@ -114,7 +114,11 @@ pub fn plan_fingerprint(plan: &Value) -> String {
     }
     let mut text = String::new();
     shape(plan, &mut text);
-    // FNV-1a, 64 bits: stable across builds and machines, unlike std's hasher
+    fnv64(&text)
+}
+
+/// FNV-1a, 64 bits, as 16 hex digits: stable across builds and machines, unlike std's hasher.
+pub fn fnv64(text: &str) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= byte as u64;

@@ -4,9 +4,12 @@
 //! short transaction, makes the HTTP call with no transaction open and no lock held, then
 //! stores the answer (or the failure) and announces it in another short transaction.
 
-use super::answer::{self, Outcome};
+use super::answer::{self, Answer, Outcome};
+use super::verify;
 use super::{client, context, prompt};
+use crate::analysis;
 use crate::notify;
+use crate::rules::{Finding, Kind};
 use crate::settings;
 use crate::worker::{in_transaction, prepare_session, LogOnce};
 use pgrx::bgworkers::{
@@ -216,6 +219,91 @@ fn retry_or_fail(
     )
 }
 
+/// Verifies the rewrite an answer proposes and stores it: open when it is equivalent and
+/// cheaper, `unverified` with the reason otherwise (never offered).
+fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> {
+    let Some(rewrite) = answer
+        .rewritten_sql
+        .as_deref()
+        .map(verify::cleaned)
+        .filter(|r| !r.is_empty())
+    else {
+        return Ok(());
+    };
+    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    let Some((query, role, _, _)) = context::plan_of(queryid)? else {
+        return Ok(());
+    };
+    let sets: Vec<Vec<Option<String>>> = analysis::captured_sets(queryid)?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(values, _)| values)
+        .collect();
+    let verdict = verify::check(&query, &rewrite, role.as_deref(), &sets);
+    let figures = analysis::hot_statements(1, Some(queryid))?
+        .pop()
+        .map(|h| h.figures);
+    let (before, after, verified, evidence) = match &verdict {
+        verify::Verdict::Verified {
+            cost_before,
+            cost_after,
+            compared,
+        } => (
+            Some(*cost_before),
+            Some(*cost_after),
+            true,
+            serde_json::json!({
+                "verified": true, "compared_value_sets": compared, "model": model,
+                "checks": "parses as one read-only SELECT; cheaper plan; same rows as a multiset",
+            }),
+        ),
+        verify::Verdict::Unverified {
+            reason,
+            cost_before,
+            cost_after,
+        } => (
+            *cost_before,
+            *cost_after,
+            false,
+            serde_json::json!({ "verified": false, "reason": reason, "model": model }),
+        ),
+    };
+    let finding = Finding {
+        rule: "ai_rewrite",
+        kind: Kind::Rewrite,
+        target: format!("{queryid}:{}", prompt::fnv64(&rewrite)),
+        title: match (before, after) {
+            (Some(b), Some(a)) => {
+                format!("Rewrite of statement {queryid}: planned cost {b:.0} → {a:.0}")
+            }
+            _ => format!("Rewrite of statement {queryid}"),
+        },
+        sql: rewrite,
+        explanation: answer.explanation.clone(),
+        evidence,
+        est_cost_before: before,
+        est_cost_after: after,
+        confidence: if verified { 0.7 } else { 0.0 },
+    };
+    let pct = finding.improvement_pct();
+    let saved = figures.as_ref().and_then(|f| {
+        crate::store::lifecycle::ms_saved_per_hour(f.calls_per_hour(), f.mean_ms(), pct)
+    });
+    Spi::connect_mut(|client| {
+        let payload = crate::store::upsert_estimated(client, Some(queryid), &finding, pct, saved)?;
+        if !verified {
+            client.update(
+                "UPDATE optischema.recommendation_store SET status = 'unverified'
+                  WHERE fingerprint = $1 AND status = 'open'",
+                None,
+                &[crate::store::lifecycle::fingerprint("rewrite", &finding.target).into()],
+            )?;
+            return Ok(());
+        }
+        notify::send(client, &payload.into_iter().collect::<Vec<_>>())
+    })
+}
+
 /// NOTIFY `ai_explanation` for each open recommendation of the statement, or once without one.
 fn announce(queryid: i64) -> spi::Result<()> {
     let ids: Vec<i64> = Spi::connect(|client| {
@@ -290,7 +378,27 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
                 client::chat_completion(&call.base_url, &call.key, &call.body, call.timeout);
             let took = started.elapsed();
             match in_transaction(|| finish(&call, &outcome, took)) {
-                Ok(Ok(())) => log_once.clear(),
+                Ok(Ok(())) => {
+                    log_once.clear();
+                    // a transaction of its own: a rewrite that fails to run loses no answer
+                    if let Outcome::Answered { answer, .. } = &outcome {
+                        match in_transaction(|| offer_rewrite(call.queryid, answer, &call.model)) {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => log_once.report(
+                                &format!("error:{e}"),
+                                PgLogLevel::WARNING,
+                                &format!("optischema: verifying a rewrite failed: {e}"),
+                                None,
+                            ),
+                            Err(message) => log_once.report(
+                                &format!("error:{message}"),
+                                PgLogLevel::WARNING,
+                                &format!("optischema: verifying a rewrite failed: {message}"),
+                                None,
+                            ),
+                        }
+                    }
+                }
                 Ok(Err(e)) => log_once.report(
                     &format!("error:{e}"),
                     PgLogLevel::WARNING,

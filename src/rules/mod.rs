@@ -135,6 +135,7 @@ pub enum Kind {
     Statistics,
     Analyze,
     Config,
+    Rewrite,
 }
 
 impl Kind {
@@ -145,6 +146,7 @@ impl Kind {
             Kind::Statistics => "statistics",
             Kind::Analyze => "analyze",
             Kind::Config => "config",
+            Kind::Rewrite => "rewrite",
         }
     }
 }

@@ -65,7 +65,9 @@ pub fn upsert_estimated(
         Action::Insert => ("open".to_string(), true),
         Action::Update { status, announce } => (status, announce),
     };
-    let source = if finding.evidence["cost_model"] == crate::analysis::COST_FROM_PLANNER {
+    let source = if finding.rule.starts_with("ai_") {
+        "ai"
+    } else if finding.evidence["cost_model"] == crate::analysis::COST_FROM_PLANNER {
         "whatif"
     } else {
         "rules"

@@ -108,7 +108,9 @@ fn only_query(list: *mut pg_sys::List) -> *mut pg_sys::Query {
     }
 }
 
-fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
+/// Parses and analyses `sql` with its `$n` parameters typed by their use. Returns the query
+/// tree and the parameters' types.
+unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
     let text = CString::new(sql).unwrap_or_else(|_| error!("the statement contains a NUL byte"));
     unsafe {
         let raw = raw_statement(&text);
@@ -121,30 +123,49 @@ fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
             &mut count,
             std::ptr::null_mut(),
         );
-        let Some(values) = values else {
-            return Statement {
-                query: only_query(analysed),
-                text,
-                context: PgMemoryContexts::new("optischema what-if planning"),
-            };
-        };
-        if values.len() != count as usize {
-            error!(
-                "the captured set has {} values, the statement takes {count}",
-                values.len()
-            );
-        }
-        // a custom plan: each $n becomes its value, typed as the generic analysis typed it
-        let mut literal = sql.to_string();
-        for (at, len, number) in param_spans(sql).into_iter().rev() {
-            let typ = *types.add(number as usize - 1);
-            let type_name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typ))
+        let types = (0..count as usize).map(|i| *types.add(i)).collect();
+        (text, analysed, types)
+    }
+}
+
+/// `sql` with each `$n` replaced by its value from `values` (SQL literals, `$n` order, None
+/// for NULL), typed as parse analysis types the parameter: a statement to run or plan as the
+/// application ran it. Raises an ERROR when the statement does not analyse or the count differs.
+pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
+    let (_, _, types) = unsafe { analyze_generic(sql) };
+    if values.len() != types.len() {
+        error!(
+            "the captured set has {} values, the statement takes {}",
+            values.len(),
+            types.len()
+        );
+    }
+    let mut literal = sql.to_string();
+    for (at, len, number) in param_spans(sql).into_iter().rev() {
+        let type_name = unsafe {
+            std::ffi::CStr::from_ptr(pg_sys::format_type_be(types[number as usize - 1]))
                 .to_string_lossy()
-                .into_owned();
-            let value = values[number as usize - 1].as_deref().unwrap_or("NULL");
-            literal.replace_range(at..at + len, &format!("({value})::{type_name}"));
-        }
-        let text = CString::new(literal).unwrap_or_else(|_| error!("a value contains a NUL byte"));
+                .into_owned()
+        };
+        let value = values[number as usize - 1].as_deref().unwrap_or("NULL");
+        literal.replace_range(at..at + len, &format!("({value})::{type_name}"));
+    }
+    literal
+}
+
+fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
+    let Some(values) = values else {
+        let (text, analysed, _) = unsafe { analyze_generic(sql) };
+        return Statement {
+            query: only_query(analysed),
+            text,
+            context: PgMemoryContexts::new("optischema what-if planning"),
+        };
+    };
+    // a custom plan: each $n becomes its value
+    let literal = with_values(sql, values);
+    let text = CString::new(literal).unwrap_or_else(|_| error!("a value contains a NUL byte"));
+    unsafe {
         let raw = raw_statement(&text);
         let analysed = pg_sys::pg_analyze_and_rewrite_fixedparams(
             raw,
@@ -162,6 +183,18 @@ fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
 }
 
 impl Statement {
+    /// Whether the statement only reads: a plain SELECT, no row locks, no data-modifying WITH,
+    /// no SELECT INTO.
+    pub fn is_read_only_select(&self) -> bool {
+        unsafe {
+            let q = &*self.query;
+            q.commandType == pg_sys::CmdType::CMD_SELECT
+                && q.utilityStmt.is_null()
+                && q.rowMarks.is_null()
+                && !q.hasModifyingCTE
+        }
+    }
+
     /// Plans the statement with `indexes` visible to the planner (and nothing else
     /// hypothetical).
     pub fn plan(&mut self, indexes: &[HypoIndex]) -> Planned {

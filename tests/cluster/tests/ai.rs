@@ -338,3 +338,84 @@ fn the_key_is_hidden_from_everyone_but_superusers_and_from_the_log() {
     // and the server log, at debug5 with every statement logged, never had it
     assert!(!cluster.log().contains(KEY), "the key is in the server log");
 }
+
+fn rewrite_answer(sql: &str) -> Reply {
+    Reply::Answer {
+        answer: serde_json::json!({
+            "explanation": "The IN subquery reads big twice.",
+            "rewritten_sql": sql,
+            "index_suggestions": [],
+            "risks": [],
+        }),
+        prompt_tokens: 500,
+        completion_tokens: 100,
+    }
+}
+
+#[test]
+fn a_rewrite_is_offered_only_when_it_returns_the_same_rows_and_plans_cheaper() {
+    let mock = MockLlm::start(vec![rewrite_answer(
+        // cheaper, but not the same rows
+        "SELECT count(*) FROM big WHERE k = $1 AND id < 10;",
+    )]);
+    let cluster = ai_cluster(&mock, &["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
+         INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
+    )
+    .unwrap();
+    c.batch_execute("ANALYZE big").unwrap();
+    wait_samples(&mut c, 2);
+    let text = "SELECT count(*) FROM big WHERE id IN (SELECT id FROM big WHERE k = $1)";
+    run_times(&mut c, text, 12);
+    wait_samples(&mut c, 3);
+    let queryid: i64 = c
+        .query_one("SELECT queryid FROM optischema.statements WHERE query = $1", &[&text])
+        .unwrap()
+        .get(0);
+    ask(&mut c, queryid);
+    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    let rewrite = |c: &mut Client| -> Vec<(String, String, Value)> {
+        c.query(
+            "SELECT status, sql, evidence::text::json FROM optischema.recommendations
+              WHERE queryid = $1 AND kind = 'rewrite' AND source = 'ai' ORDER BY id",
+            &[&queryid],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+    };
+    let first = rewrite(&mut c);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].0, "unverified");
+    assert_eq!(first[0].1, "SELECT count(*) FROM big WHERE k = $1 AND id < 10");
+    assert!(
+        first[0].2["reason"].as_str().unwrap().contains("different rows"),
+        "{first:?}"
+    );
+
+    // an equivalent, cheaper rewrite
+    mock.set_replies(vec![rewrite_answer("SELECT count(*) FROM big WHERE k = $1")]);
+    c.batch_execute("DELETE FROM optischema.ai_cache").unwrap();
+    assert_eq!(ask(&mut c, queryid)["status"], "queued");
+    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    let both = rewrite(&mut c);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[1].0, "open", "{both:?}");
+    assert_eq!(both[1].1, "SELECT count(*) FROM big WHERE k = $1");
+    assert_eq!(both[1].2["verified"], true);
+    assert!(both[1].2["compared_value_sets"].as_i64().unwrap() >= 1);
+    let (before, after): (f64, f64) = {
+        let r = c
+            .query_one(
+                "SELECT est_cost_before, est_cost_after FROM optischema.recommendations
+                  WHERE queryid = $1 AND kind = 'rewrite' AND status = 'open'",
+                &[&queryid],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(after < before, "{before} -> {after}");
+}
