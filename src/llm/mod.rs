@@ -10,5 +10,6 @@ pub mod answer;
 pub mod client;
 pub mod context;
 pub mod prompt;
+pub mod suggestions;
 pub mod verify;
 pub mod worker;

@@ -5,8 +5,8 @@
 //! stores the answer (or the failure) and announces it in another short transaction.
 
 use super::answer::{self, Answer, Outcome};
-use super::verify;
 use super::{client, context, prompt};
+use super::{suggestions, verify};
 use crate::analysis;
 use crate::notify;
 use crate::rules::{Finding, Kind};
@@ -304,6 +304,54 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
     })
 }
 
+/// What an answer proposes beyond its explanation, each in a transaction of its own (a rewrite
+/// that fails to run loses neither the answer nor the index suggestions).
+fn after_answer(call: &Call, answer: &Answer, log_once: &mut LogOnce) {
+    let steps: [(&str, &dyn Fn() -> spi::Result<()>); 2] = [
+        ("verifying a rewrite", &|| {
+            offer_rewrite(call.queryid, answer, &call.model)
+        }),
+        ("checking index suggestions", &|| {
+            offer_indexes(call.queryid, answer)
+        }),
+    ];
+    for (what, step) in steps {
+        let message = match in_transaction(step) {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e.to_string(),
+            Err(message) => message,
+        };
+        log_once.report(
+            &format!("error:{message}"),
+            PgLogLevel::WARNING,
+            &format!("optischema: {what} failed: {message}"),
+            None,
+        );
+    }
+}
+
+/// Stores the model's index suggestions the what-if advisor selects for the statement.
+fn offer_indexes(queryid: i64, answer: &Answer) -> spi::Result<()> {
+    if answer.index_suggestions.is_empty() {
+        return Ok(());
+    }
+    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    let selected = suggestions::selected(queryid, &answer.index_suggestions)?;
+    Spi::connect_mut(|client| {
+        let mut payloads = Vec::new();
+        for advice in &selected {
+            payloads.extend(crate::store::upsert_estimated(
+                client,
+                Some(advice.queryid),
+                &advice.finding,
+                Some(advice.improvement_pct),
+                Some(advice.ms_saved_per_hour.max(0.0)),
+            )?);
+        }
+        notify::send(client, &payloads)
+    })
+}
+
 /// NOTIFY `ai_explanation` for each open recommendation of the statement, or once without one.
 fn announce(queryid: i64) -> spi::Result<()> {
     let ids: Vec<i64> = Spi::connect(|client| {
@@ -380,23 +428,8 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
             match in_transaction(|| finish(&call, &outcome, took)) {
                 Ok(Ok(())) => {
                     log_once.clear();
-                    // a transaction of its own: a rewrite that fails to run loses no answer
                     if let Outcome::Answered { answer, .. } = &outcome {
-                        match in_transaction(|| offer_rewrite(call.queryid, answer, &call.model)) {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => log_once.report(
-                                &format!("error:{e}"),
-                                PgLogLevel::WARNING,
-                                &format!("optischema: verifying a rewrite failed: {e}"),
-                                None,
-                            ),
-                            Err(message) => log_once.report(
-                                &format!("error:{message}"),
-                                PgLogLevel::WARNING,
-                                &format!("optischema: verifying a rewrite failed: {message}"),
-                                None,
-                            ),
-                        }
+                        after_answer(&call, answer, &mut log_once);
                     }
                 }
                 Ok(Err(e)) => log_once.report(

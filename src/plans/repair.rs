@@ -19,7 +19,7 @@ pub enum Token {
 }
 
 impl Token {
-    fn at(&self) -> usize {
+    pub fn at(&self) -> usize {
         match self {
             Token::Ident { at, .. }
             | Token::Keyword { at, .. }

@@ -11,9 +11,17 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub enum Reply {
     /// 200 with this answer object as the message content, and this usage.
-    Answer { answer: Value, prompt_tokens: i64, completion_tokens: i64 },
+    Answer {
+        answer: Value,
+        prompt_tokens: i64,
+        completion_tokens: i64,
+    },
     /// Any status with a raw body and headers.
-    Raw { status: u16, headers: Vec<(String, String)>, body: String },
+    Raw {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
     /// Waits this long before answering 200 with a valid answer.
     Hang(Duration),
 }
@@ -91,7 +99,9 @@ fn next_reply(replies: &Mutex<Vec<Reply>>) -> Reply {
     if r.len() > 1 {
         r.remove(0)
     } else {
-        r.first().cloned().unwrap_or_else(|| explanation_answer("nothing to say"))
+        r.first()
+            .cloned()
+            .unwrap_or_else(|| explanation_answer("nothing to say"))
     }
 }
 
@@ -132,15 +142,30 @@ fn serve(stream: TcpStream, replies: Arc<Mutex<Vec<Reply>>>, requests: Arc<Mutex
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
         });
         let (status, extra, text) = match next_reply(&replies) {
-            Reply::Answer { answer, prompt_tokens, completion_tokens } => (200, Vec::new(), ok_body(&answer, prompt_tokens, completion_tokens)),
-            Reply::Raw { status, headers, body } => (status, headers, body),
+            Reply::Answer {
+                answer,
+                prompt_tokens,
+                completion_tokens,
+            } => (
+                200,
+                Vec::new(),
+                ok_body(&answer, prompt_tokens, completion_tokens),
+            ),
+            Reply::Raw {
+                status,
+                headers,
+                body,
+            } => (status, headers, body),
             Reply::Hang(d) => {
                 std::thread::sleep(d);
                 let a = json!({"explanation": "late", "rewritten_sql": null, "index_suggestions": [], "risks": []});
                 (200, Vec::new(), ok_body(&a, 10, 10))
             }
         };
-        let mut response = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", text.len());
+        let mut response = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            text.len()
+        );
         for (n, v) in extra {
             response.push_str(&format!("{n}: {v}\r\n"));
         }

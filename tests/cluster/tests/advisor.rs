@@ -190,7 +190,9 @@ fn the_advisor_finds_each_planted_index_and_nothing_else() {
     );
     for (_, evidence) in &stored {
         assert!(
-            evidence["statements_helped"].as_array().is_some_and(|a| !a.is_empty()),
+            evidence["statements_helped"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()),
             "{evidence}"
         );
         assert!(evidence["index_size_mb"].as_f64().is_some(), "{evidence}");

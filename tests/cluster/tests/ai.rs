@@ -83,7 +83,10 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
         first["status"] == "queued" || first["status"] == "cached",
         "{first}"
     );
-    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(20)),
+        "done"
+    );
 
     // one call, with the key as a bearer token and the configured model
     let calls: Vec<_> = mock
@@ -94,7 +97,10 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     let call = &calls[0];
     assert_eq!(call.path, "/v1/chat/completions");
-    assert_eq!(call.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(
+        call.header("authorization"),
+        Some(format!("Bearer {KEY}").as_str())
+    );
     assert_eq!(call.body["model"], "gpt-4o-test");
     assert_eq!(call.body["response_format"]["type"], "json_schema");
     let prompt = call.body["messages"][1]["content"].as_str().unwrap();
@@ -102,7 +108,9 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     let context: Value = serde_json::from_str(prompt).unwrap();
     assert_eq!(context["statement"], "SELECT id FROM big WHERE k = $1");
     assert_eq!(context["tables"][0]["table"], "public.big");
-    assert!(context["findings"].as_array().is_some_and(|f| !f.is_empty()));
+    assert!(context["findings"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty()));
     // values stay in the database unless llm_send_values is on
     assert!(context.get("captured_parameter_values").is_none());
 
@@ -150,7 +158,10 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     // tokens are counted
     let (used, left): (i64, i64) = {
         let r = c
-            .query_one("SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()", &[])
+            .query_one(
+                "SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()",
+                &[],
+            )
             .unwrap();
         (r.get(0), r.get(1))
     };
@@ -165,12 +176,18 @@ fn no_call_is_made_over_budget() {
     let mut c = cluster.connect_with_extension();
     let queryid = slow_statement(&mut c);
     ask(&mut c, queryid);
-    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(20)),
+        "done"
+    );
     // 1,050 tokens spent of 500: nothing more today
     c.batch_execute("DELETE FROM optischema.ai_cache").unwrap();
     let again = ask(&mut c, queryid);
     assert_eq!(again["status"], "unavailable", "{again}");
-    assert!(again["reason"].as_str().unwrap().contains("budget"), "{again}");
+    assert!(
+        again["reason"].as_str().unwrap().contains("budget"),
+        "{again}"
+    );
     let left: i64 = c
         .query_one("SELECT ai_token_budget_left FROM optischema.status()", &[])
         .unwrap()
@@ -191,16 +208,20 @@ fn rate_limits_and_malformed_answers_are_handled_and_shown() {
         Reply::Raw {
             status: 200,
             headers: vec![],
-            body: r#"{"choices":[{"message":{"content":"this is not json"},"finish_reason":"stop"}],
+            body:
+                r#"{"choices":[{"message":{"content":"this is not json"},"finish_reason":"stop"}],
                       "usage":{"prompt_tokens":800,"completion_tokens":20}}"#
-                .into(),
+                    .into(),
         },
     ]);
     let cluster = ai_cluster(&mock, &[]);
     let mut c = cluster.connect_with_extension();
     let queryid = slow_statement(&mut c);
     ask(&mut c, queryid);
-    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(30)), "failed");
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(30)),
+        "failed"
+    );
     let outcomes: Vec<String> = c
         .query(
             "SELECT outcome FROM optischema.ai_calls WHERE queryid = $1 ORDER BY id",
@@ -222,7 +243,10 @@ fn rate_limits_and_malformed_answers_are_handled_and_shown() {
     assert!(gap >= 0.9, "{gap}");
     let (error, tokens): (Option<String>, i64) = {
         let r = c
-            .query_one("SELECT ai_last_error, ai_tokens_today FROM optischema.status()", &[])
+            .query_one(
+                "SELECT ai_last_error, ai_tokens_today FROM optischema.status()",
+                &[],
+            )
             .unwrap();
         (r.get(0), r.get(1))
     };
@@ -245,7 +269,11 @@ fn a_hanging_endpoint_does_not_delay_sampling() {
     }
     let started = Instant::now();
     wait_samples(&mut c, 3);
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
     // the timeout is recorded and the request tried again later
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -282,12 +310,17 @@ fn the_key_is_hidden_from_everyone_but_superusers_and_from_the_log() {
         headers: vec![],
         body: format!(r#"{{"error":{{"message":"Incorrect API key provided: {KEY}"}}}}"#),
     }]);
-    let cluster = ai_cluster(&mock, &["log_min_messages = debug5", "log_statement = 'all'"]);
+    let cluster = ai_cluster(
+        &mock,
+        &["log_min_messages = debug5", "log_statement = 'all'"],
+    );
     let mut c = cluster.connect_with_extension();
     let queryid = slow_statement(&mut c);
     // the statement is planned with the asker's privileges
-    c.batch_execute("CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba; GRANT SELECT ON big TO dba")
-        .unwrap();
+    c.batch_execute(
+        "CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba; GRANT SELECT ON big TO dba",
+    )
+    .unwrap();
 
     let mut dba = cluster.connect_as("dba");
     assert!(dba.query_one("SHOW optischema.llm_api_key", &[]).is_err());
@@ -316,7 +349,10 @@ fn the_key_is_hidden_from_everyone_but_superusers_and_from_the_log() {
         .unwrap()
         .get::<_, String>(0);
     assert!(!answer.contains(KEY));
-    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "failed");
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(20)),
+        "failed"
+    );
     let error: String = dba
         .query_one("SELECT ai_last_error FROM optischema.status()", &[])
         .unwrap()
@@ -333,7 +369,10 @@ fn the_key_is_hidden_from_everyone_but_superusers_and_from_the_log() {
         .get(0);
     assert!(!stored.contains(KEY));
     // the superuser sees it
-    let own: String = c.query_one("SHOW optischema.llm_api_key", &[]).unwrap().get(0);
+    let own: String = c
+        .query_one("SHOW optischema.llm_api_key", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(own, KEY);
     // and the server log, at debug5 with every statement logged, never had it
     assert!(!cluster.log().contains(KEY), "the key is in the server log");
@@ -371,11 +410,17 @@ fn a_rewrite_is_offered_only_when_it_returns_the_same_rows_and_plans_cheaper() {
     run_times(&mut c, text, 12);
     wait_samples(&mut c, 3);
     let queryid: i64 = c
-        .query_one("SELECT queryid FROM optischema.statements WHERE query = $1", &[&text])
+        .query_one(
+            "SELECT queryid FROM optischema.statements WHERE query = $1",
+            &[&text],
+        )
         .unwrap()
         .get(0);
     ask(&mut c, queryid);
-    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(20)),
+        "done"
+    );
     let rewrite = |c: &mut Client| -> Vec<(String, String, Value)> {
         c.query(
             "SELECT status, sql, evidence::text::json FROM optischema.recommendations
@@ -390,17 +435,28 @@ fn a_rewrite_is_offered_only_when_it_returns_the_same_rows_and_plans_cheaper() {
     let first = rewrite(&mut c);
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(first[0].0, "unverified");
-    assert_eq!(first[0].1, "SELECT count(*) FROM big WHERE k = $1 AND id < 10");
+    assert_eq!(
+        first[0].1,
+        "SELECT count(*) FROM big WHERE k = $1 AND id < 10"
+    );
     assert!(
-        first[0].2["reason"].as_str().unwrap().contains("different rows"),
+        first[0].2["reason"]
+            .as_str()
+            .unwrap()
+            .contains("different rows"),
         "{first:?}"
     );
 
     // an equivalent, cheaper rewrite
-    mock.set_replies(vec![rewrite_answer("SELECT count(*) FROM big WHERE k = $1")]);
+    mock.set_replies(vec![rewrite_answer(
+        "SELECT count(*) FROM big WHERE k = $1",
+    )]);
     c.batch_execute("DELETE FROM optischema.ai_cache").unwrap();
     assert_eq!(ask(&mut c, queryid)["status"], "queued");
-    assert_eq!(wait_request_done(&mut c, queryid, Duration::from_secs(20)), "done");
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(20)),
+        "done"
+    );
     let both = rewrite(&mut c);
     assert_eq!(both.len(), 2, "{both:?}");
     assert_eq!(both[1].0, "open", "{both:?}");
@@ -418,4 +474,85 @@ fn a_rewrite_is_offered_only_when_it_returns_the_same_rows_and_plans_cheaper() {
         (r.get(0), r.get(1))
     };
     assert!(after < before, "{before} -> {after}");
+}
+
+#[test]
+fn index_suggestions_become_recommendations_only_through_the_advisor() {
+    let mock = MockLlm::start(vec![Reply::Answer {
+        answer: serde_json::json!({
+            "explanation": "k is compared as text, so no index on k can serve it.",
+            "rewritten_sql": null,
+            "index_suggestions": [
+                "CREATE INDEX big_k_text ON big ((k::text));",
+                "CREATE INDEX ON big (pad)",
+                "CREATE INDEX ON big USING gin (pad)",
+                "DROP TABLE big"
+            ],
+            "risks": [],
+        }),
+        prompt_tokens: 500,
+        completion_tokens: 100,
+    }]);
+    let cluster = ai_cluster(&mock, &["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
+         INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
+    )
+    .unwrap();
+    c.batch_execute("ANALYZE big").unwrap();
+    wait_samples(&mut c, 2);
+    let text = "SELECT id FROM big WHERE k::text = $1";
+    let stmt = c.prepare(text).unwrap();
+    for i in 0..12 {
+        c.query(&stmt, &[&(i * 7).to_string()]).unwrap();
+    }
+    wait_samples(&mut c, 3);
+    let queryid: i64 = c
+        .query_one(
+            "SELECT queryid FROM optischema.statements WHERE query = $1",
+            &[&text],
+        )
+        .unwrap()
+        .get(0);
+    ask(&mut c, queryid);
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(30)),
+        "done"
+    );
+    let indexes: Vec<(String, String)> = c
+        .query(
+            "SELECT sql, source FROM optischema.recommendations
+              WHERE queryid = $1 AND kind = 'index' AND status = 'open' ORDER BY id",
+            &[&queryid],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    // the expression index the planner can use is there once; the others never
+    let text_index: Vec<_> = indexes
+        .iter()
+        .filter(|(s, _)| s.contains("::text"))
+        .collect();
+    assert_eq!(text_index.len(), 1, "{indexes:?}");
+    assert!(
+        text_index[0]
+            .0
+            .starts_with("CREATE INDEX CONCURRENTLY ON public.big"),
+        "{indexes:?}"
+    );
+    // the rules index k itself, which cannot serve k::text: this one is the model's
+    assert_eq!(text_index[0].1, "ai", "{indexes:?}");
+    assert!(
+        !indexes
+            .iter()
+            .any(|(s, _)| s.contains("pad") || s.contains("DROP")),
+        "{indexes:?}"
+    );
+    let table_there: bool = c
+        .query_one("SELECT to_regclass('big') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(table_there);
 }
