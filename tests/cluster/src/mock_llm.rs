@@ -63,7 +63,12 @@ pub fn explanation_answer(text: &str) -> Reply {
 
 impl MockLlm {
     pub fn start(replies: Vec<Reply>) -> MockLlm {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        MockLlm::start_on(0, replies)
+    }
+
+    /// On a given loopback port (0: any free one).
+    pub fn start_on(port: u16, replies: Vec<Reply>) -> MockLlm {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let replies = Arc::new(Mutex::new(replies));
         let requests = Arc::new(Mutex::new(Vec::new()));
