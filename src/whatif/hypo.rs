@@ -91,7 +91,8 @@ pub fn with_indexes<R>(indexes: Vec<HypoIndex>, f: impl FnOnce() -> R) -> (R, Ve
     (result, sizes)
 }
 
-fn list_items(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
+/// The pointers a `List` holds.
+pub(crate) fn list_items(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
     unsafe {
         match list.as_ref() {
             None => Vec::new(),

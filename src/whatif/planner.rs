@@ -6,7 +6,7 @@
 //! the locks parse analysis takes are held while the planner reads the tables, and released
 //! after.
 
-use super::hypo::{self, HypoIndex};
+use super::hypo::{self, list_items, HypoIndex};
 use crate::plans::explain;
 use crate::plans::repair::Token;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -211,7 +211,7 @@ impl Statement {
                 );
                 let mut indexes = Vec::new();
                 collect_indexes((*stmt).planTree, &mut indexes);
-                for sub in list_ptrs((*stmt).subplans) {
+                for sub in list_items((*stmt).subplans) {
                     collect_indexes(sub.cast(), &mut indexes);
                 }
                 Planned {
@@ -239,13 +239,13 @@ impl Statement {
 unsafe fn query_columns(query: *mut pg_sys::Query, out: &mut Vec<(Oid, Option<Vec<String>>)>) {
     unsafe {
         let Some(q) = query.as_ref() else { return };
-        for cte in list_ptrs(q.cteList) {
+        for cte in list_items(q.cteList) {
             let cte = cte.cast::<pg_sys::CommonTableExpr>();
             if (*(*cte).ctequery).type_ == pg_sys::NodeTag::T_Query {
                 query_columns((*cte).ctequery.cast(), out);
             }
         }
-        for rte in list_ptrs(q.rtable) {
+        for rte in list_items(q.rtable) {
             let rte = &*rte.cast::<pg_sys::RangeTblEntry>();
             match rte.rtekind {
                 pg_sys::RTEKind::RTE_SUBQUERY => query_columns(rte.subquery, out),
@@ -297,17 +297,6 @@ unsafe fn query_columns(query: *mut pg_sys::Query, out: &mut Vec<(Oid, Option<Ve
     }
 }
 
-fn list_ptrs(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> {
-    unsafe {
-        match list.as_ref() {
-            None => Vec::new(),
-            Some(l) => (0..l.length as usize)
-                .map(|i| (*l.elements.add(i)).ptr_value)
-                .collect(),
-        }
-    }
-}
-
 /// The indexes a plan tree reads, in every branch (appends, bitmap trees, subqueries).
 unsafe fn collect_indexes(plan: *mut pg_sys::Plan, out: &mut Vec<Oid>) {
     unsafe {
@@ -322,22 +311,22 @@ unsafe fn collect_indexes(plan: *mut pg_sys::Plan, out: &mut Vec<Oid>) {
                 out.push((*plan.cast::<pg_sys::BitmapIndexScan>()).indexid)
             }
             pg_sys::NodeTag::T_Append => children.extend(
-                list_ptrs((*plan.cast::<pg_sys::Append>()).appendplans)
+                list_items((*plan.cast::<pg_sys::Append>()).appendplans)
                     .into_iter()
                     .map(|p| p.cast()),
             ),
             pg_sys::NodeTag::T_MergeAppend => children.extend(
-                list_ptrs((*plan.cast::<pg_sys::MergeAppend>()).mergeplans)
+                list_items((*plan.cast::<pg_sys::MergeAppend>()).mergeplans)
                     .into_iter()
                     .map(|p| p.cast()),
             ),
             pg_sys::NodeTag::T_BitmapAnd => children.extend(
-                list_ptrs((*plan.cast::<pg_sys::BitmapAnd>()).bitmapplans)
+                list_items((*plan.cast::<pg_sys::BitmapAnd>()).bitmapplans)
                     .into_iter()
                     .map(|p| p.cast()),
             ),
             pg_sys::NodeTag::T_BitmapOr => children.extend(
-                list_ptrs((*plan.cast::<pg_sys::BitmapOr>()).bitmapplans)
+                list_items((*plan.cast::<pg_sys::BitmapOr>()).bitmapplans)
                     .into_iter()
                     .map(|p| p.cast()),
             ),
@@ -345,7 +334,7 @@ unsafe fn collect_indexes(plan: *mut pg_sys::Plan, out: &mut Vec<Oid>) {
                 children.push((*plan.cast::<pg_sys::SubqueryScan>()).subplan)
             }
             pg_sys::NodeTag::T_CustomScan => children.extend(
-                list_ptrs((*plan.cast::<pg_sys::CustomScan>()).custom_plans)
+                list_items((*plan.cast::<pg_sys::CustomScan>()).custom_plans)
                     .into_iter()
                     .map(|p| p.cast()),
             ),

@@ -20,8 +20,8 @@ fn ai_cluster(mock: &MockLlm, extra: &[&str]) -> Cluster {
     Cluster::start(&refs)
 }
 
-/// A statement with an open recommendation: lookups on an unindexed column.
-fn slow_statement(c: &mut Client) -> i64 {
+/// A 100,000-row table whose column k has no index, analysed, and a sample past it.
+fn load_big(c: &mut Client) {
     c.batch_execute(
         "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
          INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
@@ -29,15 +29,24 @@ fn slow_statement(c: &mut Client) -> i64 {
     .unwrap();
     c.batch_execute("ANALYZE big").unwrap();
     wait_samples(c, 2);
-    run_times(c, "SELECT id FROM big WHERE k = $1", 20);
-    wait_samples(c, 2);
-    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+}
+
+fn queryid_of(c: &mut Client, text: &str) -> i64 {
     c.query_one(
-        "SELECT queryid FROM optischema.statements WHERE query = 'SELECT id FROM big WHERE k = $1'",
-        &[],
+        "SELECT queryid FROM optischema.statements WHERE query = $1",
+        &[&text],
     )
     .unwrap()
     .get(0)
+}
+
+/// A statement with an open recommendation: lookups on an unindexed column.
+fn slow_statement(c: &mut Client) -> i64 {
+    load_big(c);
+    run_times(c, "SELECT id FROM big WHERE k = $1", 20);
+    wait_samples(c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    queryid_of(c, "SELECT id FROM big WHERE k = $1")
 }
 
 fn ask(c: &mut Client, queryid: i64) -> Value {
@@ -399,23 +408,11 @@ fn a_rewrite_is_offered_only_when_it_returns_the_same_rows_and_plans_cheaper() {
     )]);
     let cluster = ai_cluster(&mock, &["optischema.param_sample_rate = 1"]);
     let mut c = cluster.connect_with_extension();
-    c.batch_execute(
-        "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
-         INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
-    )
-    .unwrap();
-    c.batch_execute("ANALYZE big").unwrap();
-    wait_samples(&mut c, 2);
+    load_big(&mut c);
     let text = "SELECT count(*) FROM big WHERE id IN (SELECT id FROM big WHERE k = $1)";
     run_times(&mut c, text, 12);
     wait_samples(&mut c, 3);
-    let queryid: i64 = c
-        .query_one(
-            "SELECT queryid FROM optischema.statements WHERE query = $1",
-            &[&text],
-        )
-        .unwrap()
-        .get(0);
+    let queryid = queryid_of(&mut c, text);
     ask(&mut c, queryid);
     assert_eq!(
         wait_request_done(&mut c, queryid, Duration::from_secs(20)),
@@ -495,26 +492,14 @@ fn index_suggestions_become_recommendations_only_through_the_advisor() {
     }]);
     let cluster = ai_cluster(&mock, &["optischema.param_sample_rate = 1"]);
     let mut c = cluster.connect_with_extension();
-    c.batch_execute(
-        "CREATE TABLE big (id bigint PRIMARY KEY, k int, pad text);
-         INSERT INTO big SELECT g, g % 5000, repeat('x', 50) FROM generate_series(1, 100000) g;",
-    )
-    .unwrap();
-    c.batch_execute("ANALYZE big").unwrap();
-    wait_samples(&mut c, 2);
+    load_big(&mut c);
     let text = "SELECT id FROM big WHERE k::text = $1";
     let stmt = c.prepare(text).unwrap();
     for i in 0..12 {
         c.query(&stmt, &[&(i * 7).to_string()]).unwrap();
     }
     wait_samples(&mut c, 3);
-    let queryid: i64 = c
-        .query_one(
-            "SELECT queryid FROM optischema.statements WHERE query = $1",
-            &[&text],
-        )
-        .unwrap()
-        .get(0);
+    let queryid = queryid_of(&mut c, text);
     ask(&mut c, queryid);
     assert_eq!(
         wait_request_done(&mut c, queryid, Duration::from_secs(30)),
