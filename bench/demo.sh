@@ -54,6 +54,23 @@ sql -c "SELECT id, kind, status, round(est_improvement_pct::numeric, 1) AS impro
           FROM optischema.recommendations
          WHERE status = 'open'
          ORDER BY est_ms_saved_per_hour DESC NULLS LAST, id"
+echo "== the LLM's explanation of the hottest statement"
+ask=$(sql -tAc "SELECT optischema.ask($top)")
+if [[ $ask == *'"unavailable"'* ]]; then
+    echo "   (no call made: $(sed -E 's/.*"reason": "([^"]*)".*/\1/' <<<"$ask"))"
+    echo "   Run the demo with OPENAI_API_KEY=... (or set optischema.llm_api_key) to see it."
+else
+    for _ in $(seq 1 120); do
+        explanation=$(sql -tAc "SELECT answer ->> 'explanation' FROM optischema.ai_cache WHERE queryid = $top ORDER BY created_at DESC LIMIT 1")
+        [[ -n $explanation ]] && break
+        sleep 0.5
+    done
+    if [[ -n ${explanation:-} ]]; then
+        fold -s -w 100 <<<"$explanation" | sed 's/^/   /'
+    else
+        echo "   no answer yet: see optischema.status() (ai_last_error)"
+    fi
+fi
 cat <<MSG
 Why each one, with its evidence:
   psql -h 127.0.0.1 -p 55433 -U postgres -x -c 'SELECT title, explanation, evidence FROM optischema.recommendations'
