@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 pub mod advisor;
 pub mod analysis;
 pub mod api;
+pub mod apply;
 pub mod hot;
 pub mod llm;
 pub mod notify;
@@ -28,6 +29,11 @@ extension_sql_file!(
     requires = ["bootstrap"]
 );
 extension_sql_file!("../sql/ai.sql", name = "ai", requires = ["recommendations"]);
+extension_sql_file!(
+    "../sql/apply.sql",
+    name = "apply",
+    requires = ["recommendations"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -37,6 +43,7 @@ pub extern "C-unwind" fn _PG_init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         worker::register();
         llm::worker::register();
+        apply::worker::register();
         plans::capture::install();
         whatif::hypo::install();
     }

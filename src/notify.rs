@@ -92,6 +92,46 @@ pub fn ai_explanation_payload(queryid: i64, recommendation_id: Option<i64>) -> S
     )
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq)]
+struct Apply<'a> {
+    /// The recommendation.
+    id: i64,
+    action_id: i64,
+    mode: &'a str,
+    phase: &'a str,
+    pct: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// An action on recommendation `id` started, finished or failed.
+pub fn apply_payload(
+    action_id: i64,
+    id: i64,
+    mode: &str,
+    phase: &str,
+    error: Option<&str>,
+) -> String {
+    let pct = match phase {
+        "started" => Some(0),
+        "done" => Some(100),
+        _ => None,
+    };
+    let error = error.map(|e| e.chars().take(2000).collect());
+    encode(
+        "apply",
+        &Apply {
+            id,
+            action_id,
+            mode,
+            phase,
+            pct,
+            error,
+        },
+        false,
+    )
+}
+
 /// Queues the payloads on the channel; PostgreSQL delivers them when the transaction commits.
 pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
     if payloads.is_empty() {

@@ -301,3 +301,23 @@ fn describe(caught: &CaughtError) -> String {
         } => report.message().to_string(),
     }
 }
+
+/// Wakes the background worker of type `backend_type`, if it runs, when the current
+/// transaction commits: what the caller queued is visible then, and need not wait for the
+/// worker's next poll.
+pub fn wake_at_commit(backend_type: &str) {
+    let pid = Spi::get_one_with_args::<i32>(
+        "SELECT (SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = $1 LIMIT 1)",
+        &[backend_type.into()],
+    )
+    .ok()
+    .flatten();
+    if let Some(pid) = pid {
+        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || unsafe {
+            let proc_ = pg_sys::BackendPidGetProc(pid);
+            if !proc_.is_null() {
+                pg_sys::SetLatch(&mut (*proc_).procLatch);
+            }
+        });
+    }
+}

@@ -56,6 +56,6 @@ fn ask(queryid: Option<i64>) -> pgrx::JsonB {
         &[queryid.into()],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the request failed: {e}"));
-    worker::wake_at_commit();
+    crate::worker::wake_at_commit(worker::WORKER_TYPE);
     pgrx::JsonB(json!({ "status": "queued", "queryid": queryid, "request_id": request_id }))
 }

@@ -2,6 +2,7 @@
 //! (see `args`) and read OptiSchema's tables. The queries live in `sql/queries/`.
 
 mod ai;
+mod apply;
 pub mod args;
 mod whatif;
 

@@ -55,25 +55,6 @@ fn close(request_id: i64, status: &str, error: Option<&str>) -> spi::Result<()> 
     )
 }
 
-/// Wakes the AI worker, if it runs, when the current transaction commits: the request it queued
-/// is then visible, and does not wait for the worker's next poll.
-pub fn wake_at_commit() {
-    let pid = Spi::get_one_with_args::<i32>(
-        "SELECT (SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = $1 LIMIT 1)",
-        &[WORKER_TYPE.into()],
-    )
-    .ok()
-    .flatten();
-    if let Some(pid) = pid {
-        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || unsafe {
-            let proc_ = pg_sys::BackendPidGetProc(pid);
-            if !proc_.is_null() {
-                pg_sys::SetLatch(&mut (*proc_).procLatch);
-            }
-        });
-    }
-}
-
 pub fn tokens_today() -> spi::Result<i64> {
     Ok(Spi::get_one::<i64>(include_str!("../../sql/llm/tokens_today.sql"))?.unwrap_or(0))
 }

@@ -1,0 +1,27 @@
+-- Applying fixes: one row per trial, apply or revert, kept as the audit trail.
+CREATE TABLE optischema.action_log (
+    id                bigserial PRIMARY KEY,
+    recommendation_id bigint NOT NULL REFERENCES optischema.recommendation_store (id),
+    mode              text NOT NULL CHECK (mode IN ('apply', 'revert')),
+    requested_by      text NOT NULL DEFAULT current_user,
+    requested_at      timestamptz NOT NULL DEFAULT now(),
+    status            text NOT NULL DEFAULT 'queued'
+                      CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    -- what was run, and what undoes it
+    sql_run           text,
+    undo_sql          text,
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    duration_ms       double precision,
+    error             text
+);
+-- one action at a time per recommendation: a second apply of the same id is refused
+CREATE UNIQUE INDEX action_log_one_at_a_time ON optischema.action_log (recommendation_id)
+    WHERE status IN ('queued', 'running');
+
+CREATE VIEW optischema.actions AS
+SELECT a.id, a.recommendation_id, r.kind, a.mode, a.requested_by AS who, a.sql_run AS what,
+       a.requested_at AS requested, a.started_at, a.finished_at, a.status AS outcome,
+       a.duration_ms, a.error
+  FROM optischema.action_log a
+  JOIN optischema.recommendation_store r ON r.id = a.recommendation_id;

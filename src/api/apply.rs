@@ -1,0 +1,115 @@
+//! Applying and reverting recommendations: `apply(id)` and `revert(id)` queue the statement
+//! OptiSchema generated and stored for the recommendation (never text from the caller); the
+//! apply worker runs it. Both return the action's id, to follow in `optischema.actions`.
+
+use super::{reject, ArgError};
+use crate::apply;
+use pgrx::prelude::*;
+
+fn required(id: Option<i64>) -> i64 {
+    id.unwrap_or_else(|| {
+        reject(ArgError {
+            message: "id must not be NULL".into(),
+            hint: "Take an id from optischema.recommendations.".into(),
+        })
+    })
+}
+
+/// The recommendation's kind, status and SQL, locked until the caller's transaction ends.
+fn locked(id: i64) -> (String, String, String) {
+    let row = Spi::connect_mut(|client| {
+        let table = client.update(
+            "SELECT kind, status, sql FROM optischema.recommendation_store WHERE id = $1 FOR UPDATE",
+            Some(1),
+            &[id.into()],
+        )?;
+        if table.is_empty() {
+            return Ok::<_, pgrx::spi::Error>(None);
+        }
+        let r = table.first();
+        Ok(Some((
+            r.get::<String>(1)?.unwrap_or_default(),
+            r.get::<String>(2)?.unwrap_or_default(),
+            r.get::<String>(3)?.unwrap_or_default(),
+        )))
+    })
+    .unwrap_or_else(|e| error!("optischema: reading the recommendation failed: {e}"));
+    row.unwrap_or_else(|| {
+        reject(ArgError {
+            message: format!("there is no recommendation with id {id}"),
+            hint: "Take an id from optischema.recommendations.".into(),
+        })
+    })
+}
+
+fn queue(id: i64, mode: &str, sql: &str) -> i64 {
+    let action = Spi::get_one_with_args::<i64>(
+        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, sql_run)
+                    VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id)
+         SELECT (SELECT id FROM a)",
+        &[id.into(), mode.into(), sql.into()],
+    )
+    .unwrap_or_else(|e| error!("optischema: queueing the action failed: {e}"));
+    let Some(action) = action else {
+        reject(ArgError {
+            message: format!("an action on recommendation {id} is already queued or running"),
+            hint: "Follow it in optischema.actions, then try again.".into(),
+        })
+    };
+    crate::worker::wake_at_commit(apply::worker::WORKER_TYPE);
+    action
+}
+
+/// Queues the fix of open recommendation `id`: an index is built with CREATE INDEX
+/// CONCURRENTLY, a dropped index with DROP INDEX CONCURRENTLY (its definition kept for
+/// revert). Returns the action's id.
+#[pg_extern(volatile)]
+fn apply(id: Option<i64>) -> i64 {
+    let id = required(id);
+    let (kind, status, sql) = locked(id);
+    if status != "open" {
+        reject(ArgError {
+            message: format!(
+                "recommendation {id} is {status}: only open recommendations can be applied"
+            ),
+            hint: "See optischema.recommendations for its status.".into(),
+        })
+    }
+    let statement = apply::statement_for(&kind, &sql, id).unwrap_or_else(|message| {
+        reject(ArgError {
+            message: format!("recommendation {id}: {message}"),
+            hint: "Index and drop_index recommendations can be applied.".into(),
+        })
+    });
+    queue(id, "apply", &statement)
+}
+
+/// Queues the undoing of applied recommendation `id`: the index built is dropped, the index
+/// dropped is built again from its exact definition. Returns the action's id.
+#[pg_extern(volatile)]
+fn revert(id: Option<i64>) -> i64 {
+    let id = required(id);
+    let (_, status, _) = locked(id);
+    if status != "applied" {
+        reject(ArgError {
+            message: format!(
+                "recommendation {id} is {status}: only applied recommendations can be reverted"
+            ),
+            hint: "See optischema.actions for what was applied.".into(),
+        })
+    }
+    let undo = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT undo_sql FROM optischema.action_log
+                  WHERE recommendation_id = $1 AND mode = 'apply' AND status = 'done'
+                  ORDER BY id DESC LIMIT 1)",
+        &[id.into()],
+    )
+    .unwrap_or_else(|e| error!("optischema: reading the actions failed: {e}"));
+    let Some(undo) = undo else {
+        reject(ArgError {
+            message: format!("recommendation {id} was applied without a way back recorded"),
+            hint: "Undo it by hand; optischema.actions shows what was run.".into(),
+        })
+    };
+    queue(id, "revert", &undo)
+}

@@ -1,0 +1,285 @@
+//! Applying and reverting fixes: indexes built and dropped CONCURRENTLY by the apply worker
+//! while writes go on, a failed build cleaned up, the audit trail, and refusals.
+
+use optischema_cluster_tests::*;
+use postgres::Client;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn load_big(c: &mut Client) {
+    c.batch_execute(
+        "CREATE TABLE big (id bigserial PRIMARY KEY, k int, pad text);
+         INSERT INTO big (k, pad) SELECT g % 5000, repeat('x', 50) FROM generate_series(1, 200000) g;",
+    )
+    .unwrap();
+    c.batch_execute("ANALYZE big").unwrap();
+}
+
+/// An open index recommendation on big (k), found by the analysis.
+fn index_recommendation(c: &mut Client) -> i64 {
+    wait_samples(c, 2);
+    run_times(c, "SELECT id FROM big WHERE k = $1", 20);
+    wait_samples(c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    c.query_one(
+        "SELECT id FROM optischema.recommendations WHERE kind = 'index' AND sql LIKE '%public.big (k)%'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// A recommendation row as the analysis would store it, for fixes it would not find here.
+fn planted(c: &mut Client, kind: &str, sql: &str) -> i64 {
+    c.query_one(
+        "INSERT INTO optischema.recommendation_store (fingerprint, kind, title, sql, explanation, confidence)
+         VALUES ($1 || ':' || $2, $1, 'planted', $2, 'planted for the test', 0.5) RETURNING id",
+        &[&kind, &sql],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// Waits for action `action` to end; returns its outcome and error.
+fn wait_action(c: &mut Client, action: i64) -> (String, Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = c
+            .query_one(
+                "SELECT outcome, error FROM optischema.actions WHERE id = $1",
+                &[&action],
+            )
+            .unwrap();
+        let outcome: String = row.get(0);
+        if outcome == "done" || outcome == "failed" {
+            return (outcome, row.get(1));
+        }
+        assert!(Instant::now() < deadline, "action {action} still {outcome}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn index_valid(c: &mut Client, name: &str) -> Option<bool> {
+    c.query_one(
+        "SELECT (SELECT i.indisvalid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname = $1)",
+        &[&name],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn an_index_is_built_while_writes_go_on_and_revert_drops_it() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    load_big(&mut c);
+    let id = index_recommendation(&mut c);
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+
+    // a writer inserting into the same table all along
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writer = cluster.connect();
+    let flag = stop.clone();
+    let writes = std::thread::spawn(move || {
+        let insert = writer
+            .prepare("INSERT INTO big (k, pad) VALUES ($1, 'w')")
+            .unwrap();
+        let (mut n, mut slowest) = (0i32, Duration::ZERO);
+        while !flag.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            writer.execute(&insert, &[&(n % 5000)]).unwrap();
+            slowest = slowest.max(t.elapsed());
+            n += 1;
+        }
+        (n, slowest)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    let (outcome, error) = wait_action(&mut c, action);
+    stop.store(true, Ordering::Relaxed);
+    let (inserted, slowest) = writes.join().unwrap();
+    assert_eq!(outcome, "done", "{error:?}");
+    assert!(inserted > 100, "{inserted} inserts");
+    // no writer waited on the build longer than the worker's lock_timeout
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    let name = format!("optischema_rec_{id}");
+    assert_eq!(index_valid(&mut c, &name), Some(true));
+    let status: String = c
+        .query_one(
+            "SELECT status FROM optischema.recommendations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "applied");
+    // announced: started, then done
+    let mut phases = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while phases.len() < 2 && Instant::now() < deadline {
+        if let Some(n) = next_notification(&mut listener) {
+            let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+            if v["type"] == "apply" && v["id"] == id {
+                phases.push(v["phase"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    assert_eq!(phases, ["started", "done"]);
+
+    let undo: i64 = c
+        .query_one("SELECT optischema.revert($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, undo).0, "done");
+    assert_eq!(index_valid(&mut c, &name), None);
+    let audit: Vec<(String, String, String)> = c
+        .query(
+            "SELECT mode, outcome, who FROM optischema.actions WHERE recommendation_id = $1 ORDER BY id",
+            &[&id],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            ("apply".into(), "done".into(), "postgres".into()),
+            ("revert".into(), "done".into(), "postgres".into())
+        ]
+    );
+    let status: String = c
+        .query_one(
+            "SELECT status FROM optischema.recommendations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "reverted");
+}
+
+#[test]
+fn a_failed_build_leaves_no_invalid_index() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    load_big(&mut c);
+    // the build divides by zero on the rows where k = 5
+    let id = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.big ((1 / (k - 5)))",
+    );
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    let (outcome, error) = wait_action(&mut c, action);
+    assert_eq!(outcome, "failed");
+    assert!(error.unwrap().contains("division by zero"));
+    assert_eq!(index_valid(&mut c, &format!("optischema_rec_{id}")), None);
+    let status: String = c
+        .query_one(
+            "SELECT status FROM optischema.recommendations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "open");
+}
+
+#[test]
+fn a_dropped_index_comes_back_with_the_same_definition() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    load_big(&mut c);
+    c.batch_execute("CREATE INDEX big_pad_partial ON big (pad, k DESC) WHERE k > 10")
+        .unwrap();
+    let definition = |c: &mut Client| -> Option<String> {
+        c.query_one(
+            "SELECT (SELECT pg_get_indexdef('big_pad_partial'::regclass))",
+            &[],
+        )
+        .ok()
+        .and_then(|r| r.get(0))
+    };
+    let before = definition(&mut c).unwrap();
+    let id = planted(
+        &mut c,
+        "drop_index",
+        "DROP INDEX CONCURRENTLY public.big_pad_partial",
+    );
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, action).0, "done");
+    assert_eq!(index_valid(&mut c, "big_pad_partial"), None);
+    let undo: i64 = c
+        .query_one("SELECT optischema.revert($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, undo).0, "done");
+    assert_eq!(definition(&mut c).as_deref(), Some(before.as_str()));
+    assert_eq!(index_valid(&mut c, "big_pad_partial"), Some(true));
+}
+
+#[test]
+fn applies_that_cannot_be_done_are_refused_clearly() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    load_big(&mut c);
+    let refused = |c: &mut Client, sql: &str| {
+        let e = c.query_one(sql, &[]).unwrap_err();
+        let db = e.as_db_error().expect("a database error");
+        assert_eq!(db.code().code(), "22023", "{sql}: {}", db.message());
+        assert!(db.hint().is_some(), "{sql}");
+        db.message().to_string()
+    };
+    refused(&mut c, "SELECT optischema.apply(NULL)");
+    refused(&mut c, "SELECT optischema.apply(987654)");
+    let id = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.big (k)",
+    );
+    let config = planted(
+        &mut c,
+        "config",
+        "ALTER ROLE postgres SET work_mem = '64MB'",
+    );
+    assert!(
+        refused(&mut c, &format!("SELECT optischema.apply({config})")).contains("not supported")
+    );
+    assert!(refused(&mut c, &format!("SELECT optischema.revert({id})")).contains("is open"));
+    // two applies of one id at once: the second waits for the first's transaction, then fails
+    c.batch_execute("BEGIN").unwrap();
+    c.query_one("SELECT optischema.apply($1)", &[&id]).unwrap();
+    let mut other = cluster.connect();
+    let second = std::thread::spawn(move || {
+        other
+            .query_one("SELECT optischema.apply($1)", &[&id])
+            .map(|_| ())
+            .map_err(|e| e.as_db_error().map(|d| d.message().to_string()))
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    c.batch_execute("COMMIT").unwrap();
+    let err = second.join().unwrap().unwrap_err().unwrap();
+    assert!(
+        err.contains("already queued or running") || err.contains("only open"),
+        "{err}"
+    );
+    let dismissed = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.big (pad)",
+    );
+    c.query_one("SELECT optischema.dismiss($1)", &[&dismissed])
+        .unwrap();
+    assert!(
+        refused(&mut c, &format!("SELECT optischema.apply({dismissed})")).contains("dismissed")
+    );
+}
