@@ -7,8 +7,8 @@ CREATE TABLE optischema.action_log (
     requested_at      timestamptz NOT NULL DEFAULT now(),
     status            text NOT NULL DEFAULT 'queued'
                       CHECK (status IN ('queued', 'running', 'done', 'failed')),
-    -- what was run, and what undoes it
-    sql_run           text,
+    -- what is run, in order; what undoes it
+    steps             text[] NOT NULL,
     undo_sql          text,
     started_at        timestamptz,
     finished_at       timestamptz,
@@ -20,7 +20,8 @@ CREATE UNIQUE INDEX action_log_one_at_a_time ON optischema.action_log (recommend
     WHERE status IN ('queued', 'running');
 
 CREATE VIEW optischema.actions AS
-SELECT a.id, a.recommendation_id, r.kind, a.mode, a.requested_by AS who, a.sql_run AS what,
+SELECT a.id, a.recommendation_id, r.kind, a.mode, a.requested_by AS who,
+       array_to_string(a.steps, '; ') AS what,
        a.requested_at AS requested, a.started_at, a.finished_at, a.status AS outcome,
        a.duration_ms, a.error
   FROM optischema.action_log a

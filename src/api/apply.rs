@@ -42,12 +42,12 @@ fn locked(id: i64) -> (String, String, String) {
     })
 }
 
-fn queue(id: i64, mode: &str, sql: &str) -> i64 {
+fn queue(id: i64, mode: &str, steps: Vec<String>, undo: Option<String>) -> i64 {
     let action = Spi::get_one_with_args::<i64>(
-        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, sql_run)
-                    VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING id)
+        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, steps, undo_sql)
+                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id)
          SELECT (SELECT id FROM a)",
-        &[id.into(), mode.into(), sql.into()],
+        &[id.into(), mode.into(), steps.into(), undo.into()],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the action failed: {e}"));
     let Some(action) = action else {
@@ -61,8 +61,10 @@ fn queue(id: i64, mode: &str, sql: &str) -> i64 {
 }
 
 /// Queues the fix of open recommendation `id`: an index is built with CREATE INDEX
-/// CONCURRENTLY, a dropped index with DROP INDEX CONCURRENTLY (its definition kept for
-/// revert). Returns the action's id.
+/// CONCURRENTLY; an index dropped with DROP INDEX CONCURRENTLY (its definition kept for
+/// revert); extended statistics created, then their table analysed; a table analysed; a
+/// per-role or per-database setting changed (the value it had kept for revert). Returns the
+/// action's id.
 #[pg_extern(volatile)]
 fn apply(id: Option<i64>) -> i64 {
     let id = required(id);
@@ -75,21 +77,32 @@ fn apply(id: Option<i64>) -> i64 {
             hint: "See optischema.recommendations for its status.".into(),
         })
     }
-    let statement = apply::statement_for(&kind, &sql, id).unwrap_or_else(|message| {
+    let steps = apply::steps_for(&kind, &sql, id).unwrap_or_else(|message| {
         reject(ArgError {
             message: format!("recommendation {id}: {message}"),
-            hint: "Index and drop_index recommendations can be applied.".into(),
+            hint: "Index, drop_index, statistics, analyze and per-role or per-database config recommendations can be applied.".into(),
         })
     });
-    queue(id, "apply", &statement)
+    // the undo of a drop or a setting is what exists when the apply worker runs it
+    let undo = (kind == "statistics")
+        .then(|| apply::undo_statistics(&sql))
+        .flatten();
+    queue(id, "apply", steps, undo)
 }
 
 /// Queues the undoing of applied recommendation `id`: the index built is dropped, the index
-/// dropped is built again from its exact definition. Returns the action's id.
+/// dropped is built again from its exact definition, statistics are dropped, a setting gets
+/// its previous value back. Returns the action's id.
 #[pg_extern(volatile)]
 fn revert(id: Option<i64>) -> i64 {
     let id = required(id);
-    let (_, status, _) = locked(id);
+    let (kind, status, _) = locked(id);
+    if kind == "analyze" {
+        reject(ArgError {
+            message: format!("recommendation {id} is an ANALYZE, which has nothing to undo"),
+            hint: "Statistics change with every ANALYZE; the next one replaces these.".into(),
+        })
+    }
     if status != "applied" {
         reject(ArgError {
             message: format!(
@@ -111,5 +124,5 @@ fn revert(id: Option<i64>) -> i64 {
             hint: "Undo it by hand; optischema.actions shows what was run.".into(),
         })
     };
-    queue(id, "revert", &undo)
+    queue(id, "revert", vec![undo], None)
 }

@@ -11,28 +11,58 @@ pub fn index_name(recommendation_id: i64) -> String {
     format!("optischema_rec_{recommendation_id}")
 }
 
-/// What applying a recommendation runs: the stored statement, with the index named.
-pub fn statement_for(kind: &str, sql: &str, recommendation_id: i64) -> Result<String, String> {
+/// What applying a recommendation runs, in order: the stored statement (an index named), and
+/// for extended statistics the ANALYZE that fills them.
+pub fn steps_for(kind: &str, sql: &str, recommendation_id: i64) -> Result<Vec<String>, String> {
     match kind {
         "index" => {
             let rest = sql
                 .strip_prefix("CREATE INDEX CONCURRENTLY ON ")
                 .ok_or_else(|| format!("unexpected index statement: {sql}"))?;
-            Ok(format!(
+            Ok(vec![format!(
                 "CREATE INDEX CONCURRENTLY {} ON {rest}",
                 index_name(recommendation_id)
-            ))
+            )])
         }
-        "drop_index" => {
-            if sql.starts_with("DROP INDEX CONCURRENTLY ") {
-                Ok(sql.to_string())
-            } else {
-                Err(format!("unexpected drop statement: {sql}"))
-            }
+        "drop_index" if sql.starts_with("DROP INDEX CONCURRENTLY ") => Ok(vec![sql.to_string()]),
+        "analyze" if sql.starts_with("ANALYZE ") => Ok(vec![sql.to_string()]),
+        "statistics" => {
+            let table = sql
+                .strip_prefix("CREATE STATISTICS ")
+                .and_then(|_| sql.rsplit_once(" FROM "))
+                .map(|(_, table)| table.to_string())
+                .ok_or_else(|| format!("unexpected statistics statement: {sql}"))?;
+            Ok(vec![sql.to_string(), format!("ANALYZE {table}")])
         }
-        other => Err(format!(
-            "applying {other} recommendations is not supported; run its SQL yourself"
+        "config" if sql.starts_with("ALTER ROLE ") || sql.starts_with("ALTER DATABASE ") => {
+            Ok(vec![sql.to_string()])
+        }
+        "config" => Err(format!(
+            "{sql} applies to one session only: set it where the application connects"
         )),
+        other => Err(format!("applying {other} recommendations is not supported")),
+    }
+}
+
+/// The statistics object a `CREATE STATISTICS name (...) ON ... FROM ...` creates, dropped.
+pub fn undo_statistics(sql: &str) -> Option<String> {
+    let rest = sql.strip_prefix("CREATE STATISTICS ")?;
+    let name = rest.split(" (").next()?.trim();
+    (!name.is_empty()).then(|| format!("DROP STATISTICS IF EXISTS {name}"))
+}
+
+/// `ALTER ROLE r SET name = value` (or DATABASE) split into its target and setting name.
+pub fn config_target(sql: &str) -> Option<(String, String)> {
+    let (target, setting) = sql.split_once(" SET ")?;
+    let name = setting.split('=').next()?.trim().to_string();
+    Some((target.to_string(), name))
+}
+
+/// What undoes a per-role (or per-database) setting: the value it had, or none.
+pub fn undo_config(target: &str, name: &str, previous: Option<&str>) -> String {
+    match previous {
+        Some(value) => format!("{target} SET {name} = '{}'", value.replace('\'', "''")),
+        None => format!("{target} RESET {name}"),
     }
 }
 
@@ -53,15 +83,48 @@ mod tests {
     #[test]
     fn an_index_is_built_under_a_name_known_in_advance() {
         assert_eq!(
-            statement_for(
+            steps_for(
                 "index",
                 "CREATE INDEX CONCURRENTLY ON public.t (a, b DESC)",
                 12
             ),
-            Ok("CREATE INDEX CONCURRENTLY optischema_rec_12 ON public.t (a, b DESC)".into())
+            Ok(vec![
+                "CREATE INDEX CONCURRENTLY optischema_rec_12 ON public.t (a, b DESC)".into()
+            ])
         );
-        assert!(statement_for("index", "DROP TABLE t", 12).is_err());
-        assert!(statement_for("config", "ALTER ROLE app SET work_mem = '64MB'", 3).is_err());
+        assert!(steps_for("index", "DROP TABLE t", 12).is_err());
+        assert!(steps_for("rewrite", "SELECT 1", 3).is_err());
+        assert!(steps_for("config", "SET work_mem = '64MB'", 3).is_err());
+    }
+
+    #[test]
+    fn statistics_are_filled_by_an_analyze_and_undone_by_a_drop() {
+        let sql = "CREATE STATISTICS public.os_orders_a_b (dependencies, ndistinct, mcv) ON a, b FROM public.orders";
+        assert_eq!(
+            steps_for("statistics", sql, 1).unwrap(),
+            vec![sql.to_string(), "ANALYZE public.orders".to_string()]
+        );
+        assert_eq!(
+            undo_statistics(sql).as_deref(),
+            Some("DROP STATISTICS IF EXISTS public.os_orders_a_b")
+        );
+    }
+
+    #[test]
+    fn a_role_setting_goes_back_to_what_it_was() {
+        let (target, name) = config_target("ALTER ROLE app SET work_mem = '64MB'").unwrap();
+        assert_eq!(
+            (target.as_str(), name.as_str()),
+            ("ALTER ROLE app", "work_mem")
+        );
+        assert_eq!(
+            undo_config(&target, &name, None),
+            "ALTER ROLE app RESET work_mem"
+        );
+        assert_eq!(
+            undo_config(&target, &name, Some("8MB")),
+            "ALTER ROLE app SET work_mem = '8MB'"
+        );
     }
 
     #[test]

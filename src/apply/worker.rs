@@ -4,7 +4,7 @@
 //! is kept for revert. After: the outcome is recorded, the recommendation's status follows, and
 //! NOTIFY `apply` says so. A failed build leaves no invalid index behind.
 
-use super::{concurrently, exec, index_name};
+use super::{concurrently, config_target, exec, index_name, undo_config};
 use crate::notify;
 use crate::settings;
 use crate::worker::{in_transaction, prepare_session, LogOnce};
@@ -34,7 +34,7 @@ struct Action {
     recommendation_id: i64,
     mode: String,
     kind: String,
-    sql: String,
+    steps: Vec<String>,
 }
 
 /// Takes the next queued action and prepares it; None when there is none.
@@ -51,7 +51,7 @@ fn next_action() -> spi::Result<Option<Action>> {
               WHERE r.id = a.recommendation_id
                 AND a.id = (SELECT id FROM optischema.action_log WHERE status = 'queued'
                              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING a.id, a.recommendation_id, a.mode, r.kind, a.sql_run",
+             RETURNING a.id, a.recommendation_id, a.mode, r.kind, a.steps",
             Some(1),
             &[],
         )?;
@@ -64,21 +64,35 @@ fn next_action() -> spi::Result<Option<Action>> {
             recommendation_id: row.get::<i64>(2)?.unwrap_or_default(),
             mode: row.get::<String>(3)?.unwrap_or_default(),
             kind: row.get::<String>(4)?.unwrap_or_default(),
-            sql: row.get::<String>(5)?.unwrap_or_default(),
+            steps: row.get::<Vec<String>>(5)?.unwrap_or_default(),
         }))
     })?;
     let Some(action) = taken else { return Ok(None) };
-    // a drop keeps the exact definition, so that revert builds the same index again
-    if action.kind == "drop_index" && action.mode == "apply" {
-        let name = action
-            .sql
-            .trim_start_matches("DROP INDEX CONCURRENTLY ")
-            .trim();
-        let definition = Spi::get_one_with_args::<String>(
-            "SELECT (SELECT pg_get_indexdef(to_regclass($1)))",
-            &[name.into()],
-        )?;
-        let undo = definition.as_deref().and_then(concurrently);
+    // what undoes a drop or a setting is what exists now
+    let first = action.steps.first().cloned().unwrap_or_default();
+    let undo = match (action.kind.as_str(), action.mode.as_str()) {
+        ("drop_index", "apply") => {
+            let name = first.trim_start_matches("DROP INDEX CONCURRENTLY ").trim();
+            Spi::get_one_with_args::<String>(
+                "SELECT (SELECT pg_get_indexdef(to_regclass($1)))",
+                &[name.into()],
+            )?
+            .as_deref()
+            .and_then(concurrently)
+        }
+        ("config", "apply") => match config_target(&first) {
+            Some((target, name)) => {
+                let previous = Spi::get_one_with_args::<String>(
+                    include_str!("../../sql/apply/setting_now.sql"),
+                    &[target.clone().into(), name.clone().into()],
+                )?;
+                Some(undo_config(&target, &name, previous.as_deref()))
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    if undo.is_some() {
         Spi::run_with_args(
             "UPDATE optischema.action_log SET undo_sql = $2 WHERE id = $1",
             &[action.id.into(), undo.into()],
@@ -215,7 +229,10 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                 }
             };
             let started = Instant::now();
-            let outcome = exec::run_top_level(&action.sql);
+            let outcome = action
+                .steps
+                .iter()
+                .try_for_each(|step| exec::run_top_level(step));
             let took = started.elapsed();
             if outcome.is_err() && action.kind == "index" && action.mode == "apply" {
                 // a failed CREATE INDEX CONCURRENTLY leaves an invalid index: drop it

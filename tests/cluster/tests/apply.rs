@@ -246,13 +246,15 @@ fn applies_that_cannot_be_done_are_refused_clearly() {
         "index",
         "CREATE INDEX CONCURRENTLY ON public.big (k)",
     );
-    let config = planted(
-        &mut c,
-        "config",
-        "ALTER ROLE postgres SET work_mem = '64MB'",
-    );
+    // a rewrite changes the application's SQL, not the database; a session setting is the
+    // application's to set
+    let rewrite = planted(&mut c, "rewrite", "SELECT 1");
     assert!(
-        refused(&mut c, &format!("SELECT optischema.apply({config})")).contains("not supported")
+        refused(&mut c, &format!("SELECT optischema.apply({rewrite})")).contains("not supported")
+    );
+    let session = planted(&mut c, "config", "SET work_mem = '64MB'");
+    assert!(
+        refused(&mut c, &format!("SELECT optischema.apply({session})")).contains("one session")
     );
     assert!(refused(&mut c, &format!("SELECT optischema.revert({id})")).contains("is open"));
     // two applies of one id at once: the second waits for the first's transaction, then fails
@@ -282,4 +284,97 @@ fn applies_that_cannot_be_done_are_refused_clearly() {
     assert!(
         refused(&mut c, &format!("SELECT optischema.apply({dismissed})")).contains("dismissed")
     );
+}
+
+#[test]
+fn statistics_settings_and_analyze_are_applied_and_undone() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    load_big(&mut c);
+    let run = |c: &mut Client, call: &str, id: i64| -> (String, Option<String>) {
+        let action: i64 = c
+            .query_one(&format!("SELECT optischema.{call}($1)"), &[&id])
+            .unwrap()
+            .get(0);
+        wait_action(c, action)
+    };
+
+    // extended statistics: created, filled by an ANALYZE, dropped on revert
+    let stats = planted(
+        &mut c,
+        "statistics",
+        "CREATE STATISTICS public.os_big_k_pad (dependencies, ndistinct, mcv) ON k, pad FROM public.big",
+    );
+    assert_eq!(run(&mut c, "apply", stats).0, "done");
+    let filled: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_statistic_ext e JOIN pg_statistic_ext_data d ON d.stxoid = e.oid
+              WHERE e.stxname = 'os_big_k_pad'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(filled, 1);
+    assert_eq!(run(&mut c, "revert", stats).0, "done");
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 'os_big_k_pad'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+
+    // a per-role setting: revert brings back the value the role had
+    c.batch_execute("CREATE ROLE app; ALTER ROLE app SET work_mem = '8MB'")
+        .unwrap();
+    let role_setting = |c: &mut Client| -> Vec<String> {
+        c.query_one(
+            "SELECT coalesce((SELECT setconfig FROM pg_db_role_setting
+                               WHERE setrole = 'app'::regrole AND setdatabase = 0), '{}')",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let config = planted(&mut c, "config", "ALTER ROLE app SET work_mem = '64MB'");
+    assert_eq!(run(&mut c, "apply", config).0, "done");
+    assert_eq!(role_setting(&mut c), ["work_mem=64MB"]);
+    assert_eq!(run(&mut c, "revert", config).0, "done");
+    assert_eq!(role_setting(&mut c), ["work_mem=8MB"]);
+
+    // an ANALYZE runs, and has nothing to undo
+    let analyze = planted(&mut c, "analyze", "ANALYZE public.big");
+    let before: i64 = c
+        .query_one(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'big'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(run(&mut c, "apply", analyze).0, "done");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // the statistics collector reports with a short delay
+        let after: i64 = c
+            .query_one(
+                "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'big'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if after > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no ANALYZE counted");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let e = c
+        .query_one("SELECT optischema.revert($1)", &[&analyze])
+        .unwrap_err();
+    assert!(e
+        .as_db_error()
+        .unwrap()
+        .message()
+        .contains("nothing to undo"));
 }
