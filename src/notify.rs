@@ -132,6 +132,22 @@ pub fn apply_payload(
     )
 }
 
+/// The index build of action `action_id` (recommendation `id`) is in `phase`, `pct` done.
+pub fn apply_progress_payload(action_id: i64, id: i64, phase: &str, pct: Option<i32>) -> String {
+    encode(
+        "apply",
+        &Apply {
+            id,
+            action_id,
+            mode: "apply",
+            phase,
+            pct,
+            error: None,
+        },
+        false,
+    )
+}
+
 /// Queues the payloads on the channel; PostgreSQL delivers them when the transaction commits.
 pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
     if payloads.is_empty() {

@@ -3,6 +3,7 @@
 //! transaction, so `apply()` queues them and the apply worker runs them at top level.
 
 pub mod exec;
+pub mod progress;
 pub mod worker;
 
 /// The name OptiSchema gives the index it builds for recommendation `id`: known in advance, so

@@ -378,3 +378,55 @@ fn statistics_settings_and_analyze_are_applied_and_undone() {
         .message()
         .contains("nothing to undo"));
 }
+
+#[test]
+fn a_long_build_announces_its_progress() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE TABLE wide (id bigint, k int, pad text);
+         INSERT INTO wide SELECT g, ((g::bigint * 7919) % 1000003)::int, repeat('p', 80) FROM generate_series(1, 2000000) g;",
+    )
+    .unwrap();
+    let id = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.wide (k, pad)",
+    );
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    let mut building = Vec::new();
+    let mut done = false;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done && Instant::now() < deadline {
+        if let Some(n) = next_notification(&mut listener) {
+            let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+            if v["type"] != "apply" || v["action_id"] != action {
+                continue;
+            }
+            match v["phase"].as_str().unwrap() {
+                "started" => {}
+                "done" => done = true,
+                _ => building.push(v),
+            }
+        }
+    }
+    assert!(done, "the build never finished");
+    assert!(!building.is_empty(), "no progress was announced");
+    for v in &building {
+        // the phases of pg_stat_progress_create_index: "building index: ...", "index
+        // validation: ...", "waiting for ..."
+        let phase = v["phase"].as_str().unwrap();
+        assert!(
+            phase.contains("index") || phase.starts_with("waiting"),
+            "{v}"
+        );
+        if let Some(pct) = v["pct"].as_i64() {
+            assert!((0..=100).contains(&pct), "{v}");
+        }
+    }
+}
