@@ -40,7 +40,7 @@ run() {
 }
 
 # the first run is what the advisor learns from: capture values often enough to see the skew
-sql -q -c "ALTER SYSTEM SET optischema.param_sample_rate = 0.1" -c "SELECT pg_reload_conf()"
+sql -q -c "ALTER SYSTEM SET optischema.param_sample_rate = 0.1" -c "SELECT pg_reload_conf()" >/dev/null
 trap 'sql -q -c "ALTER SYSTEM RESET optischema.param_sample_rate" -c "SELECT pg_reload_conf()" >/dev/null' EXIT
 drop_added
 sql -q -c "VACUUM ANALYZE customers, products, orders, order_items"
