@@ -54,6 +54,7 @@ SELECT r.id, r.queryid, r.kind, r.status, r.title, r.sql, r.explanation, r.evide
        r.confidence, r.source, r.rule, r.dismissed_reason, r.created_at, r.updated_at,
        s.query,
        (SELECT c.answer ->> 'explanation' FROM optischema.ai_cache c
-         WHERE c.queryid = r.queryid ORDER BY c.created_at DESC LIMIT 1) AS ai_explanation
+         WHERE c.queryid = r.queryid ORDER BY c.created_at DESC LIMIT 1) AS ai_explanation,
+       r.realized_improvement_pct, r.realized_ms_saved_per_hour, r.realized_at
   FROM optischema.recommendation_store r
   LEFT JOIN optischema.statements s USING (queryid);

@@ -16,6 +16,11 @@ CREATE TABLE optischema.recommendation_store (
     est_cost_after        double precision,
     est_improvement_pct   double precision CHECK (est_improvement_pct BETWEEN 0 AND 100),
     est_ms_saved_per_hour double precision CHECK (est_ms_saved_per_hour >= 0),
+    -- measured after applying: the helped statements' mean time in a window after against the
+    -- same length before (negative when they got slower)
+    realized_improvement_pct   double precision,
+    realized_ms_saved_per_hour double precision,
+    realized_at                timestamptz,
     confidence            double precision NOT NULL CHECK (confidence BETWEEN 0 AND 1),
     source                text NOT NULL DEFAULT 'rules' CHECK (source IN ('rules', 'whatif', 'ai')),
     rule                  text,

@@ -148,6 +148,22 @@ pub fn apply_progress_payload(action_id: i64, id: i64, phase: &str, pct: Option<
     )
 }
 
+/// What an applied fix really saved, measured from the history.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Realized {
+    /// The recommendation.
+    pub id: i64,
+    pub statements: Vec<i64>,
+    pub calls_before: i64,
+    pub calls_after: i64,
+    pub realized_improvement_pct: Option<f64>,
+    pub realized_ms_saved_per_hour: Option<f64>,
+}
+
+pub fn realized_payload(r: &Realized) -> String {
+    encode("realized", r, false)
+}
+
 /// Queues the payloads on the channel; PostgreSQL delivers them when the transaction commits.
 pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> {
     if payloads.is_empty() {

@@ -85,6 +85,16 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::UNIT_MB,
     );
+    GucRegistry::define_int_guc(
+        c"optischema.realize_window",
+        c"How long after applying a fix its real saving is measured, against as long before.",
+        c"From the history: the helped statements' mean time and calls in each window.",
+        &REALIZE_WINDOW_MIN,
+        1,
+        24 * 60,
+        GucContext::Sighup,
+        GucFlags::UNIT_MIN,
+    );
     register_capture();
     register_llm();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
@@ -104,6 +114,9 @@ pub fn sample_interval_s() -> i32 {
 
 /// Indexes that save less than this share of their statement's cost are not proposed.
 pub static MIN_IMPROVEMENT_PCT: GucSetting<f64> = GucSetting::<f64>::new(20.0);
+
+/// Minutes after an apply at which its real saving is measured.
+pub static REALIZE_WINDOW_MIN: GucSetting<i32> = GucSetting::<i32>::new(15);
 
 /// Total size of the proposed indexes, in MB.
 pub static INDEX_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);

@@ -156,8 +156,19 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                 log_once.clear();
                 // in a transaction of its own: a failed analysis never costs a sample
                 let analyzed = in_transaction(|| analyze_due(&mut last_analyzed));
-                // the apply worker is busy building: its progress is told from here
-                let _ = in_transaction(crate::apply::progress::announce);
+                // the apply worker is busy building: its progress is told from here; and what
+                // applied fixes really saved is measured once their window is over
+                let tasks: [fn() -> Result<(), pgrx::spi::SpiError>; 2] = [
+                    crate::apply::progress::announce,
+                    crate::apply::realized::measure,
+                ];
+                for task in tasks {
+                    match in_transaction(task) {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => analysis_failed(&mut analysis_log, &e.to_string()),
+                        Err(message) => analysis_failed(&mut analysis_log, &message),
+                    }
+                }
                 match analyzed {
                     Ok(Ok(_)) => analysis_log.clear(),
                     Ok(Err(e)) => analysis_failed(&mut analysis_log, &e.to_string()),

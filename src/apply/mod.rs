@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod progress;
+pub mod realized;
 pub mod worker;
 
 /// The name OptiSchema gives the index it builds for recommendation `id`: known in advance, so

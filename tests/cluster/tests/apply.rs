@@ -430,3 +430,69 @@ fn a_long_build_announces_its_progress() {
         }
     }
 }
+
+#[test]
+fn the_real_saving_is_measured_after_the_window() {
+    let cluster = Cluster::start(&["optischema.realize_window = 1"]);
+    let mut c = cluster.connect_with_extension();
+    load_big(&mut c);
+    let id = index_recommendation(&mut c);
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    // the statement keeps running, before and after the apply
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut app = cluster.connect();
+    let flag = stop.clone();
+    let load = std::thread::spawn(move || {
+        let lookup = app.prepare("SELECT id FROM big WHERE k = $1").unwrap();
+        let mut i = 0;
+        while !flag.load(Ordering::Relaxed) {
+            app.query(&lookup, &[&(i % 5000)]).unwrap();
+            i += 1;
+        }
+    });
+    // the minute before the apply must have calls: wait for the next minute to begin
+    let minute = |c: &mut Client| -> f64 {
+        c.query_one("SELECT extract(minute FROM now())::float8", &[])
+            .unwrap()
+            .get(0)
+    };
+    let start = minute(&mut c);
+    while minute(&mut c) == start {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, action).0, "done");
+    // measured once the minute after the apply's minute is over
+    let deadline = Instant::now() + Duration::from_secs(200);
+    let mut realized = None;
+    while realized.is_none() && Instant::now() < deadline {
+        if let Some(n) = next_notification(&mut listener) {
+            let v: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+            if v["type"] == "realized" && v["id"] == id {
+                realized = Some(v);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    let realized = realized.expect("the saving was measured");
+    assert!(realized["calls_before"].as_i64().unwrap() > 0, "{realized}");
+    assert!(realized["calls_after"].as_i64().unwrap() > 0, "{realized}");
+    let pct = realized["realized_improvement_pct"].as_f64().unwrap();
+    assert!(pct > 50.0, "{realized}");
+    let (stored_pct, saved): (f64, f64) = {
+        let r = c
+            .query_one(
+                "SELECT realized_improvement_pct, realized_ms_saved_per_hour FROM optischema.recommendations WHERE id = $1",
+                &[&id],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(stored_pct, pct);
+    assert!(saved > 0.0);
+}
