@@ -13,7 +13,9 @@ CREATE TABLE optischema.action_log (
     started_at        timestamptz,
     finished_at       timestamptz,
     duration_ms       double precision,
-    error             text
+    error             text,
+    -- why it was asked for, when OptiSchema asked itself (auto_revert)
+    reason            text
 );
 -- one action at a time per recommendation: a second apply of the same id is refused
 CREATE UNIQUE INDEX action_log_one_at_a_time ON optischema.action_log (recommendation_id)
@@ -23,6 +25,6 @@ CREATE VIEW optischema.actions AS
 SELECT a.id, a.recommendation_id, r.kind, a.mode, a.requested_by AS who,
        array_to_string(a.steps, '; ') AS what,
        a.requested_at AS requested, a.started_at, a.finished_at, a.status AS outcome,
-       a.duration_ms, a.error
+       a.duration_ms, a.error, a.reason
   FROM optischema.action_log a
   JOIN optischema.recommendation_store r ON r.id = a.recommendation_id;

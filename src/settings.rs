@@ -95,6 +95,24 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::UNIT_MIN,
     );
+    GucRegistry::define_bool_guc(
+        c"optischema.auto_revert",
+        c"Reverts an applied fix when its statements got slower, or its table's writes slowed too much.",
+        c"Checked when the real saving is measured, after optischema.realize_window.",
+        &AUTO_REVERT,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"optischema.auto_revert_write_slowdown_pct",
+        c"Slowdown of the table's writes, in percent of their mean time, that makes auto_revert undo an index.",
+        c"Compared over the same windows as the real saving.",
+        &AUTO_REVERT_WRITE_SLOWDOWN_PCT,
+        0.0,
+        10_000.0,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     register_capture();
     register_llm();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
@@ -117,6 +135,9 @@ pub static MIN_IMPROVEMENT_PCT: GucSetting<f64> = GucSetting::<f64>::new(20.0);
 
 /// Minutes after an apply at which its real saving is measured.
 pub static REALIZE_WINDOW_MIN: GucSetting<i32> = GucSetting::<i32>::new(15);
+
+pub static AUTO_REVERT: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static AUTO_REVERT_WRITE_SLOWDOWN_PCT: GucSetting<f64> = GucSetting::<f64>::new(20.0);
 
 /// Total size of the proposed indexes, in MB.
 pub static INDEX_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);

@@ -365,6 +365,30 @@ fn write_target(sql: &str) -> Option<(WriteOp, Oid, Vec<String>)> {
     .flatten()
 }
 
+/// The statements of the window that write table `relid`.
+pub fn writers_of(relid: Oid) -> spi::Result<Vec<i64>> {
+    let statements: Vec<(i64, String)> = Spi::connect(|client| {
+        client
+            .select(
+                include_str!("../../sql/analysis/write_statements.sql"),
+                None,
+                &[WINDOW_MINUTES.into()],
+            )?
+            .map(|row| {
+                Ok((
+                    row.get::<i64>(1)?.unwrap_or_default(),
+                    row.get::<String>(2)?.unwrap_or_default(),
+                ))
+            })
+            .collect::<spi::Result<Vec<_>>>()
+    })?;
+    Ok(statements
+        .into_iter()
+        .filter(|(_, sql)| write_target(sql).is_some_and(|(_, r, _)| r == relid))
+        .map(|(q, _)| q)
+        .collect())
+}
+
 /// The writes of the window on each table in `tables`, with the table's indexes.
 fn table_writes(tables: &[Oid]) -> spi::Result<HashMap<Oid, TableWrites>> {
     let mut out: HashMap<Oid, TableWrites> = HashMap::new();

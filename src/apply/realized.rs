@@ -29,6 +29,8 @@ pub fn measure() -> spi::Result<()> {
     {
         return Ok(());
     }
+    // statements' tables are found as their users name them, not with the worker's search_path
+    Spi::run("SET LOCAL search_path TO DEFAULT")?;
     let window = settings::REALIZE_WINDOW_MIN.get();
     let due: Vec<(i64, TimestampWithTimeZone, Vec<i64>)> = Spi::connect(|client| {
         client
@@ -48,25 +50,13 @@ pub fn measure() -> spi::Result<()> {
             .collect::<spi::Result<Vec<_>>>()
     })?;
     for (id, applied_at, statements) in due {
-        let (before, after) = Spi::connect(|client| {
-            let table = client.select(
-                include_str!("../../sql/apply/before_after.sql"),
-                Some(1),
-                &[statements.clone().into(), applied_at.into(), window.into()],
-            )?;
-            let row = table.first();
-            Ok::<_, spi::Error>((
-                (
-                    row.get::<i64>(1)?.unwrap_or(0),
-                    row.get::<f64>(2)?.unwrap_or(0.0),
-                ),
-                (
-                    row.get::<i64>(3)?.unwrap_or(0),
-                    row.get::<f64>(4)?.unwrap_or(0.0),
-                ),
-            ))
-        })?;
+        let (before, after) = before_after(&statements, applied_at, window)?;
         let measured = saving(before, after, window);
+        let reason = if settings::AUTO_REVERT.get() {
+            harm(id, applied_at, window, measured.map(|m| m.0))?
+        } else {
+            None
+        };
         Spi::run_with_args(
             "UPDATE optischema.recommendation_store
                 SET realized_improvement_pct = $2, realized_ms_saved_per_hour = $3, realized_at = now()
@@ -86,7 +76,97 @@ pub fn measure() -> spi::Result<()> {
             realized_ms_saved_per_hour: measured.map(|m| m.1),
         });
         Spi::connect_mut(|client| notify::send(client, &[payload]))?;
+        if let Some(reason) = reason {
+            auto_revert(id, &reason)?;
+        }
     }
+    Ok(())
+}
+
+/// Calls and time of `statements` in the windows before and after `applied_at`.
+fn before_after(
+    statements: &[i64],
+    applied_at: TimestampWithTimeZone,
+    window: i32,
+) -> spi::Result<((i64, f64), (i64, f64))> {
+    Spi::connect(|client| {
+        let table = client.select(
+            include_str!("../../sql/apply/before_after.sql"),
+            Some(1),
+            &[statements.to_vec().into(), applied_at.into(), window.into()],
+        )?;
+        let row = table.first();
+        Ok((
+            (
+                row.get::<i64>(1)?.unwrap_or(0),
+                row.get::<f64>(2)?.unwrap_or(0.0),
+            ),
+            (
+                row.get::<i64>(3)?.unwrap_or(0),
+                row.get::<f64>(4)?.unwrap_or(0.0),
+            ),
+        ))
+    })
+}
+
+/// The helped statements count as slower beyond this share of their mean time.
+const SLOWER_PCT: f64 = 10.0;
+
+/// Why the fix should be undone, if it should: its statements got slower, or (for an index)
+/// the writes on its table slowed by more than `optischema.auto_revert_write_slowdown_pct`.
+fn harm(
+    id: i64,
+    applied_at: TimestampWithTimeZone,
+    window: i32,
+    improvement_pct: Option<f64>,
+) -> spi::Result<Option<String>> {
+    // a tenth either way is what timings wander by from one window to the next
+    if let Some(pct) = improvement_pct.filter(|p| *p < -SLOWER_PCT) {
+        return Ok(Some(format!(
+            "the statements it was for got {:.0}% slower",
+            -pct
+        )));
+    }
+    let table = Spi::get_one_with_args::<pgrx::pg_sys::Oid>(
+        "SELECT (SELECT i.indrelid FROM pg_catalog.pg_index i
+                   JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1)",
+        &[super::index_name(id).into()],
+    )?;
+    let Some(table) = table else { return Ok(None) };
+    let writers = crate::advisor::workload::writers_of(table)?;
+    if writers.is_empty() {
+        return Ok(None);
+    }
+    let (before, after) = before_after(&writers, applied_at, window)?;
+    let limit = settings::AUTO_REVERT_WRITE_SLOWDOWN_PCT.get();
+    Ok(saving(before, after, window)
+        .map(|(pct, _)| -pct)
+        .filter(|slowdown| *slowdown > limit)
+        .map(|slowdown| {
+            format!("writes on its table got {slowdown:.0}% slower (more than {limit:.0}%)")
+        }))
+}
+
+/// Queues the revert of recommendation `id`, saying why.
+fn auto_revert(id: i64, reason: &str) -> spi::Result<()> {
+    let undo = Spi::get_one_with_args::<String>(
+        "SELECT (SELECT undo_sql FROM optischema.action_log
+                  WHERE recommendation_id = $1 AND mode = 'apply' AND status = 'done'
+                  ORDER BY id DESC LIMIT 1)",
+        &[id.into()],
+    )?;
+    let Some(undo) = undo else { return Ok(()) };
+    Spi::run_with_args(
+        "INSERT INTO optischema.action_log (recommendation_id, mode, steps, requested_by, reason)
+         VALUES ($1, 'revert', ARRAY[$2], 'optischema auto_revert', $3)
+         ON CONFLICT DO NOTHING",
+        &[
+            id.into(),
+            undo.into(),
+            format!("auto_revert: {reason}").into(),
+        ],
+    )?;
+    crate::worker::wake_at_commit(super::worker::WORKER_TYPE);
     Ok(())
 }
 

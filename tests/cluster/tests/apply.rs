@@ -496,3 +496,84 @@ fn the_real_saving_is_measured_after_the_window() {
     assert_eq!(stored_pct, pct);
     assert!(saved > 0.0);
 }
+
+#[test]
+fn auto_revert_undoes_an_index_that_slows_the_writes() {
+    let cluster = Cluster::start(&[
+        "optischema.realize_window = 1",
+        "optischema.auto_revert = on",
+    ]);
+    let mut c = cluster.connect_with_extension();
+    // updates of counter are HOT while no index uses it; four other indexes to maintain
+    c.batch_execute(
+        "CREATE TABLE hot (id int PRIMARY KEY, a int, b int, c int, d int, counter int NOT NULL DEFAULT 0)
+           WITH (fillfactor = 50);
+         INSERT INTO hot SELECT g, g, g, g, g FROM generate_series(1, 20000) g;
+         CREATE INDEX ON hot (a); CREATE INDEX ON hot (b); CREATE INDEX ON hot (c); CREATE INDEX ON hot (d);",
+    )
+    .unwrap();
+    c.batch_execute("VACUUM ANALYZE hot").unwrap();
+    let id = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.hot (counter)",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut app = cluster.connect();
+    let flag = stop.clone();
+    let load = std::thread::spawn(move || {
+        let bump = app
+            .prepare("UPDATE hot SET counter = counter + 1 WHERE id = $1")
+            .unwrap();
+        let mut i: i32 = 0;
+        while !flag.load(Ordering::Relaxed) {
+            app.execute(&bump, &[&((1 + (i as i64 * 7919) % 20000) as i32)]).unwrap();
+            i = i.wrapping_add(1);
+        }
+    });
+    let minute = |c: &mut Client| -> f64 {
+        c.query_one("SELECT extract(minute FROM now())::float8", &[])
+            .unwrap()
+            .get(0)
+    };
+    let start = minute(&mut c);
+    while minute(&mut c) == start {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, action).0, "done");
+    // after the window, the slowdown is measured and the index reverted on its own
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let revert = loop {
+        let row = c
+            .query_opt(
+                "SELECT id, who, reason FROM optischema.actions WHERE recommendation_id = $1 AND mode = 'revert'",
+                &[&id],
+            )
+            .unwrap();
+        if let Some(row) = row {
+            break row;
+        }
+        assert!(Instant::now() < deadline, "no automatic revert");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    stop.store(true, Ordering::Relaxed);
+    load.join().unwrap();
+    let (revert_id, who, reason): (i64, String, String) =
+        (revert.get(0), revert.get(1), revert.get(2));
+    assert_eq!(who, "optischema auto_revert");
+    assert!(reason.contains("writes on its table got"), "{reason}");
+    assert_eq!(wait_action(&mut c, revert_id).0, "done");
+    assert_eq!(index_valid(&mut c, &format!("optischema_rec_{id}")), None);
+    let status: String = c
+        .query_one(
+            "SELECT status FROM optischema.recommendations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "reverted");
+}
