@@ -109,6 +109,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     let mut last_start: Option<Instant> = None;
     let mut last_analyzed: HashMap<i64, Instant> = HashMap::new();
     let mut analysis_log = LogOnce::new("analysis");
+    let mut unrecorded: Unrecorded = None;
 
     loop {
         if unsafe { pg_sys::ConfigReloadPending } != 0 {
@@ -154,6 +155,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
             Ok(Ok(pending)) => {
                 sampler.committed(pending);
                 log_once.clear();
+                record(&mut unrecorded);
                 // in a transaction of its own: a failed analysis never costs a sample
                 let analyzed = in_transaction(|| analyze_due(&mut last_analyzed));
                 // the apply worker is busy building: its progress is told from here; and what
@@ -193,8 +195,10 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                 &format!("optischema: pg_stat_statements is not created in database \"{database}\", waiting"),
                 Some("Run CREATE EXTENSION pg_stat_statements in that database."),
             ),
-            Ok(Err(SampleSkip::Spi(e))) => failed(&mut sampler, &mut log_once, &e.to_string()),
-            Err(message) => failed(&mut sampler, &mut log_once, &message),
+            Ok(Err(SampleSkip::Spi(e))) => {
+                failed(&mut sampler, &mut log_once, &e.to_string(), &mut unrecorded)
+            }
+            Err(message) => failed(&mut sampler, &mut log_once, &message, &mut unrecorded),
         }
     }
     log!("{WORKER_TYPE} stopping");
@@ -240,7 +244,27 @@ fn analysis_failed(log_once: &mut LogOnce, message: &str) {
     );
 }
 
-fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
+/// A failure `status()` has not shown yet, with when it happened: recording it may fail for the
+/// same reason the sample did (a lock on the state row), so it is tried again after each sample.
+type Unrecorded = Option<(String, f64)>;
+
+fn record(unrecorded: &mut Unrecorded) {
+    if let Some((message, at)) = unrecorded.take() {
+        if !matches!(
+            in_transaction(|| crate::sampling::record_error(&message, at)),
+            Ok(Ok(()))
+        ) {
+            *unrecorded = Some((message, at));
+        }
+    }
+}
+
+fn failed(
+    sampler: &mut Sampler,
+    log_once: &mut LogOnce,
+    message: &str,
+    unrecorded: &mut Unrecorded,
+) {
     // What the sample did is rolled back: reload the snapshot from the tables next time.
     sampler.forget();
     log_once.report(
@@ -249,7 +273,12 @@ fn failed(sampler: &mut Sampler, log_once: &mut LogOnce, message: &str) {
         &format!("optischema: sample failed: {message}"),
         Some("The next sample runs on schedule; optischema.status() shows the last error."),
     );
-    let _ = in_transaction(|| crate::sampling::record_error(message));
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    *unrecorded = Some((message.to_string(), at));
+    record(unrecorded);
 }
 
 /// Session settings for all the worker's statements, set directly rather than with SQL

@@ -274,9 +274,9 @@ pub fn finish_sample(
 }
 
 /// Records a failed sample; runs in its own transaction after the sample's was rolled back.
-pub fn record_error(message: &str) -> spi::Result<()> {
+pub fn record_error(message: &str, at_epoch_s: f64) -> spi::Result<()> {
     pgrx::Spi::run_with_args(
-        "UPDATE optischema.sampler_state SET last_error = $1, last_error_at = now() WHERE id = 1",
-        &[message.into()],
+        "UPDATE optischema.sampler_state SET last_error = $1, last_error_at = to_timestamp($2) WHERE id = 1",
+        &[message.into(), at_epoch_s.into()],
     )
 }

@@ -200,6 +200,9 @@ fn failed_samples_are_recorded_logged_once_and_sampling_resumes() {
         .unwrap();
     sleep(Duration::from_secs(4));
     tx.rollback().unwrap();
+    // the failure is on record right after the first sample once the lock is gone, at the
+    // latest: two more samples and it is there
+    wait_samples(&mut c, 2);
     let (error, at): (Option<String>, Option<std::time::SystemTime>) = {
         let row = c
             .query_one(
