@@ -493,7 +493,8 @@ fn the_real_saving_is_measured_after_the_window() {
             .unwrap();
         (r.get(0), r.get(1))
     };
-    assert_eq!(stored_pct, pct);
+    // the payload's JSON number and the stored float8 may differ in the last digit
+    assert!((stored_pct - pct).abs() < 1e-9, "{stored_pct} against {pct}");
     assert!(saved > 0.0);
 }
 
