@@ -365,9 +365,20 @@ fn write_target(sql: &str) -> Option<(WriteOp, Oid, Vec<String>)> {
     .flatten()
 }
 
-/// The statements of the window that write table `relid`.
-pub fn writers_of(relid: Oid) -> spi::Result<Vec<i64>> {
-    let statements: Vec<(i64, String)> = Spi::connect(|client| {
+/// A statement of the window that writes a table, as the server's parser reads it.
+struct Write {
+    queryid: i64,
+    op: WriteOp,
+    relid: Oid,
+    /// Columns an UPDATE assigns.
+    columns: Vec<String>,
+    total_ms: f64,
+    rows: f64,
+}
+
+/// The statements of the window that write a table.
+fn window_writes() -> spi::Result<Vec<Write>> {
+    let statements: Vec<(i64, String, f64, f64)> = Spi::connect(|client| {
         client
             .select(
                 include_str!("../../sql/analysis/write_statements.sql"),
@@ -378,14 +389,34 @@ pub fn writers_of(relid: Oid) -> spi::Result<Vec<i64>> {
                 Ok((
                     row.get::<i64>(1)?.unwrap_or_default(),
                     row.get::<String>(2)?.unwrap_or_default(),
+                    row.get::<f64>(4)?.unwrap_or_default(),
+                    row.get::<i64>(5)?.unwrap_or_default() as f64,
                 ))
             })
             .collect::<spi::Result<Vec<_>>>()
     })?;
     Ok(statements
         .into_iter()
-        .filter(|(_, sql)| write_target(sql).is_some_and(|(_, r, _)| r == relid))
-        .map(|(q, _)| q)
+        .filter_map(|(queryid, sql, total_ms, rows)| {
+            let (op, relid, columns) = write_target(&sql)?;
+            Some(Write {
+                queryid,
+                op,
+                relid,
+                columns,
+                total_ms,
+                rows,
+            })
+        })
+        .collect())
+}
+
+/// The statements of the window that write table `relid`.
+pub fn writers_of(relid: Oid) -> spi::Result<Vec<i64>> {
+    Ok(window_writes()?
+        .into_iter()
+        .filter(|w| w.relid == relid)
+        .map(|w| w.queryid)
         .collect())
 }
 
@@ -396,41 +427,22 @@ fn table_writes(tables: &[Oid]) -> spi::Result<HashMap<Oid, TableWrites>> {
         return Ok(out);
     }
     let hours = WINDOW_MINUTES as f64 / 60.0;
-    let statements: Vec<(String, f64, f64)> = Spi::connect(|client| {
-        client
-            .select(
-                include_str!("../../sql/analysis/write_statements.sql"),
-                None,
-                &[WINDOW_MINUTES.into()],
-            )?
-            .map(|row| {
-                Ok((
-                    row.get::<String>(2)?.unwrap_or_default(),
-                    row.get::<f64>(4)?.unwrap_or_default(),
-                    row.get::<i64>(5)?.unwrap_or_default() as f64,
-                ))
-            })
-            .collect::<spi::Result<Vec<_>>>()
-    })?;
-    for (sql, total_ms, rows) in statements {
-        let Some((op, relid, columns)) = write_target(&sql) else {
-            continue;
-        };
-        if !tables.contains(&relid) {
-            continue;
-        }
-        let writes = out.entry(relid).or_default();
-        match op {
+    for w in window_writes()?
+        .into_iter()
+        .filter(|w| tables.contains(&w.relid))
+    {
+        let writes = out.entry(w.relid).or_default();
+        match w.op {
             WriteOp::Insert => {
-                writes.inserted_rows_per_hour += rows / hours;
-                writes.insert_ms_per_hour += total_ms / hours;
+                writes.inserted_rows_per_hour += w.rows / hours;
+                writes.insert_ms_per_hour += w.total_ms / hours;
             }
             WriteOp::Update => writes.updates.push(UpdateLoad {
-                rows_per_hour: rows / hours,
-                ms_per_hour: total_ms / hours,
-                columns,
+                rows_per_hour: w.rows / hours,
+                ms_per_hour: w.total_ms / hours,
+                columns: w.columns,
             }),
-            WriteOp::Delete => writes.delete_ms_per_hour += total_ms / hours,
+            WriteOp::Delete => writes.delete_ms_per_hour += w.total_ms / hours,
         }
     }
     for (relid, writes) in out.iter_mut() {
