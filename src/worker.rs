@@ -13,6 +13,7 @@ use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const WORKER_TYPE: &str = "optischema sampler";
@@ -124,7 +125,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
         let now = Instant::now();
         if let Some(due) = last_start.map(|s| s + interval) {
             if now < due {
-                if !BackgroundWorker::wait_latch(Some(due - now)) {
+                if !sleep(due - now) {
                     break;
                 }
                 continue;
@@ -362,4 +363,27 @@ pub fn wake_at_commit(backend_type: &str) {
             }
         });
     }
+}
+
+/// SIGTERM seen. pgrx clears its own flag each time it is read (and its `wait_latch` reads it):
+/// remembered here, a request to stop is never lost between two reads.
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether this worker was asked to stop.
+pub fn stop_requested() -> bool {
+    if BackgroundWorker::sigterm_received() {
+        STOP_REQUESTED.store(true, Ordering::Relaxed);
+    }
+    STOP_REQUESTED.load(Ordering::Relaxed)
+}
+
+/// Sleeps until the latch is set or `timeout` passes; false once the worker must stop.
+pub fn sleep(timeout: Duration) -> bool {
+    if stop_requested() {
+        return false;
+    }
+    if !BackgroundWorker::wait_latch(Some(timeout)) {
+        STOP_REQUESTED.store(true, Ordering::Relaxed);
+    }
+    !stop_requested()
 }

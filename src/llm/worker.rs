@@ -384,7 +384,7 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
     log!("{WORKER_TYPE} started in database \"{database}\"");
     let mut log_once = LogOnce::new("AI requests");
     let mut session_ready = false;
-    while BackgroundWorker::wait_latch(Some(POLL)) {
+    while crate::worker::sleep(POLL) {
         if unsafe { pg_sys::ConfigReloadPending } != 0 {
             unsafe {
                 pg_sys::ConfigReloadPending = 0;
@@ -445,7 +445,7 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
                     None,
                 ),
             }
-            if BackgroundWorker::sigterm_received() {
+            if crate::worker::stop_requested() {
                 break;
             }
         }
