@@ -17,8 +17,11 @@ cluster_init demo 55433 \
 cluster_start
 # a running server keeps the library it loaded at start: restart it to load the one just built
 cluster_restart
+echo "== starting the sandbox, a second cluster on port 55434 (/var/tmp/optischema-demo-sandbox)"
+sandbox_cluster demo-sandbox 55434
 # a fresh extension each run: what it shows is this run's workload, found from scratch
 sql -q -c "DROP EXTENSION IF EXISTS optischema" -c "CREATE EXTENSION optischema CASCADE"
+use_sandbox
 
 if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
     echo "== loading the shop (200k customers, 1M orders, 2M order items; about a minute)"
@@ -54,6 +57,25 @@ sql -c "SELECT id, kind, status, round(est_improvement_pct::numeric, 1) AS impro
           FROM optischema.recommendations
          WHERE status = 'open'
          ORDER BY est_ms_saved_per_hour DESC NULLS LAST, id"
+best=$(sql -tAc "SELECT id FROM optischema.recommendations WHERE status = 'open' AND kind = 'index'
+                 ORDER BY est_ms_saved_per_hour DESC NULLS LAST, id LIMIT 1")
+if [[ -n $best ]]; then
+    echo "== trying recommendation $best in the sandbox: its tables copied, its statements timed before and after"
+    action=$(sql -tAc "SELECT optischema.apply($best, 'trial')")
+    wait_actions
+    sql -c "SELECT outcome, error, result ->> 'ran_in' AS ran_in,
+                   (SELECT string_agg(format('%s: %s rows%s', c ->> 'table', c ->> 'rows',
+                                             CASE WHEN (c ->> 'sampled')::bool THEN ' (sample)' ELSE '' END), ', ')
+                      FROM jsonb_array_elements(result -> 'copied') c) AS copied,
+                   round((result ->> 'improvement_pct')::numeric, 1) AS improvement_pct
+              FROM optischema.actions WHERE id = $action"
+    sql -c "SELECT s ->> 'queryid' AS queryid, s ->> 'value_set' AS value_set,
+                   round((s -> 'before' ->> 'ms')::numeric, 3) AS before_ms,
+                   round((s -> 'after' ->> 'ms')::numeric, 3) AS after_ms,
+                   s -> 'before' ->> 'plan' AS plan_before, s -> 'after' ->> 'plan' AS plan_after
+              FROM optischema.actions, jsonb_array_elements(result -> 'statements') s
+             WHERE id = $action"
+fi
 echo "== the LLM's explanation of the hottest statement"
 ask=$(sql -tAc "SELECT optischema.ask($top)")
 if [[ $ask == *'"unavailable"'* ]]; then
@@ -80,6 +102,10 @@ The plans behind them:
 The cluster keeps running and sampling. Look around with:
   psql -h 127.0.0.1 -p 55433 -U postgres -c 'SELECT * FROM optischema.hot_queries()'
   psql -h 127.0.0.1 -p 55433 -U postgres -c 'LISTEN optischema' -c 'SELECT pg_sleep(15)'
-Stop it with:
+Try or apply a recommendation (as optischema_admin or a superuser):
+  psql -h 127.0.0.1 -p 55433 -U postgres -c "SELECT optischema.apply(<id>, 'trial')"
+  psql -h 127.0.0.1 -p 55433 -U postgres -c "SELECT optischema.apply(<id>)"
+Stop both clusters with:
   runuser -u postgres -- $PG_BIN/pg_ctl -D /var/tmp/optischema-demo/data stop
+  runuser -u postgres -- $PG_BIN/pg_ctl -D /var/tmp/optischema-demo-sandbox/data stop
 MSG

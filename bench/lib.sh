@@ -59,6 +59,28 @@ cluster_set() {
     echo "$1" >> "$CLUSTER_DIR/data/postgresql.conf"
 }
 
+# sandbox_cluster NAME PORT: a second, plain cluster where trials run, started; sets
+# SANDBOX_CONNINFO and leaves the current cluster (CLUSTER_DIR, CLUSTER_PORT) as it was
+sandbox_cluster() {
+    local dir=$CLUSTER_DIR port=$CLUSTER_PORT
+    cluster_init "$1" "$2"
+    cluster_start
+    SANDBOX_CONNINFO="host=127.0.0.1 port=$2 user=postgres dbname=postgres"
+    CLUSTER_DIR=$dir CLUSTER_PORT=$port
+}
+
+# use_sandbox: points the current cluster's trials at SANDBOX_CONNINFO
+use_sandbox() {
+    sql -q -c "ALTER SYSTEM SET optischema.sandbox_conninfo = '$SANDBOX_CONNINFO'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+# wait_actions: until no action is queued or running
+wait_actions() {
+    until [[ $(sql -tAc "SELECT count(*) FROM optischema.actions WHERE outcome IN ('queued', 'running')") == 0 ]]; do
+        sleep 0.5
+    done
+}
+
 sql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -d postgres "$@"; }
 
 # wait_samples N: until the worker has committed N more samples

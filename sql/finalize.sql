@@ -61,9 +61,9 @@ GRANT SELECT, INSERT ON optischema.ai_requests TO optischema_admin;
 GRANT USAGE ON SEQUENCE optischema.ai_requests_id_seq TO optischema_admin;
 GRANT EXECUTE ON FUNCTION optischema.ask(bigint) TO optischema_admin;
 
--- Applying fixes: admins only, and only through apply() and revert().
+-- Trying and applying fixes: admins only, and only through apply() and revert().
 REVOKE ALL ON optischema.action_log, optischema.actions FROM optischema_reader;
 GRANT SELECT ON optischema.action_log, optischema.actions TO optischema_admin;
 GRANT INSERT ON optischema.action_log TO optischema_admin;
 GRANT USAGE ON SEQUENCE optischema.action_log_id_seq TO optischema_admin;
-GRANT EXECUTE ON FUNCTION optischema.apply(bigint), optischema.revert(bigint) TO optischema_admin;
+GRANT EXECUTE ON FUNCTION optischema.apply(bigint, text), optischema.revert(bigint) TO optischema_admin;

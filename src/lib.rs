@@ -17,6 +17,7 @@ pub mod rules;
 pub mod sampling;
 pub mod settings;
 pub mod store;
+pub mod trial;
 pub mod whatif;
 pub mod worker;
 

@@ -148,6 +148,24 @@ pub fn apply_progress_payload(action_id: i64, id: i64, phase: &str, pct: Option<
     )
 }
 
+/// What a trial of recommendation `id` measured, in short; the whole trial is in the action's
+/// result and the recommendation's evidence.trial.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrialDone<'a> {
+    pub id: i64,
+    pub action_id: i64,
+    pub ran_in: &'a str,
+    pub before_ms: Option<f64>,
+    pub after_ms: Option<f64>,
+    pub improvement_pct: Option<f64>,
+    pub plan_changed: bool,
+    pub errors: usize,
+}
+
+pub fn trial_payload(t: &TrialDone<'_>) -> String {
+    encode("trial", t, false)
+}
+
 /// What an applied fix really saved, measured from the history.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Realized {

@@ -115,6 +115,7 @@ pub fn register() {
     );
     register_capture();
     register_llm();
+    register_sandbox();
     // any other optischema.* name is a typo: warn about it instead of accepting it silently
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"optischema".as_ptr()) };
 }
@@ -293,4 +294,34 @@ pub fn llm_api_key() -> Option<String> {
             .map(|k| k.trim().to_string())
             .filter(|k| !k.is_empty())
     })
+}
+
+/// Where trials run: a separate PostgreSQL; none runs them here, rolled back.
+pub static SANDBOX_CONNINFO: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Largest share of a table copied to the sandbox, in MB; bigger tables are sampled.
+pub static SANDBOX_COPY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(64);
+
+fn register_sandbox() {
+    GucRegistry::define_string_guc(
+        c"optischema.sandbox_conninfo",
+        c"Connection string of a separate PostgreSQL where trials run on copies of the tables.",
+        c"Empty: trials run here, read-only and rolled back. Only superusers can see or set it (it may hold a password).",
+        &SANDBOX_CONNINFO,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL,
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.sandbox_copy_limit",
+        c"Most of one table a trial copies to the sandbox; a larger table is copied as a sample of its blocks.",
+        c"Compared with the table's size on disk.",
+        &SANDBOX_COPY_LIMIT_MB,
+        1,
+        1 << 20,
+        GucContext::Sighup,
+        GucFlags::UNIT_MB,
+    );
+}
+
+pub fn sandbox_conninfo() -> Option<String> {
+    text_setting(&SANDBOX_CONNINFO)
 }

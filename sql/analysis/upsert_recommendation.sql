@@ -11,7 +11,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
        title = excluded.title,
        sql = excluded.sql,
        explanation = excluded.explanation,
-       evidence = excluded.evidence,
+       -- a trial's results outlive the next analysis
+       evidence = excluded.evidence
+                  || CASE WHEN r.evidence ? 'trial'
+                          THEN jsonb_build_object('trial', r.evidence -> 'trial') ELSE '{}' END,
        est_cost_before = excluded.est_cost_before,
        est_cost_after = excluded.est_cost_after,
        est_improvement_pct = excluded.est_improvement_pct,

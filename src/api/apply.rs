@@ -63,31 +63,48 @@ fn queue(id: i64, mode: &str, steps: Vec<String>, undo: Option<String>) -> i64 {
 /// Queues the fix of open recommendation `id`: an index is built with CREATE INDEX
 /// CONCURRENTLY; an index dropped with DROP INDEX CONCURRENTLY (its definition kept for
 /// revert); extended statistics created, then their table analysed; a table analysed; a
-/// per-role or per-database setting changed (the value it had kept for revert). Returns the
-/// action's id.
+/// per-role or per-database setting changed (the value it had kept for revert). With mode
+/// `trial`, nothing changes here: the statements it affects are run before and after the
+/// change in the sandbox (`optischema.sandbox_conninfo`) or, without one, here, rolled back.
+/// Returns the action's id.
 #[pg_extern(volatile)]
-fn apply(id: Option<i64>) -> i64 {
+fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
     let id = required(id);
+    let mode = match mode.as_deref().map(str::trim) {
+        Some("apply") => "apply",
+        Some("trial") => "trial",
+        other => reject(ArgError {
+            message: format!(
+                "mode must be 'apply' or 'trial', not {}",
+                other.map_or("NULL".to_string(), |m| format!("'{m}'"))
+            ),
+            hint: "'trial' tries the fix without changing anything; 'apply' makes it.".into(),
+        }),
+    };
     let (kind, status, sql) = locked(id);
     if status != "open" {
         reject(ArgError {
             message: format!(
-                "recommendation {id} is {status}: only open recommendations can be applied"
+                "recommendation {id} is {status}: only open recommendations can be {}",
+                if mode == "trial" { "tried" } else { "applied" }
             ),
             hint: "See optischema.recommendations for its status.".into(),
         })
     }
-    let steps = apply::steps_for(&kind, &sql, id).unwrap_or_else(|message| {
-        reject(ArgError {
+    let steps = match apply::steps_for(&kind, &sql, id) {
+        Ok(steps) => steps,
+        // a rewrite or a session setting is the application's to make, but it can be tried
+        Err(_) if mode == "trial" && matches!(kind.as_str(), "rewrite" | "config") => vec![sql.clone()],
+        Err(message) => reject(ArgError {
             message: format!("recommendation {id}: {message}"),
-            hint: "Index, drop_index, statistics, analyze and per-role or per-database config recommendations can be applied.".into(),
-        })
-    });
+            hint: "Index, drop_index, statistics, analyze and per-role or per-database config recommendations can be applied; rewrites and session settings tried.".into(),
+        }),
+    };
     // the undo of a drop or a setting is what exists when the apply worker runs it
-    let undo = (kind == "statistics")
+    let undo = (kind == "statistics" && mode == "apply")
         .then(|| apply::undo_statistics(&sql))
         .flatten();
-    queue(id, "apply", steps, undo)
+    queue(id, mode, steps, undo)
 }
 
 /// Queues the undoing of applied recommendation `id`: the index built is dropped, the index

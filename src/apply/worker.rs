@@ -1,4 +1,4 @@
-//! The apply worker: runs queued actions one at a time, each statement at top level with no
+//! The apply worker: runs queued actions one at a time (a trial: see `crate::trial`), each statement at top level with no
 //! transaction of its own around it (what `CONCURRENTLY` needs), bounded by the session's
 //! `lock_timeout`. Before: the action is marked running and, for a drop, the index's definition
 //! is kept for revert. After: the outcome is recorded, the recommendation's status follows, and
@@ -7,6 +7,7 @@
 use super::{concurrently, config_target, exec, index_name, undo_config};
 use crate::notify;
 use crate::settings;
+use crate::trial::Trial;
 use crate::worker::{in_transaction, prepare_session, LogOnce};
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
@@ -16,6 +17,12 @@ use pgrx::spi;
 use std::time::{Duration, Instant};
 
 pub const WORKER_TYPE: &str = "optischema apply";
+const SIGTERM: std::ffi::c_int = 15;
+
+unsafe extern "C-unwind" {
+    /// The server's own SIGTERM handler for backends (tcop/postgres.c).
+    fn die(signal: std::ffi::c_int);
+}
 const POLL: Duration = Duration::from_secs(1);
 
 pub fn register() {
@@ -113,11 +120,46 @@ fn announce(action: &Action, phase: &str, error: Option<&str>) -> spi::Result<()
     Spi::connect_mut(|client| notify::send(client, &[payload]))
 }
 
+/// Records what a trial measured: in the action, in the recommendation's evidence, on NOTIFY.
+fn record_trial(action: &Action, trial: &Trial, ms: f64) -> spi::Result<()> {
+    let json = pgrx::JsonB(serde_json::to_value(trial).expect("a trial serializes"));
+    Spi::run_with_args(
+        "UPDATE optischema.action_log SET status = 'done', finished_at = clock_timestamp(), duration_ms = $2,
+                result = $3
+          WHERE id = $1",
+        &[action.id.into(), ms.into(), json.into()],
+    )?;
+    let json = pgrx::JsonB(serde_json::to_value(trial).expect("a trial serializes"));
+    Spi::run_with_args(
+        "UPDATE optischema.recommendation_store
+            SET evidence = evidence || jsonb_build_object('trial', $2::jsonb), updated_at = now()
+          WHERE id = $1",
+        &[action.recommendation_id.into(), json.into()],
+    )?;
+    let payload = notify::trial_payload(&notify::TrialDone {
+        id: action.recommendation_id,
+        action_id: action.id,
+        ran_in: trial.ran_in,
+        before_ms: trial.before_ms,
+        after_ms: trial.after_ms,
+        improvement_pct: trial.improvement_pct,
+        plan_changed: trial.plan_changed,
+        errors: trial.errors,
+    });
+    Spi::connect_mut(|client| notify::send(client, &[payload]))?;
+    announce(action, "done", None)
+}
+
 /// Records how the action ended and moves the recommendation's status.
-fn finish(action: &Action, outcome: &Result<(), String>, took: Duration) -> spi::Result<()> {
+fn finish(
+    action: &Action,
+    outcome: &Result<Option<Trial>, String>,
+    took: Duration,
+) -> spi::Result<()> {
     let ms = took.as_secs_f64() * 1000.0;
     match outcome {
-        Ok(()) => {
+        Ok(Some(trial)) => record_trial(action, trial, ms),
+        Ok(None) => {
             if action.kind == "index" && action.mode == "apply" {
                 // the index lives in its table's schema
                 Spi::run_with_args(
@@ -158,28 +200,34 @@ fn finish(action: &Action, outcome: &Result<(), String>, took: Duration) -> spi:
 }
 
 /// Marks failed the actions a stop interrupted (the worker runs one at a time, so any action
-/// still running when it starts was cut short).
-fn interrupted() -> spi::Result<()> {
+/// still running when it starts was cut short); the recommendations whose index build was.
+fn interrupted() -> spi::Result<Vec<i64>> {
     if Spi::get_one::<bool>("SELECT to_regclass('optischema.action_log') IS NOT NULL")?
         != Some(true)
     {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    Spi::run(
-        "UPDATE optischema.action_log
-            SET status = 'failed', finished_at = clock_timestamp(),
-                error = 'interrupted: the server or the apply worker stopped while it ran'
-          WHERE status = 'running'",
-    )
+    Ok(Spi::get_one::<Vec<i64>>(
+        "WITH cut AS (
+             UPDATE optischema.action_log a
+                SET status = 'failed', finished_at = clock_timestamp(),
+                    error = 'interrupted: the server or the apply worker stopped while it ran'
+              WHERE status = 'running'
+             RETURNING a.recommendation_id, a.mode)
+         SELECT coalesce(array_agg(c.recommendation_id), '{}')
+           FROM cut c JOIN optischema.recommendation_store r ON r.id = c.recommendation_id
+          WHERE c.mode = 'apply' AND r.kind = 'index'",
+    )?
+    .unwrap_or_default())
 }
 
 /// After a failed build: the invalid index the build left, if any, as a statement dropping it.
-fn leftover_index(action: &Action) -> spi::Result<Option<String>> {
+fn leftover_index(recommendation_id: i64) -> spi::Result<Option<String>> {
     Spi::get_one_with_args::<String>(
         "SELECT (SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname)
                    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                   WHERE c.relname = $1 AND c.relkind = 'i' LIMIT 1)",
-        &[index_name(action.recommendation_id).into()],
+        &[index_name(recommendation_id).into()],
     )
 }
 
@@ -187,6 +235,10 @@ fn leftover_index(action: &Action) -> spi::Result<Option<String>> {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // SIGTERM ends the process at the next interrupt check, as for any backend: an index build
+    // or a trial is cut short instead of holding up a shutdown (what it leaves is cleaned up
+    // at the next start)
+    unsafe { pg_sys::pqsignal(SIGTERM, Some(die)) };
     crate::plans::capture::mark_worker();
     let database = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
@@ -194,8 +246,15 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
     let mut log_once = LogOnce::new("applying fixes");
     let mut session_ready = false;
     // an action that was running when the server or this worker stopped did not finish
-    let _ = in_transaction(interrupted);
-    while BackgroundWorker::wait_latch(Some(POLL)) {
+    if let Ok(Ok(cut_short)) = in_transaction(interrupted) {
+        for recommendation_id in cut_short {
+            if let Ok(Ok(Some(drop))) = in_transaction(|| leftover_index(recommendation_id)) {
+                let _ = exec::run_top_level(&drop);
+            }
+        }
+    }
+    while crate::worker::sleep(POLL) {
+        pg_sys::check_for_interrupts!();
         if unsafe { pg_sys::ConfigReloadPending } != 0 {
             unsafe {
                 pg_sys::ConfigReloadPending = 0;
@@ -229,14 +288,27 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                 }
             };
             let started = Instant::now();
-            let outcome = action
-                .steps
-                .iter()
-                .try_for_each(|step| exec::run_top_level(step));
+            let outcome = if action.mode == "trial" {
+                crate::trial::run::trial(
+                    action.id,
+                    action.recommendation_id,
+                    &action.kind,
+                    &action.steps,
+                )
+                .map(Some)
+            } else {
+                action
+                    .steps
+                    .iter()
+                    .try_for_each(|step| exec::run_top_level(step))
+                    .map(|()| None)
+            };
             let took = started.elapsed();
             if outcome.is_err() && action.kind == "index" && action.mode == "apply" {
                 // a failed CREATE INDEX CONCURRENTLY leaves an invalid index: drop it
-                if let Ok(Ok(Some(drop))) = in_transaction(|| leftover_index(&action)) {
+                if let Ok(Ok(Some(drop))) =
+                    in_transaction(|| leftover_index(action.recommendation_id))
+                {
                     let _ = exec::run_top_level(&drop);
                 }
             }
@@ -255,7 +327,7 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                     None,
                 ),
             }
-            if BackgroundWorker::sigterm_received() {
+            if crate::worker::stop_requested() {
                 break;
             }
         }

@@ -20,7 +20,7 @@ pub struct Context {
 }
 
 /// The statement's text and the role that runs it most, if OptiSchema knows it.
-fn statement(queryid: i64) -> spi::Result<Option<(String, Option<String>)>> {
+pub(crate) fn statement(queryid: i64) -> spi::Result<Option<(String, Option<String>)>> {
     if let Some(hot) = analysis::hot_statements(1, Some(queryid))?.pop() {
         return Ok(Some((hot.query, hot.figures.role)));
     }

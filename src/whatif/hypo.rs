@@ -60,6 +60,8 @@ thread_local! {
     static ACTIVE: RefCell<Vec<HypoIndex>> = const { RefCell::new(Vec::new()) };
     /// Pages estimated for each hypothetical index the planner saw, by oid.
     static SIZES: RefCell<Vec<(Oid, f64)>> = const { RefCell::new(Vec::new()) };
+    /// Real indexes the planner is not shown, as if they were dropped.
+    static HIDDEN: RefCell<Vec<Oid>> = const { RefCell::new(Vec::new()) };
 }
 static mut PREV_GET_RELATION_INFO: pg_sys::get_relation_info_hook_type = None;
 static mut PREV_INDEX_NAME: pg_sys::explain_get_index_name_hook_type = None;
@@ -89,6 +91,19 @@ pub fn with_indexes<R>(indexes: Vec<HypoIndex>, f: impl FnOnce() -> R) -> (R, Ve
     let result = f();
     let sizes = SIZES.with(|s| s.borrow().clone());
     (result, sizes)
+}
+
+/// Hides the real indexes `oids` from the planner while `f` runs, as if they were dropped.
+pub fn without_indexes<R>(oids: Vec<Oid>, f: impl FnOnce() -> R) -> R {
+    struct Clear;
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            HIDDEN.with(|h| h.borrow_mut().clear());
+        }
+    }
+    let _clear = Clear;
+    HIDDEN.with(|h| *h.borrow_mut() = oids);
+    f()
 }
 
 /// The pointers a `List` holds.
@@ -360,6 +375,18 @@ unsafe extern "C-unwind" fn get_relation_info(
         if inhparent {
             return;
         }
+        HIDDEN.with(|hidden| {
+            let hidden = hidden.borrow();
+            if hidden.is_empty() {
+                return;
+            }
+            for info in list_items((*rel).indexlist) {
+                let oid = (*info.cast::<pg_sys::IndexOptInfo>()).indexoid;
+                if hidden.contains(&oid) {
+                    (*rel).indexlist = pg_sys::list_delete_ptr((*rel).indexlist, info);
+                }
+            }
+        });
         ACTIVE.with(|active| {
             for h in active.borrow().iter().filter(|h| h.relid == relation_oid) {
                 inject(rel, h);

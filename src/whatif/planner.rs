@@ -183,6 +183,12 @@ fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
 }
 
 impl Statement {
+    /// The text parsed: with the values in place of the `$n` for a custom plan, and typed
+    /// literals of parameters repaired (what runs as the application ran it).
+    pub fn text(&self) -> String {
+        self.text.to_string_lossy().into_owned()
+    }
+
     /// Whether the statement only reads: a plain SELECT, no row locks, no data-modifying WITH,
     /// no SELECT INTO.
     pub fn is_read_only_select(&self) -> bool {

@@ -300,3 +300,58 @@ pub fn next_notification(listener: &mut Client) -> Option<postgres::Notification
         .next()
         .unwrap()
 }
+
+// Recommendations to apply or try, and waiting for the apply worker.
+
+pub fn load_big(c: &mut Client) {
+    c.batch_execute(
+        "CREATE TABLE big (id bigserial PRIMARY KEY, k int, pad text);
+         INSERT INTO big (k, pad) SELECT g % 5000, repeat('x', 50) FROM generate_series(1, 200000) g;",
+    )
+    .unwrap();
+    c.batch_execute("ANALYZE big").unwrap();
+}
+
+/// An open index recommendation on big (k), found by the analysis.
+pub fn index_recommendation(c: &mut Client) -> i64 {
+    wait_samples(c, 2);
+    run_times(c, "SELECT id FROM big WHERE k = $1", 20);
+    wait_samples(c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    c.query_one(
+        "SELECT id FROM optischema.recommendations WHERE kind = 'index' AND sql LIKE '%public.big (k)%'",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// A recommendation row as the analysis would store it, for fixes it would not find here.
+pub fn planted(c: &mut Client, kind: &str, sql: &str) -> i64 {
+    c.query_one(
+        "INSERT INTO optischema.recommendation_store (fingerprint, kind, title, sql, explanation, confidence)
+         VALUES ($1 || ':' || $2, $1, 'planted', $2, 'planted for the test', 0.5) RETURNING id",
+        &[&kind, &sql],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// Waits for action `action` to end; returns its outcome and error.
+pub fn wait_action(c: &mut Client, action: i64) -> (String, Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let row = c
+            .query_one(
+                "SELECT outcome, error FROM optischema.actions WHERE id = $1",
+                &[&action],
+            )
+            .unwrap();
+        let outcome: String = row.get(0);
+        if outcome == "done" || outcome == "failed" {
+            return (outcome, row.get(1));
+        }
+        assert!(Instant::now() < deadline, "action {action} still {outcome}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

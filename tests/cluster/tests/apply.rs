@@ -7,59 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn load_big(c: &mut Client) {
-    c.batch_execute(
-        "CREATE TABLE big (id bigserial PRIMARY KEY, k int, pad text);
-         INSERT INTO big (k, pad) SELECT g % 5000, repeat('x', 50) FROM generate_series(1, 200000) g;",
-    )
-    .unwrap();
-    c.batch_execute("ANALYZE big").unwrap();
-}
-
-/// An open index recommendation on big (k), found by the analysis.
-fn index_recommendation(c: &mut Client) -> i64 {
-    wait_samples(c, 2);
-    run_times(c, "SELECT id FROM big WHERE k = $1", 20);
-    wait_samples(c, 2);
-    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
-    c.query_one(
-        "SELECT id FROM optischema.recommendations WHERE kind = 'index' AND sql LIKE '%public.big (k)%'",
-        &[],
-    )
-    .unwrap()
-    .get(0)
-}
-
-/// A recommendation row as the analysis would store it, for fixes it would not find here.
-fn planted(c: &mut Client, kind: &str, sql: &str) -> i64 {
-    c.query_one(
-        "INSERT INTO optischema.recommendation_store (fingerprint, kind, title, sql, explanation, confidence)
-         VALUES ($1 || ':' || $2, $1, 'planted', $2, 'planted for the test', 0.5) RETURNING id",
-        &[&kind, &sql],
-    )
-    .unwrap()
-    .get(0)
-}
-
-/// Waits for action `action` to end; returns its outcome and error.
-fn wait_action(c: &mut Client, action: i64) -> (String, Option<String>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let row = c
-            .query_one(
-                "SELECT outcome, error FROM optischema.actions WHERE id = $1",
-                &[&action],
-            )
-            .unwrap();
-        let outcome: String = row.get(0);
-        if outcome == "done" || outcome == "failed" {
-            return (outcome, row.get(1));
-        }
-        assert!(Instant::now() < deadline, "action {action} still {outcome}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn index_valid(c: &mut Client, name: &str) -> Option<bool> {
     c.query_one(
         "SELECT (SELECT i.indisvalid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname = $1)",
@@ -494,7 +441,10 @@ fn the_real_saving_is_measured_after_the_window() {
         (r.get(0), r.get(1))
     };
     // the payload's JSON number and the stored float8 may differ in the last digit
-    assert!((stored_pct - pct).abs() < 1e-9, "{stored_pct} against {pct}");
+    assert!(
+        (stored_pct - pct).abs() < 1e-9,
+        "{stored_pct} against {pct}"
+    );
     assert!(saved > 0.0);
 }
 
@@ -528,7 +478,8 @@ fn auto_revert_undoes_an_index_that_slows_the_writes() {
             .unwrap();
         let mut i: i32 = 0;
         while !flag.load(Ordering::Relaxed) {
-            app.execute(&bump, &[&((1 + (i as i64 * 7919) % 20000) as i32)]).unwrap();
+            app.execute(&bump, &[&((1 + (i as i64 * 7919) % 20000) as i32)])
+                .unwrap();
             i = i.wrapping_add(1);
         }
     });
@@ -577,4 +528,63 @@ fn auto_revert_undoes_an_index_that_slows_the_writes() {
         .unwrap()
         .get(0);
     assert_eq!(status, "reverted");
+}
+
+#[test]
+fn a_fast_shutdown_cuts_a_build_short_and_the_next_start_cleans_up() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE TABLE wide (id bigint, k int, pad text);
+         INSERT INTO wide SELECT g, ((g::bigint * 7919) % 1000003)::int, repeat('p', 80) FROM generate_series(1, 3000000) g;",
+    )
+    .unwrap();
+    let id = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.wide (k, pad)",
+    );
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    let name = format!("optischema_rec_{id}");
+    // the build has begun once its (still invalid) index is in the catalog
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while index_valid(&mut c, &name).is_none() {
+        assert!(Instant::now() < deadline, "the build never began");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(index_valid(&mut c, &name), Some(false));
+    drop(c);
+
+    let stopping = Instant::now();
+    cluster.pg_ctl(&["-m", "fast", "-w", "-t", "30", "stop"]);
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "fast shutdown took {took:?}"
+    );
+
+    cluster.pg_ctl_start();
+    let mut c = cluster.connect();
+    let (outcome, error) = wait_action(&mut c, action);
+    assert_eq!(outcome, "failed");
+    assert!(error.unwrap().starts_with("interrupted"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while index_valid(&mut c, &name).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the invalid index was left behind"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status: String = c
+        .query_one(
+            "SELECT status FROM optischema.recommendations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "open");
 }
