@@ -1,5 +1,6 @@
 -- $1 how many, $2 window in minutes, $3 one queryid or NULL for all. The hottest statements of this database in the window,
--- with the role that ran each most.
+-- with the role that ran each most. Statements on OptiSchema's own objects (a dashboard's, a
+-- DBA's calls) are monitoring, not the workload: they are not analysed.
 WITH mine AS (
     SELECT h.queryid, h.userid, h.calls, h.total_ms, h.rows, h.temp_blks_written
       FROM optischema.history_all h
@@ -20,5 +21,6 @@ SELECT p.queryid, s.query, p.calls, p.total_ms, p.rows, p.temp_blks_written,
   JOIN optischema.statements s USING (queryid)
   LEFT JOIN top_role t USING (queryid)
  WHERE p.calls > 0
+   AND s.query !~* '\moptischema\s*\.'
  ORDER BY p.total_ms DESC, p.queryid
  LIMIT $1

@@ -143,7 +143,10 @@ fn query_history(
 }
 
 /// The workers' health and progress: sampling, and the AI worker's requests and tokens.
-#[pg_extern(volatile)]
+/// SECURITY DEFINER: pg_stat_activity shows a background worker's type only to roles with
+/// pg_read_all_stats, and a reader needs to see whether the workers run.
+#[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog)]
 fn status() -> TableIterator<
     'static,
     (
