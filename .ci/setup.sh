@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what building and testing OptiSchema needs on Debian 12, as root. Idempotent:
+# Installs what building (and, with --test, testing) OptiSchema needs on Debian 12, as root. Idempotent:
 # every step checks first and does nothing when its work is already done.
 set -euo pipefail
 
@@ -9,6 +9,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 # postgresql-15-hypopg is only a reference for the what-if tests, never a dependency of the extension
 packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg libclang-dev clang sudo pkg-config)
+# the test suite also drives the dashboard in headless Chromium and checks the compose file
+if [[ ${1:-} == --test ]]; then
+    packages+=(chromium chromium-driver docker-compose)
+fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests and #[pg_test]s (cargo pgrx test), then the integration
-# tests under tests/cluster against real preloaded clusters that they start and stop themselves.
+# The whole test suite: unit tests and #[pg_test]s (cargo pgrx test), the proxy's unit tests,
+# then the integration tests under tests/cluster against real preloaded clusters that they start
+# and stop themselves (with the proxy and headless Chromium for the dashboard).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash .ci/setup.sh
+bash .ci/setup.sh --test
 export PATH="$HOME/.cargo/bin:$PATH"
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 results=$(mktemp)
@@ -26,7 +27,12 @@ echo "== installing the release build for the cluster tests"
 unlink_installed_library
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 
-echo "== cluster tests (tests/cluster)"
+echo "== the dashboard's proxy: unit tests, release build"
+cargo test --locked -p optischema-proxy 2>&1 | tee -a "$results"
+cargo build --release --locked -p optischema-proxy
+export OPTISCHEMA_PROXY="$PWD/target/release/optischema-proxy"
+
+echo "== cluster tests (tests/cluster: the extension, the proxy, the dashboard in Chromium, docker/)"
 cd tests/cluster
 PG_CONFIG="$PG_CONFIG" cargo test -- --test-threads=2 2>&1 | tee -a "$results"
 

@@ -6,6 +6,8 @@
 
 pub mod mock_llm;
 
+pub mod browser;
+
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, NoTls};
 use std::net::TcpListener;
@@ -56,7 +58,7 @@ fn as_server_user(program: &Path, args: &[&str]) -> Output {
         .expect("server binary runs")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -353,5 +355,59 @@ pub fn wait_action(c: &mut Client, action: i64) -> (String, Option<String>) {
         }
         assert!(Instant::now() < deadline, "action {action} still {outcome}");
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// The dashboard's proxy, started on a free loopback port.
+
+/// A running `optischema-proxy`, stopped when dropped.
+pub struct Proxy {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl Proxy {
+    /// Starts the proxy (the binary `OPTISCHEMA_PROXY` names, or the workspace's release build)
+    /// with `args`; waits until it answers.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Proxy {
+        let binary = std::env::var("OPTISCHEMA_PROXY").unwrap_or_else(|_| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/release/optischema-proxy"
+            )
+            .to_string()
+        });
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let ui = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui");
+        let mut command = Command::new(&binary);
+        command.args(args).args(["--listen", &listen, "--ui", ui]);
+        command.env_remove("OPTISCHEMA_ADMIN_TOKEN");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start {binary}: {e} (build it: cargo build --release -p optischema-proxy)"
+            )
+        });
+        let proxy = Proxy { port, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the proxy did not start");
+            sleep(Duration::from_millis(50));
+        }
+        proxy
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

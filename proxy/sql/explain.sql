@@ -1,0 +1,2 @@
+-- $1 queryid.
+SELECT optischema.explain($1::text::bigint)::text

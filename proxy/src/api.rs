@@ -1,0 +1,415 @@
+//! The JSON API: thin handlers over OptiSchema's SQL functions. Reads use the database's reader
+//! connection; trial, apply, revert and dismiss need the admin token and an admin connection.
+
+use crate::db::Db;
+use crate::events::safe_json_text;
+use crate::App;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+
+/// An error as the browser gets it: a status and a message, never a connection string.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    pub fn read_only(db: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the dashboard is read-only for database {db}: start the proxy with --admin-dsn and an admin token to try, apply, revert or dismiss"
+            ),
+        )
+    }
+
+    /// A statement's error: the server's message (and hint), with a status from its SQLSTATE.
+    pub fn from_db(e: tokio_postgres::Error) -> ApiError {
+        let Some(db) = e.as_db_error() else {
+            return ApiError::unavailable("the database connection failed; the proxy reconnects");
+        };
+        let code = db.code().code();
+        let status = match code {
+            "42501" => StatusCode::FORBIDDEN,
+            "57014" => StatusCode::GATEWAY_TIMEOUT,
+            c if c.starts_with("22") || c.starts_with("42") || c.starts_with("23") => {
+                StatusCode::BAD_REQUEST
+            }
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut message = db.message().to_string();
+        if let Some(hint) = db.hint() {
+            message.push_str(&format!(" (hint: {hint})"));
+        }
+        ApiError::new(status, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// A JSON body already serialized.
+fn json_text(text: String) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response()
+}
+
+fn database(app: &App, name: &str) -> Result<Arc<Db>, ApiError> {
+    app.databases
+        .iter()
+        .find(|d| d.name == name)
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no database named {name:?}")))
+}
+
+/// `sql` without its comment lines: they document the files, and pg_stat_statements would keep
+/// them in the statement's text.
+pub fn without_comments(sql: &str) -> String {
+    sql.lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs `sql` (one row, one text column of JSON) with text parameters.
+async fn read(db: &Db, sql: &str, params: &[Option<&str>]) -> Result<Option<String>, ApiError> {
+    let sql = without_comments(sql);
+    let sql = sql.as_str();
+    let client = db.client().await?;
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let row = client
+        .query_opt(sql, &params)
+        .await
+        .map_err(ApiError::from_db)?;
+    Ok(row.and_then(|r| r.get::<_, Option<String>>(0)))
+}
+
+fn found(text: Option<String>, what: &str) -> Result<Response, ApiError> {
+    let text = text.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no {what}")))?;
+    Ok(json_text(safe_json_text(&text).unwrap_or(text)))
+}
+
+/// A number from the path, or 400.
+fn number(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| ApiError::bad_request(format!("{what} must be an integer, not {text:?}")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Window {
+    since: Option<String>,
+    limit: Option<String>,
+    bucket: Option<String>,
+    status: Option<String>,
+}
+
+impl Window {
+    fn since(&self) -> &str {
+        self.since.as_deref().unwrap_or("1 hour")
+    }
+
+    fn bucket(&self) -> &str {
+        self.bucket.as_deref().unwrap_or("1 minute")
+    }
+
+    fn limit(&self, default: i64) -> Result<String, ApiError> {
+        match &self.limit {
+            None => Ok(default.to_string()),
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if (1..=1000).contains(&n) => Ok(n.to_string()),
+                _ => Err(ApiError::bad_request(format!(
+                    "limit must be an integer from 1 to 1000, not {l:?}"
+                ))),
+            },
+        }
+    }
+}
+
+pub async fn databases(State(app): State<Arc<App>>) -> Response {
+    let list: Vec<_> = app
+        .databases
+        .iter()
+        .map(|d| {
+            json!({
+                "name": d.name,
+                "connected": d.connected(),
+                "admin": app.admin_token.is_some() && d.has_admin(),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "databases": list, "read_only": !app.can_act() })).into_response()
+}
+
+pub async fn status(
+    State(app): State<Arc<App>>,
+    Path(db): Path<String>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    found(
+        read(&db, include_str!("../sql/status.sql"), &[]).await?,
+        "status",
+    )
+}
+
+pub async fn hot(
+    State(app): State<Arc<App>>,
+    Path(db): Path<String>,
+    Query(w): Query<Window>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let limit = w.limit(20)?;
+    found(
+        read(
+            &db,
+            include_str!("../sql/hot.sql"),
+            &[Some(w.since()), Some(&limit)],
+        )
+        .await?,
+        "hot queries",
+    )
+}
+
+pub async fn history(
+    State(app): State<Arc<App>>,
+    Path((db, queryid)): Path<(String, String)>,
+    Query(w): Query<Window>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let queryid = number(&queryid, "queryid")?.to_string();
+    found(
+        read(
+            &db,
+            include_str!("../sql/history.sql"),
+            &[Some(&queryid), Some(w.since()), Some(w.bucket())],
+        )
+        .await?,
+        "history",
+    )
+}
+
+pub async fn heatmap(
+    State(app): State<Arc<App>>,
+    Path(db): Path<String>,
+    Query(w): Query<Window>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let limit = w.limit(15)?;
+    found(
+        read(
+            &db,
+            include_str!("../sql/heatmap.sql"),
+            &[Some(w.since()), Some(&limit), Some(w.bucket())],
+        )
+        .await?,
+        "heatmap",
+    )
+}
+
+pub async fn recommendations(
+    State(app): State<Arc<App>>,
+    Path(db): Path<String>,
+    Query(w): Query<Window>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    found(
+        read(
+            &db,
+            include_str!("../sql/recommendations.sql"),
+            &[w.status.as_deref()],
+        )
+        .await?,
+        "recommendations",
+    )
+}
+
+pub async fn recommendation(
+    State(app): State<Arc<App>>,
+    Path((db, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let id = number(&id, "id")?.to_string();
+    found(
+        read(&db, include_str!("../sql/recommendation.sql"), &[Some(&id)]).await?,
+        &format!("recommendation with id {id}"),
+    )
+}
+
+pub async fn explain(
+    State(app): State<Arc<App>>,
+    Path((db, queryid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let queryid = number(&queryid, "queryid")?.to_string();
+    found(
+        read(&db, include_str!("../sql/explain.sql"), &[Some(&queryid)]).await?,
+        "plan",
+    )
+}
+
+pub async fn fleet(State(app): State<Arc<App>>) -> Response {
+    let mut out = Vec::new();
+    for db in &app.databases {
+        let entry = match read(db, include_str!("../sql/fleet.sql"), &[]).await {
+            Ok(Some(text)) => {
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                json!({ "name": db.name, "connected": true, "summary": crate::events::safe_for_js(value) })
+            }
+            Ok(None) => json!({ "name": db.name, "connected": true }),
+            Err(e) => json!({ "name": db.name, "connected": db.connected(), "error": e.message }),
+        };
+        out.push(entry);
+    }
+    axum::Json(json!({ "databases": out })).into_response()
+}
+
+/// The admin connection for an action, when the request carries the admin token.
+async fn authorized(
+    app: &App,
+    headers: &HeaderMap,
+    db: &Db,
+) -> Result<tokio_postgres::Client, ApiError> {
+    let Some(token) = app.admin_token.as_deref().filter(|_| db.has_admin()) else {
+        return Err(ApiError::read_only(&db.name));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !same(given.trim().as_bytes(), token.as_bytes()) {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "this action needs the admin token: Authorization: Bearer <token>",
+        ));
+    }
+    db.admin().await
+}
+
+/// Compares in time independent of where the two differ.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn actions(
+    State(app): State<Arc<App>>,
+    Path(db): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let client = authorized(&app, &headers, &db).await?;
+    let row = client
+        .query_one(&without_comments(include_str!("../sql/actions.sql")), &[])
+        .await
+        .map_err(ApiError::from_db)?;
+    found(row.get::<_, Option<String>>(0), "actions")
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ActionBody {
+    reason: Option<String>,
+}
+
+/// trial, apply, revert or dismiss of recommendation `id`.
+pub async fn act(
+    State(app): State<Arc<App>>,
+    Path((db, id, action)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Option<axum::Json<ActionBody>>,
+) -> Result<Response, ApiError> {
+    let db = database(&app, &db)?;
+    let id = number(&id, "id")?;
+    let sql = match action.as_str() {
+        "trial" => "SELECT json_build_object('action_id', optischema.apply($1, 'trial'))::text",
+        "apply" => "SELECT json_build_object('action_id', optischema.apply($1))::text",
+        "revert" => "SELECT json_build_object('action_id', optischema.revert($1))::text",
+        "dismiss" => "SELECT row_to_json(d)::text FROM optischema.dismiss($1, $2) d",
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no action {other:?}: trial, apply, revert or dismiss"),
+            ))
+        }
+    };
+    let client = authorized(&app, &headers, &db).await?;
+    let reason = body.and_then(|b| b.0.reason);
+    let row = if action == "dismiss" {
+        client.query_one(sql, &[&id, &reason]).await
+    } else {
+        client.query_one(sql, &[&id]).await
+    }
+    .map_err(ApiError::from_db)?;
+    found(row.get::<_, Option<String>>(0), "result")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_lines_are_left_out_of_the_statements_sent() {
+        assert_eq!(
+            without_comments("-- what it is\n-- more\nSELECT 1\n  -- inside\n  FROM t"),
+            "SELECT 1\n  FROM t"
+        );
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same(b"0123456789abcdef", b"0123456789abcdef"));
+        assert!(!same(b"0123456789abcdef", b"0123456789abcdeg"));
+        assert!(!same(b"0123456789abcdef", b"0123456789abcde"));
+        assert!(!same(b"", b"x"));
+    }
+
+    #[test]
+    fn limits_and_numbers_are_checked() {
+        let w = Window {
+            since: None,
+            limit: Some("0".into()),
+            bucket: None,
+            status: None,
+        };
+        assert!(w.limit(20).unwrap_err().message.contains("1 to 1000"));
+        let w = Window { limit: None, ..w };
+        assert_eq!(w.limit(20).unwrap(), "20");
+        assert_eq!(w.since(), "1 hour");
+        assert!(number("12x", "queryid")
+            .unwrap_err()
+            .message
+            .contains("queryid must be an integer"));
+        assert_eq!(
+            number("-9027548059796858541", "queryid").unwrap(),
+            -9027548059796858541
+        );
+    }
+}

@@ -1,0 +1,403 @@
+//! What the proxy serves and where: from the command line or a JSON file.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// One database the dashboard shows.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Database {
+    pub name: String,
+    /// Connection string of a role with `optischema_reader` only.
+    pub dsn: String,
+    /// Connection string of a role with `optischema_admin`, for trial, apply, revert and dismiss.
+    #[serde(default)]
+    pub admin_dsn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub ui: PathBuf,
+    pub databases: Vec<Database>,
+    /// Bearer token that actions need; None: the dashboard is read-only.
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    listen: Option<String>,
+    ui: Option<PathBuf>,
+    admin_token_file: Option<PathBuf>,
+    databases: Vec<Database>,
+}
+
+pub const USAGE: &str =
+    "usage: optischema-proxy --dsn [NAME=]DSN [--dsn ...] [--admin-dsn [NAME=]DSN ...]
+                        [--admin-token-file FILE] [--listen ADDR] [--ui DIR]
+       optischema-proxy --config FILE.json
+
+  --dsn          a database to show, as a libpq connection string or URI, for a role with
+                 optischema_reader only; NAME defaults to its dbname
+  --admin-dsn    a connection for NAME's actions (trial, apply, revert, dismiss), for a role
+                 with optischema_admin
+  --admin-token-file
+                 file holding the bearer token actions need (or OPTISCHEMA_ADMIN_TOKEN);
+                 without it and an admin DSN the dashboard is read-only
+  --listen       address to serve on (default 127.0.0.1:8080)
+  --ui           directory of the static dashboard (default ./ui)";
+
+/// Keywords of libpq connection strings: `host=...` is a DSN, not a name.
+const LIBPQ_KEYWORDS: &[&str] = &[
+    "host",
+    "hostaddr",
+    "port",
+    "dbname",
+    "user",
+    "password",
+    "passfile",
+    "connect_timeout",
+    "options",
+    "application_name",
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "target_session_attrs",
+    "channel_binding",
+];
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `[NAME=]DSN` split into the name (when given) and the connection string.
+pub fn named_dsn(arg: &str) -> Result<(Option<String>, String), String> {
+    let arg = arg.trim();
+    let is_uri = |s: &str| s.starts_with("postgres://") || s.starts_with("postgresql://");
+    if is_uri(arg) {
+        return Ok((None, arg.to_string()));
+    }
+    let Some((head, rest)) = arg.split_once('=') else {
+        return Err(format!("not a connection string: {}", redact(arg)));
+    };
+    let head = head.trim();
+    if LIBPQ_KEYWORDS.contains(&head) {
+        return Ok((None, arg.to_string()));
+    }
+    if !valid_name(head) {
+        return Err(format!(
+            "a database name is letters, digits, '_' and '-' (at most 63): {head:?}"
+        ));
+    }
+    if rest.trim().is_empty() {
+        return Err(format!("no connection string after {head}="));
+    }
+    Ok((Some(head.to_string()), rest.trim().to_string()))
+}
+
+/// The database a connection string names, for a database given without a name.
+pub fn dbname_of(dsn: &str) -> Option<String> {
+    let config: tokio_postgres::Config = dsn.parse().ok()?;
+    config
+        .get_dbname()
+        .map(str::to_string)
+        .or_else(|| config.get_user().map(str::to_string))
+}
+
+/// A connection string with any password replaced, for messages.
+pub fn redact(dsn: &str) -> String {
+    if let Some(scheme_end) = dsn.find("://") {
+        let rest = &dsn[scheme_end + 3..];
+        if let Some(at) = rest.find('@') {
+            let userinfo = &rest[..at];
+            if let Some(colon) = userinfo.find(':') {
+                return format!(
+                    "{}{}:***{}",
+                    &dsn[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &rest[at..]
+                );
+            }
+        }
+        return dsn.to_string();
+    }
+    dsn.split_whitespace()
+        .map(|kv| {
+            if kv.starts_with("password=") {
+                "password=***".to_string()
+            } else {
+                kv.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn read_token(path: &std::path::Path) -> Result<String, String> {
+    let token = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the admin token file {}: {e}", path.display()))?;
+    check_token(token.trim().to_string())
+}
+
+fn check_token(token: String) -> Result<String, String> {
+    if token.len() < 16 {
+        return Err("the admin token must be at least 16 characters".into());
+    }
+    Ok(token)
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| format!("--listen takes ADDRESS:PORT, such as 127.0.0.1:8080, not {s:?}"))
+}
+
+/// The configuration from the command line (`args` without the program name) and the
+/// environment's `OPTISCHEMA_ADMIN_TOKEN`.
+pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, String> {
+    let mut listen = "127.0.0.1:8080".to_string();
+    let mut ui = PathBuf::from("ui");
+    let mut dsns: Vec<(Option<String>, String)> = Vec::new();
+    let mut admin: Vec<(Option<String>, String)> = Vec::new();
+    let mut token_file: Option<PathBuf> = None;
+    let mut config_file: Option<PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--dsn" => dsns.push(named_dsn(&value()?)?),
+            "--admin-dsn" => admin.push(named_dsn(&value()?)?),
+            "--admin-token-file" => token_file = Some(PathBuf::from(value()?)),
+            "--listen" => listen = value()?,
+            "--ui" => ui = PathBuf::from(value()?),
+            "--config" => config_file = Some(PathBuf::from(value()?)),
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    if let Some(path) = config_file {
+        if !dsns.is_empty() || !admin.is_empty() {
+            return Err("give databases either with --dsn or in --config, not both".into());
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let file: File =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let admin_token = match (&file.admin_token_file, env_token) {
+            (Some(p), _) => Some(read_token(p)?),
+            (None, Some(t)) => Some(check_token(t)?),
+            (None, None) => None,
+        };
+        for d in &file.databases {
+            if !valid_name(&d.name) {
+                return Err(format!("database name {:?} is not valid", d.name));
+            }
+        }
+        return finish(Config {
+            listen: parse_listen(file.listen.as_deref().unwrap_or(&listen))?,
+            ui: file.ui.unwrap_or(ui),
+            databases: file.databases,
+            admin_token,
+        });
+    }
+    if dsns.is_empty() {
+        return Err(format!("no database given\n{USAGE}"));
+    }
+    let mut databases: Vec<Database> = Vec::new();
+    for (i, (name, dsn)) in dsns.into_iter().enumerate() {
+        let name = name
+            .or_else(|| dbname_of(&dsn))
+            .unwrap_or_else(|| format!("db{}", i + 1));
+        databases.push(Database {
+            name,
+            dsn,
+            admin_dsn: None,
+        });
+    }
+    for (name, dsn) in admin {
+        let target = match name {
+            Some(n) => n,
+            None if databases.len() == 1 => databases[0].name.clone(),
+            None => return Err(
+                "with several databases, name the one an --admin-dsn is for: --admin-dsn NAME=DSN"
+                    .into(),
+            ),
+        };
+        let db = databases
+            .iter_mut()
+            .find(|d| d.name == target)
+            .ok_or_else(|| format!("--admin-dsn names {target:?}, which no --dsn gives"))?;
+        db.admin_dsn = Some(dsn);
+    }
+    let admin_token = match (token_file, env_token) {
+        (Some(p), _) => Some(read_token(&p)?),
+        (None, Some(t)) => Some(check_token(t)?),
+        (None, None) => None,
+    };
+    finish(Config {
+        listen: parse_listen(&listen)?,
+        ui,
+        databases,
+        admin_token,
+    })
+}
+
+fn finish(config: Config) -> Result<Config, String> {
+    if config.databases.is_empty() {
+        return Err("no database given".into());
+    }
+    for (i, d) in config.databases.iter().enumerate() {
+        if config.databases[..i].iter().any(|o| o.name == d.name) {
+            return Err(format!(
+                "two databases are named {:?}: name them with --dsn NAME=DSN",
+                d.name
+            ));
+        }
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn a_dsn_may_be_named_or_take_its_dbname() {
+        assert_eq!(
+            named_dsn("host=127.0.0.1 port=5432 dbname=shop").unwrap(),
+            (None, "host=127.0.0.1 port=5432 dbname=shop".into())
+        );
+        assert_eq!(
+            named_dsn("shop=host=127.0.0.1 dbname=x").unwrap(),
+            (Some("shop".into()), "host=127.0.0.1 dbname=x".into())
+        );
+        assert_eq!(
+            named_dsn("eu-1=postgres://u@h/db").unwrap(),
+            (Some("eu-1".into()), "postgres://u@h/db".into())
+        );
+        assert_eq!(
+            named_dsn("postgresql://u@h/db").unwrap(),
+            (None, "postgresql://u@h/db".into())
+        );
+        assert!(named_dsn("bad name=host=x").is_err());
+        assert!(named_dsn("shop=").is_err());
+        assert!(named_dsn("nothing").is_err());
+        assert_eq!(dbname_of("host=h dbname=shop").as_deref(), Some("shop"));
+        assert_eq!(
+            dbname_of("postgres://u@h/inventory").as_deref(),
+            Some("inventory")
+        );
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("host=h password=s3cret user=u"),
+            "host=h password=*** user=u"
+        );
+        assert_eq!(
+            redact("postgres://alice:s3cret@db:5432/shop"),
+            "postgres://alice:***@db:5432/shop"
+        );
+        assert_eq!(
+            redact("postgres://alice@db/shop"),
+            "postgres://alice@db/shop"
+        );
+    }
+
+    #[test]
+    fn the_command_line_gives_databases_admin_connections_and_the_listen_address() {
+        let c = from_args(
+            &args(&[
+                "--dsn",
+                "host=h dbname=shop user=reader",
+                "--dsn",
+                "eu=host=e dbname=shop user=reader",
+                "--admin-dsn",
+                "eu=host=e dbname=shop user=dba",
+                "--listen",
+                "0.0.0.0:9000",
+            ]),
+            Some("0123456789abcdef".into()),
+        )
+        .unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(c.databases.len(), 2);
+        assert_eq!(c.databases[0].name, "shop");
+        assert_eq!(c.databases[0].admin_dsn, None);
+        assert_eq!(c.databases[1].name, "eu");
+        assert_eq!(
+            c.databases[1].admin_dsn.as_deref(),
+            Some("host=e dbname=shop user=dba")
+        );
+        assert_eq!(c.admin_token.as_deref(), Some("0123456789abcdef"));
+        // defaults: loopback, read-only
+        let c = from_args(&args(&["--dsn", "dbname=shop"]), None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.admin_token, None);
+    }
+
+    #[test]
+    fn bad_command_lines_say_what_is_wrong() {
+        let err = |a: &[&str]| from_args(&args(a), None).unwrap_err();
+        assert!(err(&[]).contains("no database given"));
+        assert!(err(&["--dsn"]).contains("--dsn needs a value"));
+        assert!(err(&["--dsn", "dbname=a", "--bogus"]).contains("unknown argument \"--bogus\""));
+        assert!(err(&["--dsn", "dbname=a", "--dsn", "dbname=a"])
+            .contains("two databases are named \"a\""));
+        assert!(err(&["--dsn", "dbname=a", "--admin-dsn", "b=dbname=a"])
+            .contains("which no --dsn gives"));
+        assert!(err(&["--dsn", "dbname=a", "--listen", "localhost"]).contains("ADDRESS:PORT"));
+        assert!(
+            from_args(&args(&["--dsn", "dbname=a"]), Some("short".into()))
+                .unwrap_err()
+                .contains("at least 16")
+        );
+    }
+
+    #[test]
+    fn a_config_file_lists_the_databases() {
+        let dir =
+            std::env::temp_dir().join(format!("optischema-proxy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let token = dir.join("token");
+        std::fs::write(&token, "  a-long-enough-token \n").unwrap();
+        let file = dir.join("proxy.json");
+        std::fs::write(
+            &file,
+            format!(
+                r#"{{"listen": "127.0.0.1:7000", "admin_token_file": "{}",
+                    "databases": [{{"name": "shop", "dsn": "dbname=shop", "admin_dsn": "dbname=shop user=dba"}}]}}"#,
+                token.display()
+            ),
+        )
+        .unwrap();
+        let c = from_args(&args(&["--config", file.to_str().unwrap()]), None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
+        assert_eq!(c.admin_token.as_deref(), Some("a-long-enough-token"));
+        assert_eq!(
+            c.databases[0].admin_dsn.as_deref(),
+            Some("dbname=shop user=dba")
+        );
+        std::fs::write(&file, r#"{"databases": [], "colour": "red"}"#).unwrap();
+        assert!(
+            from_args(&args(&["--config", file.to_str().unwrap()]), None)
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,146 @@
+//! optischema-proxy: serves OptiSchema's dashboard (the static pages in `ui/`), a JSON API over
+//! its SQL functions, and every NOTIFY on the `optischema` channel of each database on a
+//! WebSocket (`/ws`). The logic stays in the database; this only carries it to browsers.
+
+mod api;
+mod config;
+mod db;
+mod events;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use db::Db;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+use tower_http::services::ServeDir;
+
+pub struct App {
+    pub databases: Vec<Arc<Db>>,
+    pub admin_token: Option<String>,
+    pub events: broadcast::Sender<String>,
+}
+
+impl App {
+    /// Whether any database accepts actions.
+    pub fn can_act(&self) -> bool {
+        self.admin_token.is_some() && self.databases.iter().any(|d| d.has_admin())
+    }
+}
+
+fn router(app: Arc<App>, ui: &std::path::Path) -> Router {
+    Router::new()
+        .route("/api/databases", get(api::databases))
+        .route("/api/fleet", get(api::fleet))
+        .route("/api/{db}/status", get(api::status))
+        .route("/api/{db}/hot", get(api::hot))
+        .route("/api/{db}/history/{queryid}", get(api::history))
+        .route("/api/{db}/heatmap", get(api::heatmap))
+        .route("/api/{db}/recommendations", get(api::recommendations))
+        .route("/api/{db}/recommendations/{id}", get(api::recommendation))
+        .route("/api/{db}/recommendations/{id}/{action}", post(api::act))
+        .route("/api/{db}/explain/{queryid}", get(api::explain))
+        .route("/api/{db}/actions", get(api::actions))
+        .route("/ws", get(websocket))
+        .fallback_service(ServeDir::new(ui).append_index_html_on_directories(true))
+        .with_state(app)
+}
+
+async fn websocket(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| forward(socket, app))
+}
+
+/// Sends every event to one browser until it goes away.
+async fn forward(mut socket: WebSocket, app: Arc<App>) {
+    let mut events = app.events.subscribe();
+    let hello = serde_json::json!({
+        "db": null,
+        "payload": {
+            "type": "hello",
+            "databases": app.databases.iter().map(|d| serde_json::json!({"name": d.name, "connected": d.connected()})).collect::<Vec<_>>(),
+            "read_only": !app.can_act(),
+        }
+    });
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(text) => {
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                // a browser too slow to keep up loses the oldest events, not the connection
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env_token = std::env::var("OPTISCHEMA_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let config = match config::from_args(&args, env_token) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let (events, _) = broadcast::channel(1024);
+    let app = Arc::new(App {
+        databases: config
+            .databases
+            .iter()
+            .map(|d| Arc::new(Db::new(d)))
+            .collect(),
+        admin_token: config.admin_token.clone(),
+        events: events.clone(),
+    });
+    for db in &app.databases {
+        tokio::spawn(db.clone().listen(events.clone()));
+    }
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("optischema-proxy: cannot listen on {}: {e}", config.listen);
+            std::process::exit(1);
+        }
+    };
+    eprintln!(
+        "optischema-proxy: dashboard on http://{} ({} database(s), {})",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        app.databases.len(),
+        if app.can_act() {
+            "actions allowed with the admin token"
+        } else {
+            "read-only"
+        }
+    );
+    let server = axum::serve(listener, router(app, &config.ui)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    if let Err(e) = server.await {
+        eprintln!("optischema-proxy: {e}");
+        std::process::exit(1);
+    }
+}

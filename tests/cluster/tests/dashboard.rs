@@ -1,0 +1,142 @@
+//! The dashboard in headless Chromium, served by the proxy from a real cluster: the page loads,
+//! a statement that starts running appears in the hot queries without a reload, a
+//! recommendation found meanwhile opens in its modal with its SQL, and a trial started there
+//! is announced live. Screenshots go to target/screenshots for review.
+
+use optischema_cluster_tests::browser::Browser;
+use optischema_cluster_tests::*;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "dashboard-test-token-0123456789";
+
+#[test]
+fn the_dashboard_follows_the_workload_live() {
+    let cluster = Cluster::start(&["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE ROLE dash LOGIN; GRANT optischema_reader TO dash;
+         CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba;
+         CREATE TABLE dash_orders (id bigserial PRIMARY KEY, customer int, total numeric);
+         INSERT INTO dash_orders (customer, total) SELECT g % 20000, g FROM generate_series(1, 200000) g;
+         ANALYZE dash_orders;
+         -- planning a statement needs its tables' SELECT privilege (pg_read_all_data in practice)
+         GRANT SELECT ON dash_orders TO dash;",
+    )
+    .unwrap();
+    let reader = format!(
+        "shop=host=127.0.0.1 port={} user=dash dbname=postgres",
+        cluster.port
+    );
+    let admin = format!(
+        "shop=host=127.0.0.1 port={} user=dba dbname=postgres",
+        cluster.port
+    );
+    let proxy = Proxy::start(
+        &["--dsn", &reader, "--admin-dsn", &admin],
+        &[("OPTISCHEMA_ADMIN_TOKEN", TOKEN)],
+    );
+    let browser = Browser::start();
+
+    let opened = Instant::now();
+    browser.goto(&proxy.url("/"));
+    browser.wait_for(
+        "the live link",
+        "return document.getElementById('link').dataset.state === 'live'",
+        Duration::from_secs(10),
+    );
+    let load_ms = browser
+        .eval("return performance.timing.loadEventEnd - performance.timing.navigationStart")
+        .as_f64()
+        .unwrap();
+    assert!(
+        load_ms > 0.0 && load_ms < 3000.0,
+        "the page took {load_ms} ms to load"
+    );
+    assert!(opened.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        browser.eval("return document.getElementById('mode').textContent"),
+        "actions allowed"
+    );
+    browser.wait_for(
+        "the worker's status",
+        "return document.getElementById('status').textContent.includes('running (pid')",
+        Duration::from_secs(10),
+    );
+    browser.screenshot("dashboard-overview");
+
+    // a statement starts running: it appears without a reload
+    browser.eval("window.sameLoad = true; return true");
+    let stmt = c
+        .prepare("SELECT id, total FROM dash_orders WHERE customer = $1")
+        .unwrap();
+    for i in 0..40 {
+        c.query(&stmt, &[&i]).unwrap();
+    }
+    browser.wait_for(
+        "the new hot query",
+        "return [...document.querySelectorAll('#hot tbody td.query')].some(td => td.textContent.includes('dash_orders'))",
+        Duration::from_secs(15),
+    );
+    assert_eq!(
+        browser.eval("return window.sameLoad === true"),
+        true,
+        "the page reloaded"
+    );
+    browser.wait_for(
+        "a heatmap row",
+        "return !!document.querySelector('#heat svg rect')",
+        Duration::from_secs(10),
+    );
+    browser.screenshot("dashboard-hot-queries");
+
+    // the analysis finds an index: the recommendation arrives live and opens in its modal
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    browser.wait_for(
+        "the recommendation row",
+        "return [...document.querySelectorAll('#recs tbody tr')].some(tr => tr.textContent.includes('dash_orders'))",
+        Duration::from_secs(10),
+    );
+    browser.eval(
+        "[...document.querySelectorAll('#recs tbody tr')].find(tr => tr.textContent.includes('dash_orders')).click(); return true",
+    );
+    let sql = browser.wait_for(
+        "the modal's SQL",
+        "return document.getElementById('modal').open && document.getElementById('m-sql').textContent",
+        Duration::from_secs(10),
+    );
+    assert!(
+        sql.as_str()
+            .unwrap()
+            .starts_with("CREATE INDEX CONCURRENTLY ON public.dash_orders (customer"),
+        "{sql}"
+    );
+    browser.wait_for(
+        "the plan",
+        "return document.getElementById('m-plan').textContent.includes('Seq Scan on dash_orders')",
+        Duration::from_secs(10),
+    );
+    browser.screenshot("dashboard-recommendation");
+
+    // a trial from the modal, confirmed, announced live
+    browser.eval(
+        &format!("window.confirm = () => true; document.getElementById('token').value = '{TOKEN}';
+                  document.querySelector('#m-actions button[data-action=trial]').click(); return true"),
+    );
+    browser.wait_for(
+        "the trial to be queued",
+        "return document.getElementById('m-result').textContent.includes('queued as action')",
+        Duration::from_secs(10),
+    );
+    browser.wait_for(
+        "the trial's result in the feed",
+        "return [...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('trial of'))",
+        Duration::from_secs(30),
+    );
+    browser.wait_for(
+        "the trial in the modal",
+        "return !document.getElementById('m-trial-box').hidden && document.getElementById('m-trial').textContent.includes('ran in here')
+                && document.getElementById('m-trial').textContent.includes('(projected)')",
+        Duration::from_secs(10),
+    );
+    browser.screenshot("dashboard-trial");
+}

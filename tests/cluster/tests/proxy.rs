@@ -1,0 +1,337 @@
+//! The dashboard's proxy against a real cluster: NOTIFY payloads reach WebSocket clients tagged
+//! with their database (queryids intact), the JSON API answers and turns bad requests into 4xx,
+//! actions need the admin token and DSN, and a restarted database is LISTENed to again.
+
+use optischema_cluster_tests::*;
+use serde_json::Value;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::WebSocket;
+
+const TOKEN: &str = "test-admin-token-0123456789";
+
+fn reader_dsn(cluster: &Cluster) -> String {
+    format!(
+        "shop=host=127.0.0.1 port={} user=dash password=hunter2-secret dbname=postgres",
+        cluster.port
+    )
+}
+
+/// A cluster with the extension and a reader role `dash`.
+fn cluster_with_reader() -> (Cluster, postgres::Client) {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute("CREATE ROLE dash LOGIN; GRANT optischema_reader TO dash; CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba")
+        .unwrap();
+    (cluster, c)
+}
+
+fn websocket(proxy: &Proxy) -> WebSocket<MaybeTlsStream<TcpStream>> {
+    let (socket, _) = tungstenite::connect(format!("ws://127.0.0.1:{}/ws", proxy.port)).unwrap();
+    if let MaybeTlsStream::Plain(s) = socket.get_ref() {
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+    }
+    socket
+}
+
+/// The next message that satisfies `wanted`, within `within`.
+fn next_message(
+    socket: &mut WebSocket<MaybeTlsStream<TcpStream>>,
+    within: Duration,
+    wanted: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match socket.read() {
+            Ok(tungstenite::Message::Text(text)) => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                if wanted(&v) {
+                    return Some(v);
+                }
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("websocket: {e}"),
+        }
+    }
+    None
+}
+
+fn get(proxy: &Proxy, path: &str) -> (u16, Value) {
+    match ureq::get(&proxy.url(path)).call() {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+fn post(proxy: &Proxy, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = ureq::post(&proxy.url(path));
+    if let Some(t) = token {
+        request = request.set("Authorization", &format!("Bearer {t}"));
+    }
+    match request.send_string("{}") {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("POST {path}: {e}"),
+    }
+}
+
+#[test]
+fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
+    let (cluster, mut c) = cluster_with_reader();
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let mut ws = websocket(&proxy);
+    let hello = next_message(&mut ws, Duration::from_secs(5), |v| {
+        v["payload"]["type"] == "hello"
+    })
+    .unwrap();
+    assert_eq!(hello["payload"]["read_only"], true);
+    assert_eq!(hello["payload"]["databases"][0]["name"], "shop");
+    // wait until the proxy LISTENs
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&proxy, "/api/databases").1["databases"][0]["connected"] != true {
+        assert!(Instant::now() < deadline, "the proxy never connected");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let sent = Instant::now();
+    c.batch_execute(
+        r#"NOTIFY optischema, '{"type":"hot_query","queryid":-9027548059796858541,"rank":1}'"#,
+    )
+    .unwrap();
+    let m = next_message(&mut ws, Duration::from_secs(5), |v| {
+        v["payload"]["type"] == "hot_query"
+    })
+    .unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        sent.elapsed()
+    );
+    assert_eq!(m["db"], "shop");
+    // a 64-bit queryid arrives as a string, unchanged
+    assert_eq!(m["payload"]["queryid"], "-9027548059796858541");
+    // the worker's own payloads come through too
+    let sample = next_message(&mut ws, Duration::from_secs(5), |v| {
+        v["payload"]["type"] == "sample"
+    })
+    .unwrap();
+    assert!(sample["payload"]["statements"].is_number());
+}
+
+#[test]
+fn the_api_answers_and_bad_requests_get_a_4xx_with_a_message() {
+    let (cluster, mut c) = cluster_with_reader();
+    c.batch_execute("CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)")
+        .unwrap();
+    wait_samples(&mut c, 1);
+    for _ in 0..5 {
+        c.batch_execute("SELECT count(*) FROM t WHERE a < 10")
+            .unwrap();
+    }
+    wait_samples(&mut c, 2);
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&proxy, "/api/shop/status").0 != 200 {
+        assert!(Instant::now() < deadline, "the API never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (code, status) = get(&proxy, "/api/shop/status");
+    assert_eq!(code, 200);
+    assert!(status["samples_taken"].as_i64().unwrap() >= 3);
+    // a reader sees that the worker runs (pg_stat_activity alone would not tell it)
+    assert!(status["worker_pid"].as_i64().unwrap() > 0, "{status}");
+    let (code, hot) = get(&proxy, "/api/shop/hot?since=1%20hour&limit=50");
+    assert_eq!(code, 200);
+    let ours = hot
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| {
+            q["query"]
+                .as_str()
+                .unwrap_or("")
+                .contains("FROM t WHERE a <")
+        })
+        .expect("the statement is hot");
+    assert_eq!(ours["calls"], 5);
+    assert!(
+        ours["queryid"].is_string() || ours["queryid"].as_i64().unwrap().unsigned_abs() < (1 << 53)
+    );
+    assert!(ours["spark"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v.as_f64().unwrap() > 0.0));
+    let (code, heat) = get(&proxy, "/api/shop/heatmap");
+    assert_eq!(code, 200);
+    let buckets = heat["buckets"].as_array().unwrap().len();
+    assert!(buckets >= 1);
+    for s in heat["statements"].as_array().unwrap() {
+        assert_eq!(s["cells"].as_array().unwrap().len(), buckets);
+    }
+    let (code, recs) = get(&proxy, "/api/shop/recommendations?status=open");
+    assert_eq!(code, 200);
+    assert!(recs.is_array());
+    let (code, page) = match ureq::get(&proxy.url("/")).call() {
+        Ok(r) => (r.status(), r.into_string().unwrap()),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(code, 200);
+    assert!(page.contains("<title>OptiSchema</title>"));
+
+    // bad requests
+    let (code, body) = get(&proxy, "/api/shop/hot?limit=0");
+    assert_eq!(code, 400);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("limit must be an integer from 1 to 1000"));
+    let (code, body) = get(&proxy, "/api/shop/hot?since=forever");
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("invalid input syntax for type interval"));
+    let (code, body) = get(&proxy, "/api/shop/history/12x");
+    assert_eq!(code, 400);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("queryid must be an integer"));
+    let (code, body) = get(&proxy, "/api/nowhere/status");
+    assert_eq!(code, 404);
+    assert_eq!(body["error"], "no database named \"nowhere\"");
+    let (code, _) = get(&proxy, "/api/shop/recommendations/999999");
+    assert_eq!(code, 404);
+    // the dashboard's own statements are not the workload: nothing is recommended for them
+    wait_samples(&mut c, 1);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    let ours: i64 = c
+        .query_one(
+            "SELECT count(*) FROM optischema.recommendations WHERE sql LIKE '%optischema.%' OR query LIKE '%optischema.%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(ours, 0);
+    // actions, like reading them, need the admin side
+    let (code, body) = get(&proxy, "/api/shop/actions");
+    assert_eq!(code, 403);
+    assert!(body["error"].as_str().unwrap().contains("read-only"));
+
+    // a database that went away: 503, and never its password
+    drop(c);
+    cluster.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (code, body) = get(&proxy, "/api/shop/status");
+        if code == 503 {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "still {code}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = body.to_string();
+    assert!(text.contains("reconnecting"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let (_, fleet) = get(&proxy, "/api/fleet");
+    assert!(!fleet.to_string().contains("hunter2"));
+    assert_eq!(fleet["databases"][0]["connected"], false);
+}
+
+#[test]
+fn actions_need_the_admin_token_and_an_admin_connection() {
+    let (cluster, mut c) = cluster_with_reader();
+    let id: i64 = c
+        .query_one(
+            "INSERT INTO optischema.recommendation_store (fingerprint, kind, title, sql, explanation, confidence)
+             VALUES ('planted', 'analyze', 'planted', 'ANALYZE pg_catalog.pg_class', 'planted', 0.5) RETURNING id",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let path = format!("/api/shop/recommendations/{id}/dismiss");
+
+    // read-only: no admin DSN, no token
+    let read_only = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let (code, body) = post(&read_only, &path, Some(TOKEN));
+    assert_eq!(code, 403);
+    assert!(body["error"].as_str().unwrap().contains("read-only"));
+
+    let admin_dsn = format!(
+        "shop=host=127.0.0.1 port={} user=dba dbname=postgres",
+        cluster.port
+    );
+    let admin = Proxy::start(
+        &["--dsn", &reader_dsn(&cluster), "--admin-dsn", &admin_dsn],
+        &[("OPTISCHEMA_ADMIN_TOKEN", TOKEN)],
+    );
+    let (code, body) = post(&admin, &path, None);
+    assert_eq!(code, 401);
+    assert!(body["error"].as_str().unwrap().contains("admin token"));
+    let (code, _) = post(&admin, &path, Some("wrong-token-0123456789"));
+    assert_eq!(code, 401);
+    let (code, _) = post(
+        &admin,
+        &format!("/api/shop/recommendations/{id}/explode"),
+        Some(TOKEN),
+    );
+    assert_eq!(code, 404);
+    let (code, body) = post(&admin, &path, Some(TOKEN));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["status"], "dismissed");
+    // the database keeps its rules: a dismissed recommendation is not applied
+    let (code, body) = post(
+        &admin,
+        &format!("/api/shop/recommendations/{id}/apply"),
+        Some(TOKEN),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("only open recommendations can be applied"));
+    let status: String = c
+        .query_one(
+            "SELECT status FROM optischema.recommendations WHERE id = $1",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(status, "dismissed");
+}
+
+#[test]
+fn a_restarted_database_is_listened_to_again() {
+    let (cluster, c) = cluster_with_reader();
+    drop(c);
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let mut ws = websocket(&proxy);
+    next_message(&mut ws, Duration::from_secs(10), |v| {
+        v["payload"]["type"] == "sample"
+    })
+    .expect("samples before the restart");
+    cluster.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    next_message(&mut ws, Duration::from_secs(15), |v| {
+        v["payload"]["type"] == "proxy" && v["payload"]["state"] == "reconnecting"
+    })
+    .expect("the proxy says it reconnects");
+    cluster.pg_ctl_start();
+    next_message(&mut ws, Duration::from_secs(15), |v| {
+        v["payload"]["type"] == "proxy" && v["payload"]["state"] == "connected"
+    })
+    .expect("the proxy is back");
+    let mut c = cluster.connect();
+    c.batch_execute(r#"NOTIFY optischema, '{"type":"recommendation","id":42}'"#)
+        .unwrap();
+    let m = next_message(&mut ws, Duration::from_secs(5), |v| {
+        v["payload"]["type"] == "recommendation"
+    })
+    .expect("a NOTIFY after the restart");
+    assert_eq!(m["payload"]["id"], 42);
+}
