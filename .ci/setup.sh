@@ -8,7 +8,7 @@ PGRX_VERSION=0.18.0
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # postgresql-15-hypopg is only a reference for the what-if tests, never a dependency of the extension
-packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg libclang-dev clang sudo pkg-config)
+packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg libclang-dev clang sudo pkg-config curl)
 # the test suite also drives the dashboard in headless Chromium and checks the compose file
 if [[ ${1:-} == --test ]]; then
     packages+=(chromium chromium-driver docker-compose)

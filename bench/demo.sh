@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # OptiSchema demo: builds and installs the extension, starts a PostgreSQL 15 cluster with it
-# preloaded (port 55433, data in /var/tmp/optischema-demo), loads a small online shop, runs a
-# mixed pgbench workload for a minute and prints what OptiSchema found. Run it again to reuse
-# the cluster and the data; DEMO_SECONDS sets the workload's length.
+# preloaded (port 55433, data in /var/tmp/optischema-demo) and a sandbox cluster for trials
+# (port 55434), loads a small online shop, runs a mixed pgbench workload for a minute, prints
+# what OptiSchema found, tries the most valuable fix in the sandbox, and starts the dashboard
+# (http://127.0.0.1:8080, DASHBOARD_PORT to change). Run it again to reuse the clusters and the
+# data; DEMO_SECONDS sets the workload's length.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 DEMO_SECONDS=${DEMO_SECONDS:-60}
@@ -93,7 +95,13 @@ else
         echo "   no answer yet: see optischema.status() (ai_last_error)"
     fi
 fi
+DASHBOARD_PORT=${DASHBOARD_PORT:-8080}
+echo "== starting the dashboard"
+start_dashboard "$DASHBOARD_PORT"
 cat <<MSG
+The dashboard: http://127.0.0.1:$DASHBOARD_PORT/
+  (trial, apply, revert and dismiss ask for the admin token in $DASHBOARD_TOKEN_FILE;
+   the proxy's log is $CLUSTER_DIR/proxy.log, it stops with: kill \$(cat $CLUSTER_DIR/proxy.pid))
 Why each one, with its evidence:
   psql -h 127.0.0.1 -p 55433 -U postgres -x -c 'SELECT title, explanation, evidence FROM optischema.recommendations'
 The plans behind them:

@@ -81,6 +81,39 @@ wait_actions() {
     done
 }
 
+# start_dashboard PORT: builds the proxy, gives it a reader and an admin role on the current
+# cluster and an admin token (DASHBOARD_TOKEN_FILE), and (re)starts it on 127.0.0.1:PORT
+start_dashboard() {
+    local port=$1 name=${2:-demo}
+    (cd "$REPO" && cargo build --release --locked -p optischema-proxy --quiet)
+    sql -q -c "SET client_min_messages = warning" -c "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'optischema_dashboard') THEN CREATE ROLE optischema_dashboard LOGIN; END IF;
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'optischema_dashboard_admin') THEN CREATE ROLE optischema_dashboard_admin LOGIN; END IF;
+        END \$\$" \
+        -c "GRANT optischema_reader, pg_read_all_data TO optischema_dashboard" \
+        -c "GRANT optischema_admin, pg_read_all_data TO optischema_dashboard_admin"
+    DASHBOARD_TOKEN_FILE=$CLUSTER_DIR/dashboard-token
+    if [[ ! -s $DASHBOARD_TOKEN_FILE ]]; then
+        (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DASHBOARD_TOKEN_FILE")
+    fi
+    if [[ -f $CLUSTER_DIR/proxy.pid ]]; then
+        kill "$(cat "$CLUSTER_DIR/proxy.pid")" 2>/dev/null || true
+        sleep 0.5
+    fi
+    nohup "$REPO/target/release/optischema-proxy" \
+        --dsn "$name=host=127.0.0.1 port=$CLUSTER_PORT user=optischema_dashboard dbname=postgres" \
+        --admin-dsn "$name=host=127.0.0.1 port=$CLUSTER_PORT user=optischema_dashboard_admin dbname=postgres" \
+        --admin-token-file "$DASHBOARD_TOKEN_FILE" --ui "$REPO/ui" --listen "127.0.0.1:$port" \
+        >"$CLUSTER_DIR/proxy.log" 2>&1 &
+    echo $! > "$CLUSTER_DIR/proxy.pid"
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$port/api/databases" | grep -q '"connected":true' && return 0
+        sleep 0.1
+    done
+    echo "the proxy did not come up: see $CLUSTER_DIR/proxy.log" >&2
+    return 1
+}
+
 sql() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -d postgres "$@"; }
 
 # wait_samples N: until the worker has committed N more samples

@@ -64,6 +64,21 @@ fn the_dashboard_follows_the_workload_live() {
     );
     browser.screenshot("dashboard-overview");
 
+    // a NOTIFY reaches the screen within 2 s
+    let sent = Instant::now();
+    c.batch_execute(r#"NOTIFY optischema, '{"type":"recommendation","id":424242,"status":"open","title":"marker for the test"}'"#)
+        .unwrap();
+    browser.wait_for(
+        "the NOTIFY in the feed",
+        "return [...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('marker for the test'))",
+        Duration::from_secs(5),
+    );
+    let took = sent.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "a NOTIFY took {took:?} to reach the screen"
+    );
+
     // a statement starts running: it appears without a reload
     browser.eval("window.sameLoad = true; return true");
     let stmt = c

@@ -84,7 +84,9 @@ fn post(proxy: &Proxy, path: &str, token: Option<&str>) -> (u16, Value) {
 #[test]
 fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
     let (cluster, mut c) = cluster_with_reader();
-    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    // the same database under a second name stands for a second server
+    let second = reader_dsn(&cluster).replacen("shop=", "second=", 1);
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster), "--dsn", &second], &[]);
     let mut ws = websocket(&proxy);
     let hello = next_message(&mut ws, Duration::from_secs(5), |v| {
         v["payload"]["type"] == "hello"
@@ -92,12 +94,24 @@ fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
     .unwrap();
     assert_eq!(hello["payload"]["read_only"], true);
     assert_eq!(hello["payload"]["databases"][0]["name"], "shop");
-    // wait until the proxy LISTENs
+    assert_eq!(hello["payload"]["databases"][1]["name"], "second");
+    // wait until the proxy LISTENs on both
     let deadline = Instant::now() + Duration::from_secs(10);
-    while get(&proxy, "/api/databases").1["databases"][0]["connected"] != true {
+    while get(&proxy, "/api/databases").1["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["connected"] != true)
+    {
         assert!(Instant::now() < deadline, "the proxy never connected");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let (_, fleet) = get(&proxy, "/api/fleet");
+    assert_eq!(fleet["databases"].as_array().unwrap().len(), 2);
+    assert!(
+        fleet["databases"][1]["summary"]["status"]["samples_taken"].is_number(),
+        "{fleet}"
+    );
     let sent = Instant::now();
     c.batch_execute(
         r#"NOTIFY optischema, '{"type":"hot_query","queryid":-9027548059796858541,"rank":1}'"#,
@@ -112,7 +126,13 @@ fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
         "took {:?}",
         sent.elapsed()
     );
-    assert_eq!(m["db"], "shop");
+    let other = next_message(&mut ws, Duration::from_secs(5), |v| {
+        v["payload"]["type"] == "hot_query"
+    })
+    .unwrap();
+    let mut names = [m["db"].as_str().unwrap(), other["db"].as_str().unwrap()];
+    names.sort();
+    assert_eq!(names, ["second", "shop"]);
     // a 64-bit queryid arrives as a string, unchanged
     assert_eq!(m["payload"]["queryid"], "-9027548059796858541");
     // the worker's own payloads come through too
@@ -259,9 +279,31 @@ fn actions_need_the_admin_token_and_an_admin_connection() {
 
     // read-only: no admin DSN, no token
     let read_only = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
-    let (code, body) = post(&read_only, &path, Some(TOKEN));
+    for action in ["apply", "trial", "dismiss"] {
+        let (code, body) = post(
+            &read_only,
+            &format!("/api/shop/recommendations/{id}/{action}"),
+            Some(TOKEN),
+        );
+        assert_eq!(code, 403, "{action}");
+        assert!(body["error"].as_str().unwrap().contains("read-only"));
+    }
+    // a token alone, without an admin connection, changes nothing
+    let token_only = Proxy::start(
+        &["--dsn", &reader_dsn(&cluster)],
+        &[("OPTISCHEMA_ADMIN_TOKEN", TOKEN)],
+    );
+    let (code, _) = post(
+        &token_only,
+        &format!("/api/shop/recommendations/{id}/apply"),
+        Some(TOKEN),
+    );
     assert_eq!(code, 403);
-    assert!(body["error"].as_str().unwrap().contains("read-only"));
+    let actions: i64 = c
+        .query_one("SELECT count(*) FROM optischema.action_log", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(actions, 0);
 
     let admin_dsn = format!(
         "shop=host=127.0.0.1 port={} user=dba dbname=postgres",
