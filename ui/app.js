@@ -146,7 +146,8 @@ async function loadHeat() {
   const first = new Date(data.buckets[0]), last = new Date(data.buckets[n - 1]);
   const t0 = svg('text', { x: label, y: 12 }); t0.textContent = first.toLocaleTimeString();
   const t1 = svg('text', { x: width - 10, y: 12, 'text-anchor': 'end' }); t1.textContent = last.toLocaleTimeString();
-  s.append(t0, t1);
+  s.append(t0);
+  if (n > 1) s.append(t1);
   data.statements.forEach((st, r) => {
     const y = top + r * row;
     const name = svg('text', { x: 0, y: y + 12 });
