@@ -6,18 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-30}
-install_optischema
-cluster_init demo 55433 \
-    "shared_preload_libraries = 'pg_stat_statements,optischema'" \
-    "optischema.sample_interval = 5"
-cluster_start
-cluster_restart
-sql -q -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS optischema" \
-    -c "CREATE EXTENSION optischema CASCADE"
-if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
-    echo "== loading the shop (about a minute)"
-    sql -f "$REPO/bench/demo/schema.sql"
-fi
+demo_cluster fresh
 
 # indexes that back no constraint are what a run added: dropped before and after each run
 drop_added() {

@@ -10,19 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-30}
 PLANTED_TABLES=${PLANTED_TABLES:-15}
-install_optischema
-cluster_init demo 55433 \
-    "shared_preload_libraries = 'pg_stat_statements,optischema'" \
-    "optischema.sample_interval = 5"
-cluster_start
-cluster_restart
+demo_cluster fresh
 sandbox_cluster demo-sandbox 55434
-sql -q -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS optischema" \
-    -c "CREATE EXTENSION optischema CASCADE"
-if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
-    echo "== loading the shop (about a minute)"
-    sql -f "$REPO/bench/demo/schema.sql"
-fi
 
 echo "== planting $PLANTED_TABLES tables of 50,000 rows"
 scripts=$(mktemp -d)
@@ -45,13 +34,7 @@ done
 sql -q -c "ALTER SYSTEM SET optischema.param_sample_rate = 0.1" -c "ALTER SYSTEM SET optischema.hot_top_n = 100" \
     -c "SELECT pg_reload_conf()" >/dev/null
 use_sandbox
-workload() {
-    (cd "$REPO/bench/demo" && "$PG_BIN/pgbench" -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -n \
-        -c 4 -j 2 -T "$1" \
-        -f product.sql@30 -f order_detail.sql@30 -f new_order.sql@5 -f login.sql@3 \
-        -f product_search.sql@3 -f customer_orders.sql@2 -f pending_orders.sql@1 \
-        "${planted_files[@]}" postgres >/dev/null 2>&1)
-}
+workload() { shop_workload "$1" 4 "${planted_files[@]}"; }
 workload "$SECONDS_PER_RUN"
 wait_samples 2
 sql -q -c "SELECT optischema.analyze_now()" >/dev/null

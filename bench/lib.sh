@@ -59,6 +59,36 @@ cluster_set() {
     echo "$1" >> "$CLUSTER_DIR/data/postgresql.conf"
 }
 
+# demo_cluster [fresh]: the demo's cluster (port 55433, OptiSchema preloaded, 5 s sampling),
+# started with this build loaded, the extension created (anew with "fresh"), the shop loaded
+demo_cluster() {
+    install_optischema
+    cluster_init demo 55433 \
+        "shared_preload_libraries = 'pg_stat_statements,optischema'" \
+        "optischema.sample_interval = 5"
+    cluster_start
+    # a running server keeps the library it loaded at start: restart it to load this build
+    cluster_restart
+    if [[ ${1:-} == fresh ]]; then
+        sql -q -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS optischema"
+    fi
+    sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE"
+    if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
+        echo "== loading the shop (200k customers, 1M orders, 2M order items; about a minute)"
+        sql -f "$REPO/bench/demo/schema.sql"
+    fi
+}
+
+# shop_workload SECONDS CLIENTS [pgbench arguments...]: the shop's mixed workload, quiet
+shop_workload() {
+    local seconds=$1 clients=$2; shift 2
+    (cd "$REPO/bench/demo" && "$PG_BIN/pgbench" -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -n \
+        -c "$clients" -j 2 -T "$seconds" \
+        -f product.sql@30 -f order_detail.sql@30 -f new_order.sql@5 -f login.sql@3 \
+        -f product_search.sql@3 -f customer_orders.sql@2 -f pending_orders.sql@1 "$@" postgres \
+        >/dev/null 2>&1)
+}
+
 # sandbox_cluster NAME PORT: a second, plain cluster where trials run, started; sets
 # SANDBOX_CONNINFO and leaves the current cluster (CLUSTER_DIR, CLUSTER_PORT) as it was
 sandbox_cluster() {

@@ -7,24 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 REQUESTS=${REQUESTS:-200}
 WORKLOAD_SECONDS=${WORKLOAD_SECONDS:-30}
-install_optischema
-cluster_init demo 55433 \
-    "shared_preload_libraries = 'pg_stat_statements,optischema'" \
-    "optischema.sample_interval = 5"
-cluster_start
-cluster_restart
-sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE"
-if [[ -z $(sql -tAc "SELECT to_regclass('public.order_items')") ]]; then
-    echo "== loading the shop (about a minute)"
-    sql -f "$REPO/bench/demo/schema.sql"
-fi
-workload() {
-    (cd "$REPO/bench/demo" && "$PG_BIN/pgbench" -h 127.0.0.1 -p "$CLUSTER_PORT" -U postgres -n \
-        -c 2 -j 2 -T "$1" \
-        -f product.sql@30 -f order_detail.sql@30 -f new_order.sql@5 -f login.sql@3 \
-        -f product_search.sql@3 -f customer_orders.sql@2 -f pending_orders.sql@1 postgres \
-        >/dev/null 2>&1)
-}
+demo_cluster
+workload() { shop_workload "$1" 2; }
 workload "$WORKLOAD_SECONDS"
 wait_samples 1
 sql -q -c "SELECT optischema.analyze_now()" >/dev/null

@@ -63,7 +63,8 @@ fn queue(id: i64, mode: &str, steps: Vec<String>, undo: Option<String>) -> i64 {
 /// Queues the fix of open recommendation `id`: an index is built with CREATE INDEX
 /// CONCURRENTLY; an index dropped with DROP INDEX CONCURRENTLY (its definition kept for
 /// revert); extended statistics created, then their table analysed; a table analysed; a
-/// per-role or per-database setting changed (the value it had kept for revert). With mode
+/// per-role, per-database or server-wide (ALTER SYSTEM, then a reload) setting changed (the
+/// value it had kept for revert). With mode
 /// `trial`, nothing changes here: the statements it affects are run before and after the
 /// change in the sandbox (`optischema.sandbox_conninfo`) or, without one, here, rolled back.
 /// Returns the action's id.
@@ -97,7 +98,7 @@ fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
         Err(_) if mode == "trial" && matches!(kind.as_str(), "rewrite" | "config") => vec![sql.clone()],
         Err(message) => reject(ArgError {
             message: format!("recommendation {id}: {message}"),
-            hint: "Index, drop_index, statistics, analyze and per-role or per-database config recommendations can be applied; rewrites and session settings tried.".into(),
+            hint: "Index, drop_index, statistics, analyze and per-role, per-database or server-wide config recommendations can be applied; rewrites and session settings tried.".into(),
         }),
     };
     // the undo of a drop or a setting is what exists when the apply worker runs it
@@ -141,5 +142,5 @@ fn revert(id: Option<i64>) -> i64 {
             hint: "Undo it by hand; optischema.actions shows what was run.".into(),
         })
     };
-    queue(id, "revert", vec![undo], None)
+    queue(id, "revert", apply::undo_steps(&undo), None)
 }

@@ -7,6 +7,18 @@ pub mod progress;
 pub mod realized;
 pub mod worker;
 
+/// What makes a server-wide setting (ALTER SYSTEM) take effect.
+pub const RELOAD: &str = "SELECT pg_catalog.pg_reload_conf()";
+
+/// What undoing runs: the recorded undo, and a reload after a server-wide setting.
+pub fn undo_steps(undo: &str) -> Vec<String> {
+    let mut steps = vec![undo.to_string()];
+    if undo.starts_with("ALTER SYSTEM ") {
+        steps.push(RELOAD.into());
+    }
+    steps
+}
+
 /// The name OptiSchema gives the index it builds for recommendation `id`: known in advance, so
 /// an index left invalid by a failed build can be found and dropped.
 pub fn index_name(recommendation_id: i64) -> String {
@@ -39,6 +51,9 @@ pub fn steps_for(kind: &str, sql: &str, recommendation_id: i64) -> Result<Vec<St
         "config" if sql.starts_with("ALTER ROLE ") || sql.starts_with("ALTER DATABASE ") => {
             Ok(vec![sql.to_string()])
         }
+        "config" if sql.starts_with("ALTER SYSTEM SET ") => {
+            Ok(vec![sql.to_string(), RELOAD.into()])
+        }
         "config" => Err(format!(
             "{sql} applies to one session only: set it where the application connects"
         )),
@@ -53,7 +68,7 @@ pub fn undo_statistics(sql: &str) -> Option<String> {
     (!name.is_empty()).then(|| format!("DROP STATISTICS IF EXISTS {name}"))
 }
 
-/// `ALTER ROLE r SET name = value` (or DATABASE) split into its target and setting name.
+/// `ALTER ROLE r SET name = value` (or DATABASE, or SYSTEM) split into its target and setting name.
 pub fn config_target(sql: &str) -> Option<(String, String)> {
     let (target, setting) = sql.split_once(" SET ")?;
     let name = setting.split('=').next()?.trim().to_string();
@@ -126,6 +141,29 @@ mod tests {
         assert_eq!(
             undo_config(&target, &name, Some("8MB")),
             "ALTER ROLE app SET work_mem = '8MB'"
+        );
+    }
+
+    #[test]
+    fn a_server_setting_is_reloaded_after_it_is_set_and_after_it_is_undone() {
+        assert_eq!(
+            steps_for("config", "ALTER SYSTEM SET random_page_cost = '1.1'", 4).unwrap(),
+            vec![
+                "ALTER SYSTEM SET random_page_cost = '1.1'".to_string(),
+                RELOAD.to_string()
+            ]
+        );
+        let (target, name) = config_target("ALTER SYSTEM SET random_page_cost = '1.1'").unwrap();
+        assert_eq!(
+            (target.as_str(), name.as_str()),
+            ("ALTER SYSTEM", "random_page_cost")
+        );
+        let undo = undo_config(&target, &name, None);
+        assert_eq!(undo, "ALTER SYSTEM RESET random_page_cost");
+        assert_eq!(undo_steps(&undo), vec![undo.clone(), RELOAD.to_string()]);
+        assert_eq!(
+            undo_steps("DROP INDEX CONCURRENTLY IF EXISTS public.i"),
+            vec!["DROP INDEX CONCURRENTLY IF EXISTS public.i".to_string()]
         );
     }
 

@@ -3,9 +3,8 @@
 //! same rows (as a multiset) for the captured parameter values, both run in a read-only
 //! subtransaction that is rolled back, within the worker's statement timeout.
 
-use crate::plans::explain::{act_as, in_rolled_back_subtransaction};
+use crate::plans::explain::{self, act_as, in_rolled_back_subtransaction};
 use crate::whatif::planner;
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,18 +67,7 @@ fn difference(
 ) -> Result<i64, String> {
     in_rolled_back_subtransaction(|| {
         act_as(role);
-        unsafe {
-            pg_sys::set_config_option(
-                c"transaction_read_only".as_ptr(),
-                c"on".as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_LOCAL,
-                true,
-                0,
-                false,
-            );
-        }
+        explain::set_local(c"transaction_read_only", c"on");
         let q = planner::with_values(query, values);
         let r = planner::with_values(rewrite, values);
         Spi::get_one::<i64>(&format!(

@@ -79,6 +79,23 @@ pub fn planning_text(sql: &str) -> String {
     repaired(sql).unwrap_or_else(|| sql.to_string())
 }
 
+/// Sets `name` to `value` for the rest of the current (sub)transaction, as SET LOCAL does,
+/// without a round trip through SPI.
+pub fn set_local(name: &std::ffi::CStr, value: &std::ffi::CStr) {
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            0,
+            false,
+        );
+    }
+}
+
 /// Acts as `role` for the rest of the current (sub)transaction when the caller is a member of
 /// it; otherwise stays the caller. Planning folds immutable functions of constants, which runs
 /// them: never with more privileges than the role that ran the statement.

@@ -4,10 +4,9 @@
 
 use super::gather::{self, Plan, Subject};
 use super::{compared, read_explain, repeated, session_setting, Run, StatementTrial, Trial};
-use crate::plans::explain::{act_as, in_rolled_back_subtransaction};
+use crate::plans::explain::{self, act_as, in_rolled_back_subtransaction};
 use crate::settings;
 use crate::worker::in_transaction;
-use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 /// Longest a statement may run in the sandbox: setting it up includes index builds on copies.
@@ -46,18 +45,7 @@ pub fn trial(
 /// EXPLAIN ANALYZE of `text` here, read-only, as `role`, rolled back.
 fn explain_here(text: &str, role: Option<&str>) -> Result<Run, String> {
     let outcome = in_rolled_back_subtransaction(|| {
-        unsafe {
-            pg_sys::set_config_option(
-                c"transaction_read_only".as_ptr(),
-                c"on".as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_LOCAL,
-                true,
-                0,
-                false,
-            );
-        }
+        explain::set_local(c"transaction_read_only", c"on");
         act_as(role);
         repeated(|| {
             let json = Spi::get_one::<pgrx::Json>(&format!(

@@ -48,19 +48,7 @@ pub fn with_statement<R>(
     let text = explain::planning_text(sql);
     explain::in_rolled_back_subtransaction(|| {
         explain::act_as(role);
-        // as SET LOCAL does, without a round trip through SPI
-        unsafe {
-            pg_sys::set_config_option(
-                c"lock_timeout".as_ptr(),
-                c"1s".as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_LOCAL,
-                true,
-                0,
-                false,
-            );
-        }
+        explain::set_local(c"lock_timeout", c"1s");
         let mut statement = crate::plans::capture::unobserved(|| analyze(&text, values));
         body(&mut statement)
     })

@@ -330,10 +330,15 @@ pub fn index_recommendation(c: &mut Client) -> i64 {
 
 /// A recommendation row as the analysis would store it, for fixes it would not find here.
 pub fn planted(c: &mut Client, kind: &str, sql: &str) -> i64 {
+    planted_for(c, None, kind, sql)
+}
+
+/// The same, found for statement `queryid`.
+pub fn planted_for(c: &mut Client, queryid: Option<i64>, kind: &str, sql: &str) -> i64 {
     c.query_one(
-        "INSERT INTO optischema.recommendation_store (fingerprint, kind, title, sql, explanation, confidence)
-         VALUES ($1 || ':' || $2, $1, 'planted', $2, 'planted for the test', 0.5) RETURNING id",
-        &[&kind, &sql],
+        "INSERT INTO optischema.recommendation_store (fingerprint, queryid, kind, title, sql, explanation, confidence)
+         VALUES ($1 || ':' || $2, $3, $1, 'planted', $2, 'planted for the test', 0.5) RETURNING id",
+        &[&kind, &sql, &queryid],
     )
     .unwrap()
     .get(0)

@@ -7,6 +7,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A table `wide` of `rows` rows whose index on (k, pad) takes a while to build, and the
+/// recommendation of that index.
+fn wide_index(c: &mut Client, rows: i64) -> i64 {
+    c.batch_execute(&format!(
+        "CREATE TABLE wide (id bigint, k int, pad text);
+         INSERT INTO wide SELECT g, ((g::bigint * 7919) % 1000003)::int, repeat('p', 80) FROM generate_series(1, {rows}) g;"
+    ))
+    .unwrap();
+    planted(
+        c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.wide (k, pad)",
+    )
+}
+
 fn index_valid(c: &mut Client, name: &str) -> Option<bool> {
     c.query_one(
         "SELECT (SELECT i.indisvalid FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid WHERE x.relname = $1)",
@@ -330,16 +345,7 @@ fn statistics_settings_and_analyze_are_applied_and_undone() {
 fn a_long_build_announces_its_progress() {
     let cluster = Cluster::start(&[]);
     let mut c = cluster.connect_with_extension();
-    c.batch_execute(
-        "CREATE TABLE wide (id bigint, k int, pad text);
-         INSERT INTO wide SELECT g, ((g::bigint * 7919) % 1000003)::int, repeat('p', 80) FROM generate_series(1, 2000000) g;",
-    )
-    .unwrap();
-    let id = planted(
-        &mut c,
-        "index",
-        "CREATE INDEX CONCURRENTLY ON public.wide (k, pad)",
-    );
+    let id = wide_index(&mut c, 2_000_000);
     let mut listener = cluster.connect();
     listener.batch_execute("LISTEN optischema").unwrap();
     let action: i64 = c
@@ -534,16 +540,7 @@ fn auto_revert_undoes_an_index_that_slows_the_writes() {
 fn a_fast_shutdown_cuts_a_build_short_and_the_next_start_cleans_up() {
     let cluster = Cluster::start(&[]);
     let mut c = cluster.connect_with_extension();
-    c.batch_execute(
-        "CREATE TABLE wide (id bigint, k int, pad text);
-         INSERT INTO wide SELECT g, ((g::bigint * 7919) % 1000003)::int, repeat('p', 80) FROM generate_series(1, 3000000) g;",
-    )
-    .unwrap();
-    let id = planted(
-        &mut c,
-        "index",
-        "CREATE INDEX CONCURRENTLY ON public.wide (k, pad)",
-    );
+    let id = wide_index(&mut c, 3_000_000);
     let action: i64 = c
         .query_one("SELECT optischema.apply($1)", &[&id])
         .unwrap()
@@ -587,4 +584,66 @@ fn a_fast_shutdown_cuts_a_build_short_and_the_next_start_cleans_up() {
         .unwrap()
         .get(0);
     assert_eq!(status, "open");
+}
+
+#[test]
+fn a_server_setting_is_applied_with_alter_system_and_reverted() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    // a new session sees the configuration once the postmaster has reloaded it
+    let shown = |cluster: &Cluster, expected: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now: String = cluster
+                .connect()
+                .query_one("SHOW random_page_cost", &[])
+                .unwrap()
+                .get(0);
+            if now == expected {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "random_page_cost is {now}, not {expected}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    shown(&cluster, "4");
+    let id = planted(
+        &mut c,
+        "config",
+        "ALTER SYSTEM SET random_page_cost = '1.1'",
+    );
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, action), ("done".to_string(), None));
+    shown(&cluster, "1.1");
+    let undo: String = c
+        .query_one(
+            "SELECT undo_sql FROM optischema.action_log WHERE id = $1",
+            &[&action],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(undo, "ALTER SYSTEM RESET random_page_cost");
+    let revert: i64 = c
+        .query_one("SELECT optischema.revert($1)", &[&id])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, revert), ("done".to_string(), None));
+    shown(&cluster, "4");
+    let what: String = c
+        .query_one(
+            "SELECT what FROM optischema.actions WHERE id = $1",
+            &[&revert],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        what,
+        "ALTER SYSTEM RESET random_page_cost; SELECT pg_catalog.pg_reload_conf()"
+    );
 }

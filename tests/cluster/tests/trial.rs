@@ -132,15 +132,12 @@ fn a_setting_is_tried_here_and_rolled_back() {
         )
         .unwrap()
         .get(0);
-    let id: i64 = c
-        .query_one(
-            "INSERT INTO optischema.recommendation_store (fingerprint, queryid, kind, title, sql, explanation, confidence)
-             VALUES ('planted:config', $1, 'config', 'planted', 'ALTER ROLE postgres SET parallel_setup_cost = 0', 'planted', 0.5)
-             RETURNING id",
-            &[&queryid],
-        )
-        .unwrap()
-        .get(0);
+    let id = planted_for(
+        &mut c,
+        Some(queryid),
+        "config",
+        "ALTER ROLE postgres SET parallel_setup_cost = 0",
+    );
     let (outcome, error, result) = tried(&mut c, id);
     assert_eq!((outcome.as_str(), error), ("done", None), "{result}");
     let s = &result["statements"][0];
@@ -308,15 +305,12 @@ fn statements_with_typed_literals_of_parameters_are_run_with_their_values() {
         )
         .unwrap()
         .get(0);
-    let id: i64 = c
-        .query_one(
-            "INSERT INTO optischema.recommendation_store (fingerprint, queryid, kind, title, sql, explanation, confidence)
-             VALUES ('planted:index', $1, 'index', 'planted', 'CREATE INDEX CONCURRENTLY ON public.big (k)', 'planted', 0.5)
-             RETURNING id",
-            &[&queryid],
-        )
-        .unwrap()
-        .get(0);
+    let id = planted_for(
+        &mut c,
+        Some(queryid),
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.big (k)",
+    );
     let (outcome, error, result) = tried(&mut c, id);
     assert_eq!((outcome.as_str(), error), ("done", None), "{result}");
     assert_eq!(result["errors"], 0, "{result}");
