@@ -83,6 +83,16 @@ impl LogOnce {
         report.report(level);
     }
 
+    /// `what` failed with `message`: a WARNING, once while the message stays the same.
+    pub(crate) fn failed(&mut self, what: &str, message: &str) {
+        self.report(
+            &format!("error:{message}"),
+            PgLogLevel::WARNING,
+            &format!("optischema: {what} failed: {message}"),
+            None,
+        );
+    }
+
     /// The condition is over: says so once if something had been reported.
     pub(crate) fn clear(&mut self) {
         match self.last.take() {
@@ -113,12 +123,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     let mut unrecorded: Unrecorded = None;
 
     loop {
-        if unsafe { pg_sys::ConfigReloadPending } != 0 {
-            unsafe {
-                pg_sys::ConfigReloadPending = 0;
-                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
-            }
-        }
+        reload_when_asked();
         let _ = BackgroundWorker::sighup_received();
         // Recomputed on every wake-up, so a reloaded interval applies to the sample already due.
         let interval = Duration::from_secs(settings::sample_interval_s() as u64);
@@ -166,15 +171,12 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                     crate::apply::realized::measure,
                 ];
                 for task in tasks {
-                    match in_transaction(task) {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => analysis_failed(&mut analysis_log, &e.to_string()),
-                        Err(message) => analysis_failed(&mut analysis_log, &message),
+                    if let Err(message) = flattened(in_transaction(task)) {
+                        analysis_failed(&mut analysis_log, &message);
                     }
                 }
-                match analyzed {
-                    Ok(Ok(_)) => analysis_log.clear(),
-                    Ok(Err(e)) => analysis_failed(&mut analysis_log, &e.to_string()),
+                match flattened(analyzed) {
+                    Ok(_) => analysis_log.clear(),
                     Err(message) => analysis_failed(&mut analysis_log, &message),
                 }
             }
@@ -234,6 +236,24 @@ fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::s
         )?;
     }
     Ok(open)
+}
+
+/// What [`in_transaction`] gives for a body that returns a `Result` of its own, made one
+/// `Result`: the value, or the message of the SPI error or of the ERROR raised.
+pub(crate) fn flattened<T, E: std::fmt::Display>(
+    result: Result<Result<T, E>, String>,
+) -> Result<T, String> {
+    result.and_then(|inner| inner.map_err(|e| e.to_string()))
+}
+
+/// Reads the configuration file again when the postmaster asked (SIGHUP).
+pub(crate) fn reload_when_asked() {
+    unsafe {
+        if pg_sys::ConfigReloadPending != 0 {
+            pg_sys::ConfigReloadPending = 0;
+            pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
+        }
+    }
 }
 
 fn analysis_failed(log_once: &mut LogOnce, message: &str) {

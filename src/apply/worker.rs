@@ -8,7 +8,7 @@ use super::{concurrently, config_target, exec, index_name, undo_config};
 use crate::notify;
 use crate::settings;
 use crate::trial::Trial;
-use crate::worker::{in_transaction, prepare_session, LogOnce};
+use crate::worker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
@@ -255,35 +255,16 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
     }
     while crate::worker::sleep(POLL) {
         pg_sys::check_for_interrupts!();
-        if unsafe { pg_sys::ConfigReloadPending } != 0 {
-            unsafe {
-                pg_sys::ConfigReloadPending = 0;
-                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
-            }
-        }
+        reload_when_asked();
         if !session_ready {
             session_ready = in_transaction(prepare_session).is_ok();
         }
         loop {
-            let action = match in_transaction(next_action) {
-                Ok(Ok(Some(action))) => action,
-                Ok(Ok(None)) => break,
-                Ok(Err(e)) => {
-                    log_once.report(
-                        &format!("error:{e}"),
-                        PgLogLevel::WARNING,
-                        &format!("optischema: applying failed: {e}"),
-                        None,
-                    );
-                    break;
-                }
+            let action = match flattened(in_transaction(next_action)) {
+                Ok(Some(action)) => action,
+                Ok(None) => break,
                 Err(message) => {
-                    log_once.report(
-                        &format!("error:{message}"),
-                        PgLogLevel::WARNING,
-                        &format!("optischema: applying failed: {message}"),
-                        None,
-                    );
+                    log_once.failed("applying", &message);
                     break;
                 }
             };
@@ -312,20 +293,9 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                     let _ = exec::run_top_level(&drop);
                 }
             }
-            match in_transaction(|| finish(&action, &outcome, took)) {
-                Ok(Ok(())) => log_once.clear(),
-                Ok(Err(e)) => log_once.report(
-                    &format!("error:{e}"),
-                    PgLogLevel::WARNING,
-                    &format!("optischema: recording an action failed: {e}"),
-                    None,
-                ),
-                Err(message) => log_once.report(
-                    &format!("error:{message}"),
-                    PgLogLevel::WARNING,
-                    &format!("optischema: recording an action failed: {message}"),
-                    None,
-                ),
+            match flattened(in_transaction(|| finish(&action, &outcome, took))) {
+                Ok(()) => log_once.clear(),
+                Err(message) => log_once.failed("recording an action", &message),
             }
             if crate::worker::stop_requested() {
                 break;

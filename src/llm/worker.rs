@@ -11,7 +11,7 @@ use crate::analysis;
 use crate::notify;
 use crate::rules::{Finding, Kind};
 use crate::settings;
-use crate::worker::{in_transaction, prepare_session, LogOnce};
+use crate::worker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
@@ -316,17 +316,9 @@ fn after_answer(call: &Call, answer: &Answer, log_once: &mut LogOnce) {
         }),
     ];
     for (what, step) in steps {
-        let message = match in_transaction(step) {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => e.to_string(),
-            Err(message) => message,
-        };
-        log_once.report(
-            &format!("error:{message}"),
-            PgLogLevel::WARNING,
-            &format!("optischema: {what} failed: {message}"),
-            None,
-        );
+        if let Err(message) = flattened(in_transaction(step)) {
+            log_once.failed(what, &message);
+        }
     }
 }
 
@@ -385,12 +377,7 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
     let mut log_once = LogOnce::new("AI requests");
     let mut session_ready = false;
     while crate::worker::sleep(POLL) {
-        if unsafe { pg_sys::ConfigReloadPending } != 0 {
-            unsafe {
-                pg_sys::ConfigReloadPending = 0;
-                pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
-            }
-        }
+        reload_when_asked();
         if !settings::ENABLED.get() {
             continue;
         }
@@ -399,25 +386,11 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
         }
         // drain the queue, one request at a time, checking for SIGTERM between them
         loop {
-            let call = match in_transaction(next_call) {
-                Ok(Ok(Some(call))) => call,
-                Ok(Ok(None)) => break,
-                Ok(Err(e)) => {
-                    log_once.report(
-                        &format!("error:{e}"),
-                        PgLogLevel::WARNING,
-                        &format!("optischema: AI request failed: {e}"),
-                        None,
-                    );
-                    break;
-                }
+            let call = match flattened(in_transaction(next_call)) {
+                Ok(Some(call)) => call,
+                Ok(None) => break,
                 Err(message) => {
-                    log_once.report(
-                        &format!("error:{message}"),
-                        PgLogLevel::WARNING,
-                        &format!("optischema: AI request failed: {message}"),
-                        None,
-                    );
+                    log_once.failed("AI request", &message);
                     break;
                 }
             };
@@ -425,25 +398,14 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
             let outcome =
                 client::chat_completion(&call.base_url, &call.key, &call.body, call.timeout);
             let took = started.elapsed();
-            match in_transaction(|| finish(&call, &outcome, took)) {
-                Ok(Ok(())) => {
+            match flattened(in_transaction(|| finish(&call, &outcome, took))) {
+                Ok(()) => {
                     log_once.clear();
                     if let Outcome::Answered { answer, .. } = &outcome {
                         after_answer(&call, answer, &mut log_once);
                     }
                 }
-                Ok(Err(e)) => log_once.report(
-                    &format!("error:{e}"),
-                    PgLogLevel::WARNING,
-                    &format!("optischema: storing an AI answer failed: {e}"),
-                    None,
-                ),
-                Err(message) => log_once.report(
-                    &format!("error:{message}"),
-                    PgLogLevel::WARNING,
-                    &format!("optischema: storing an AI answer failed: {message}"),
-                    None,
-                ),
+                Err(message) => log_once.failed("storing an AI answer", &message),
             }
             if crate::worker::stop_requested() {
                 break;
