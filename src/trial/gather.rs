@@ -51,6 +51,15 @@ impl Subject {
         Some(t)
     }
 
+    /// What runs after the change in place of text `i`: the rewrite, for a rewrite.
+    pub fn after_text(&self, i: usize, kind: &str) -> &str {
+        if kind == "rewrite" {
+            &self.rewritten[i]
+        } else {
+            &self.texts[i].1
+        }
+    }
+
     /// The trial of text `i`, not run yet, with the planner's projection.
     pub fn entry(&self, i: usize) -> StatementTrial {
         let mut t = StatementTrial {

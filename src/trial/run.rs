@@ -93,11 +93,7 @@ fn here(plan: &Plan, s: &Subject) -> Vec<StatementTrial> {
                 t.note = Some("not run: it writes, and only a sandbox runs writes".into());
                 return t;
             }
-            let after_text = if plan.kind == "rewrite" {
-                &s.rewritten[i]
-            } else {
-                text
-            };
+            let after_text = s.after_text(i, &plan.kind);
             // one transaction a statement: the worker's statement timeout bounds each
             let ran = in_transaction(|| {
                 in_rolled_back_subtransaction(|| {

@@ -130,6 +130,8 @@ fn explain(conn: &mut Connection, text: &str) -> Result<Run, String> {
 /// Every statement before the change, the change, every statement after.
 fn measure(conn: &mut Connection, plan: &Plan) -> Result<Vec<StatementTrial>, String> {
     let mut trials = Vec::new();
+    // the trials that ran before the change, with what runs after it
+    let mut again: Vec<(usize, &str)> = Vec::new();
     for s in &plan.subjects {
         if let Some(t) = s.not_run() {
             trials.push(t);
@@ -138,7 +140,10 @@ fn measure(conn: &mut Connection, plan: &Plan) -> Result<Vec<StatementTrial>, St
         for (i, (_, text)) in s.texts.iter().enumerate() {
             let mut t = s.entry(i);
             match explain(conn, text) {
-                Ok(run) => t.before = Some(run),
+                Ok(run) => {
+                    t.before = Some(run);
+                    again.push((trials.len(), s.after_text(i, &plan.kind)));
+                }
                 Err(e) => t.error = Some(format!("before: {e}")),
             }
             trials.push(t);
@@ -148,27 +153,10 @@ fn measure(conn: &mut Connection, plan: &Plan) -> Result<Vec<StatementTrial>, St
         conn.run(&sql)
             .map_err(|e| format!("the change failed in the sandbox: {e}"))?;
     }
-    let mut at = 0;
-    for s in plan.subjects.iter() {
-        if s.problem.is_some() {
-            at += 1;
-            continue;
-        }
-        for (i, (_, text)) in s.texts.iter().enumerate() {
-            let t = &mut trials[at];
-            at += 1;
-            if t.error.is_some() {
-                continue;
-            }
-            let text = if plan.kind == "rewrite" {
-                &s.rewritten[i]
-            } else {
-                text
-            };
-            match explain(conn, text) {
-                Ok(run) => t.after = Some(run),
-                Err(e) => t.error = Some(format!("after: {e}")),
-            }
+    for (at, text) in again {
+        match explain(conn, text) {
+            Ok(run) => trials[at].after = Some(run),
+            Err(e) => trials[at].error = Some(format!("after: {e}")),
         }
     }
     Ok(trials.into_iter().map(compared).collect())
