@@ -150,6 +150,22 @@ fn next_call() -> spi::Result<Option<Call>> {
     }))
 }
 
+/// A request left running belongs to a worker that stopped in its middle (there is one AI
+/// worker): it fails with the reason, so that `ask()` can queue the statement again.
+fn fail_interrupted() -> spi::Result<()> {
+    if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
+        != Some(true)
+    {
+        return Ok(());
+    }
+    Spi::run(
+        "UPDATE optischema.ai_requests
+            SET status = 'failed', finished_at = now(),
+                error = 'interrupted: the AI worker stopped while the request was running'
+          WHERE status = 'running'",
+    )
+}
+
 /// Records the call and what came of it; announces a new answer.
 fn finish(call: &Call, outcome: &Outcome, took: Duration) -> spi::Result<()> {
     let usage = outcome.usage();
@@ -193,8 +209,9 @@ fn finish(call: &Call, outcome: &Outcome, took: Duration) -> spi::Result<()> {
                     usage.completion_tokens.into(),
                 ],
             )?;
-            close(call.request_id, "done", None)?;
-            announce(call.queryid)
+            // the request stays running until what the answer proposes is checked and stored:
+            // done means everything the answer brings can be read (see `after_answer`)
+            Ok(())
         }
         Outcome::RateLimited { retry_after_s } => retry_or_fail(call, *retry_after_s, error),
         Outcome::Failed { retry: true, .. } => retry_or_fail(call, None, error),
@@ -305,7 +322,8 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
 }
 
 /// What an answer proposes beyond its explanation, each in a transaction of its own (a rewrite
-/// that fails to run loses neither the answer nor the index suggestions).
+/// that fails to run loses neither the answer nor the index suggestions); then the request is
+/// done and the answer announced.
 fn after_answer(call: &Call, answer: &Answer, log_once: &mut LogOnce) {
     let steps: [(&str, &dyn Fn() -> spi::Result<()>); 2] = [
         ("verifying a rewrite", &|| {
@@ -319,6 +337,13 @@ fn after_answer(call: &Call, answer: &Answer, log_once: &mut LogOnce) {
         if let Err(message) = flattened(in_transaction(step)) {
             log_once.failed(what, &message);
         }
+    }
+    let conclude = || -> spi::Result<()> {
+        close(call.request_id, "done", None)?;
+        announce(call.queryid)
+    };
+    if let Err(message) = flattened(in_transaction(conclude)) {
+        log_once.failed("closing an AI request", &message);
     }
 }
 
@@ -382,7 +407,11 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
             continue;
         }
         if !session_ready {
-            session_ready = in_transaction(prepare_session).is_ok();
+            session_ready = flattened(in_transaction(|| {
+                prepare_session();
+                fail_interrupted()
+            }))
+            .is_ok();
         }
         // drain the queue, one request at a time, checking for SIGTERM between them
         loop {
