@@ -26,10 +26,10 @@ GRANT EXECUTE ON FUNCTION
     optischema.recommend_indexes(text)
     TO optischema_reader;
 
+-- Admins change things only through functions (apply, revert, dismiss, ask, reset,
+-- analyze_now): those check the caller and write as the extension's owner. No role but the
+-- owner has INSERT, UPDATE or DELETE on any OptiSchema table.
 GRANT EXECUTE ON FUNCTION optischema.reset() TO optischema_admin;
-GRANT UPDATE ON optischema.sampler_state TO optischema_admin;
-GRANT DELETE ON optischema.history, optischema.history_open, optischema.statements, optischema.snapshot
-    TO optischema_admin;
 
 -- Recommendations: readers see them; admins analyse and dismiss.
 CREATE FUNCTION optischema.dismiss(id bigint, reason text DEFAULT NULL)
@@ -48,22 +48,17 @@ GRANT SELECT ON optischema.recommendations, optischema.recommendation_store, opt
     TO optischema_reader;
 GRANT EXECUTE ON FUNCTION optischema.analyze_now(), optischema.dismiss(bigint, text),
     optischema.dismiss_by_id(bigint, text) TO optischema_admin;
-GRANT INSERT, UPDATE ON optischema.recommendation_store, optischema.unexplainable TO optischema_admin;
-GRANT USAGE ON SEQUENCE optischema.recommendation_store_id_seq TO optischema_admin;
 
 -- Captured parameter values can be personal data: admins only.
 REVOKE ALL ON optischema.captured_params FROM optischema_reader;
-GRANT SELECT, DELETE ON optischema.captured_params TO optischema_admin;
+GRANT SELECT ON optischema.captured_params TO optischema_admin;
 
 -- The LLM layer: asking costs tokens, so only admins ask; readers see answers through the
 -- recommendations view, and what calls cost through status().
-GRANT SELECT, INSERT ON optischema.ai_requests TO optischema_admin;
-GRANT USAGE ON SEQUENCE optischema.ai_requests_id_seq TO optischema_admin;
+GRANT SELECT ON optischema.ai_requests TO optischema_admin;
 GRANT EXECUTE ON FUNCTION optischema.ask(bigint) TO optischema_admin;
 
 -- Trying and applying fixes: admins only, and only through apply() and revert().
 REVOKE ALL ON optischema.action_log, optischema.actions FROM optischema_reader;
 GRANT SELECT ON optischema.action_log, optischema.actions TO optischema_admin;
-GRANT INSERT ON optischema.action_log TO optischema_admin;
-GRANT USAGE ON SEQUENCE optischema.action_log_id_seq TO optischema_admin;
 GRANT EXECUTE ON FUNCTION optischema.apply(bigint, text), optischema.revert(bigint) TO optischema_admin;

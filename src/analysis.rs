@@ -2,6 +2,7 @@
 //! tables it reads, run the rule catalogue and keep what it finds in the recommendations store.
 //! Runs in the caller's transaction (the worker's, or `analyze_now()`'s).
 
+use crate::acting::Actor;
 use crate::advisor;
 use crate::notify;
 use crate::plans::explain::{self, PlanOutcome};
@@ -52,6 +53,18 @@ pub fn hot_statements(limit: i32, queryid: Option<i64>) -> spi::Result<Vec<HotSt
     })
 }
 
+/// The role that ran `queryid` most over the whole history kept, None when it is unknown (no
+/// history, or the role was dropped since).
+pub fn statement_role(queryid: i64) -> spi::Result<Option<String>> {
+    Spi::get_one_with_args::<String>(
+        "SELECT (SELECT r.rolname::text
+                   FROM optischema.history_all h JOIN pg_catalog.pg_roles r ON r.oid = h.userid
+                  WHERE h.queryid = $1
+                  GROUP BY r.rolname ORDER BY sum(h.calls) DESC, r.rolname LIMIT 1)",
+        &[queryid.into()],
+    )
+}
+
 fn unexplainable_queryids() -> spi::Result<Vec<i64>> {
     Spi::connect(|client| {
         client
@@ -61,11 +74,16 @@ fn unexplainable_queryids() -> spi::Result<Vec<i64>> {
     })
 }
 
+/// The statistics, columns and indexes of a table; None when it does not exist or is one
+/// OptiSchema never changes (see [`rules::is_protected_schema`]): no rule sees it then.
 pub fn table_info(
     client: &SpiClient<'_>,
     schema: &str,
     name: &str,
 ) -> spi::Result<Option<TableInfo>> {
+    if rules::is_protected_schema(schema) {
+        return Ok(None);
+    }
     let table = client.select(
         include_str!("../sql/analysis/table_info.sql"),
         Some(1),
@@ -218,13 +236,19 @@ pub enum Verdict {
 /// Plans one statement and runs the rules on it. Index findings are candidates: the advisor
 /// (see [`advise`]) checks them with the planner. Stores nothing.
 pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
-    let (raw, planned_sql) =
-        match explain::generic_plan(&statement.query, statement.figures.role.as_deref()) {
-            PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
-            PlanOutcome::Unexplainable { reason, lasting } => {
-                return Ok(Verdict::Unexplainable { reason, lasting })
-            }
-        };
+    // user code in the statement runs as its role: never as the worker when that is unknown
+    let Ok(actor) = Actor::of_statement(statement.figures.role.as_deref()) else {
+        return Ok(Verdict::Unexplainable {
+            reason: crate::acting::UNKNOWN_ROLE.into(),
+            lasting: false,
+        });
+    };
+    let (raw, planned_sql) = match explain::generic_plan(&statement.query, actor) {
+        PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
+        PlanOutcome::Unexplainable { reason, lasting } => {
+            return Ok(Verdict::Unexplainable { reason, lasting })
+        }
+    };
     let Some(plan) = parse_plan(&raw) else {
         return Ok(Verdict::Unexplainable {
             reason: "EXPLAIN output not understood".into(),
@@ -246,7 +270,7 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     for (values, times_seen) in sets.unwrap_or_default() {
         let PlanOutcome::Planned {
             plan: raw_custom, ..
-        } = explain::custom_plan(&statement.query, &values, statement.figures.role.as_deref())
+        } = explain::custom_plan(&statement.query, &values, actor)
         else {
             continue;
         };

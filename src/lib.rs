@@ -5,6 +5,7 @@
 
 use pgrx::prelude::*;
 
+pub mod acting;
 pub mod advisor;
 pub mod analysis;
 pub mod api;
@@ -15,6 +16,7 @@ pub mod notify;
 pub mod plans;
 pub mod rules;
 pub mod sampling;
+pub mod secrets;
 pub mod settings;
 pub mod store;
 pub mod trial;
@@ -47,6 +49,7 @@ pub extern "C-unwind" fn _PG_init() {
         apply::worker::register();
         plans::capture::install();
         whatif::hypo::install();
+        secrets::install();
     }
 }
 

@@ -1,8 +1,9 @@
 //! NOTIFY payloads on channel `optischema`: one type each, built here and nowhere else.
 //!
-//! PostgreSQL refuses payloads of 8000 bytes or more, so every payload is kept under
-//! [`MAX_PAYLOAD_BYTES`]; a statement text that does not fit is cut and marked
-//! `"truncated": true`.
+//! Any role may LISTEN on a channel, so payloads carry ids, kinds and figures only: never a
+//! statement's text, a title naming tables, or a parameter value. What they point to is read
+//! through the SQL API, where its visibility rules apply. PostgreSQL refuses payloads of 8000
+//! bytes or more; every payload stays under [`MAX_PAYLOAD_BYTES`].
 
 use pgrx::spi::{self, SpiClient};
 use serde::Serialize;
@@ -23,7 +24,6 @@ pub struct Sample {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HotQuery {
     pub queryid: i64,
-    pub query: Option<String>,
     pub calls: i64,
     pub total_ms: f64,
     pub mean_ms: f64,
@@ -56,21 +56,11 @@ pub struct Recommendation {
     pub queryid: Option<i64>,
     pub kind: String,
     pub status: String,
-    pub title: String,
     pub est_improvement_pct: Option<f64>,
 }
 
 pub fn recommendation_payload(r: &Recommendation) -> String {
-    let full = encode("recommendation", r, false);
-    if full.len() <= MAX_PAYLOAD_BYTES {
-        return full;
-    }
-    let title: String = r.title.chars().take(1000).collect();
-    encode(
-        "recommendation",
-        &Recommendation { title, ..r.clone() },
-        true,
-    )
+    encode("recommendation", r, false)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -100,24 +90,15 @@ struct Apply<'a> {
     mode: &'a str,
     phase: &'a str,
     pct: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
 }
 
 /// An action on recommendation `id` started, finished or failed.
-pub fn apply_payload(
-    action_id: i64,
-    id: i64,
-    mode: &str,
-    phase: &str,
-    error: Option<&str>,
-) -> String {
+pub fn apply_payload(action_id: i64, id: i64, mode: &str, phase: &str) -> String {
     let pct = match phase {
         "started" => Some(0),
         "done" => Some(100),
         _ => None,
     };
-    let error = error.map(|e| e.chars().take(2000).collect());
     encode(
         "apply",
         &Apply {
@@ -126,7 +107,6 @@ pub fn apply_payload(
             mode,
             phase,
             pct,
-            error,
         },
         false,
     )
@@ -142,7 +122,6 @@ pub fn apply_progress_payload(action_id: i64, id: i64, phase: &str, pct: Option<
             mode: "apply",
             phase,
             pct,
-            error: None,
         },
         false,
     )
@@ -199,51 +178,19 @@ pub fn sample_payload(sample: &Sample) -> String {
     encode("sample", sample, false)
 }
 
-/// The `hot_query` payload, with the statement text cut as needed to stay under the limit.
+/// The `hot_query` payload: ids and figures, never the statement's text. Any role may LISTEN
+/// on the channel; the text is read through the API, where its visibility rules apply.
 pub fn hot_query_payload(hot: &HotQuery) -> String {
-    let full = encode("hot_query", hot, false);
-    if full.len() <= MAX_PAYLOAD_BYTES {
-        return full;
-    }
-    let text = hot.query.as_deref().unwrap_or_default();
-    let mut keep = text.len();
-    loop {
-        // JSON escaping can make the text longer than its bytes, so shrink by the overshoot
-        // measured on the encoded payload until it fits.
-        let overshoot = encode_cut(hot, text, keep)
-            .len()
-            .saturating_sub(MAX_PAYLOAD_BYTES);
-        if overshoot == 0 {
-            return encode_cut(hot, text, keep);
-        }
-        keep = floor_char_boundary(text, keep.saturating_sub(overshoot.max(16)));
-    }
-}
-
-fn encode_cut(hot: &HotQuery, text: &str, keep: usize) -> String {
-    let cut = HotQuery {
-        query: Some(text[..keep].to_string()),
-        ..hot.clone()
-    };
-    encode("hot_query", &cut, true)
-}
-
-fn floor_char_boundary(text: &str, mut at: usize) -> usize {
-    at = at.min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    at
+    encode("hot_query", hot, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn hot(query: &str) -> HotQuery {
+    fn hot() -> HotQuery {
         HotQuery {
             queryid: -42,
-            query: Some(query.to_string()),
             calls: 3,
             total_ms: 1.5,
             mean_ms: 0.5,
@@ -273,66 +220,21 @@ mod tests {
             queryid: Some(-3),
             kind: "index".into(),
             status: "open".into(),
-            title: "Index public.orders on (customer_id)".into(),
             est_improvement_pct: Some(98.5),
         });
-        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        assert_eq!(v["type"], "recommendation");
-        assert_eq!(v["id"], 7);
-        assert_eq!(v["kind"], "index");
-        assert_eq!(v["est_improvement_pct"], 98.5);
-        let long = recommendation_payload(&Recommendation {
-            id: 1,
-            queryid: None,
-            kind: "index".into(),
-            status: "open".into(),
-            title: "x".repeat(20_000),
-            est_improvement_pct: None,
-        });
-        assert!(long.len() <= MAX_PAYLOAD_BYTES);
-        assert!(long.contains("\"truncated\":true"));
+        assert_eq!(
+            p,
+            r#"{"type":"recommendation","id":7,"queryid":-3,"kind":"index","status":"open","est_improvement_pct":98.5}"#
+        );
     }
 
     #[test]
-    fn short_hot_query_is_sent_whole() {
-        let p = hot_query_payload(&hot("SELECT * FROM t WHERE id = $1"));
-        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        assert_eq!(v["type"], "hot_query");
-        assert_eq!(v["query"], "SELECT * FROM t WHERE id = $1");
-        assert_eq!(v["rank"], 1);
-        assert_eq!(v["queryid"], -42);
-        assert!(v.get("truncated").is_none());
-    }
-
-    #[test]
-    fn long_text_is_cut_under_the_limit_and_marked() {
-        let text = "SELECT ".to_string() + &"x, ".repeat(10_000);
-        let p = hot_query_payload(&hot(&text));
-        assert!(p.len() <= MAX_PAYLOAD_BYTES, "{} bytes", p.len());
-        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        assert_eq!(v["truncated"], true);
-        let sent = v["query"].as_str().unwrap();
-        assert!(text.starts_with(sent));
-        assert!(sent.len() > 7000, "kept only {} bytes", sent.len());
-    }
-
-    #[test]
-    fn text_that_grows_when_escaped_still_fits() {
-        // every control character becomes \u00XX: six bytes for one
-        let text = "\u{1}".repeat(5000);
-        let p = hot_query_payload(&hot(&text));
-        assert!(p.len() <= MAX_PAYLOAD_BYTES);
-        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        assert_eq!(v["truncated"], true);
-    }
-
-    #[test]
-    fn multibyte_text_is_cut_on_a_character_boundary() {
-        let text = "é".repeat(6000);
-        let p = hot_query_payload(&hot(&text));
-        assert!(p.len() <= MAX_PAYLOAD_BYTES);
-        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        assert!(v["query"].as_str().unwrap().chars().all(|c| c == 'é'));
+    fn a_hot_query_payload_has_figures_and_no_text() {
+        let p = hot_query_payload(&hot());
+        assert_eq!(
+            p,
+            r#"{"type":"hot_query","queryid":-42,"calls":3,"total_ms":1.5,"mean_ms":0.5,"rank":1}"#
+        );
     }
 
     #[test]

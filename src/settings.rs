@@ -197,6 +197,7 @@ pub static LLM_BASE_URL: GucSetting<Option<CString>> =
 pub static LLM_MODEL: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"gpt-4o"));
 pub static LLM_API_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static LLM_API_KEY_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Seconds an LLM call may take.
 pub static LLM_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(30);
 pub static LLM_MAX_TOKENS: GucSetting<i32> = GucSetting::<i32>::new(1500);
@@ -229,6 +230,14 @@ fn register_llm() {
         &LLM_API_KEY,
         GucContext::Sighup,
         GucFlags::SUPERUSER_ONLY | GucFlags::NO_SHOW_ALL,
+    );
+    GucRegistry::define_string_guc(
+        c"optischema.llm_api_key_file",
+        c"File holding the API key, read at each request when optischema.llm_api_key is empty.",
+        c"It must belong to the server's OS user with mode 600. Only superusers can see or set it.",
+        &LLM_API_KEY_FILE,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
     );
     GucRegistry::define_int_guc(
         c"optischema.llm_timeout",
@@ -286,14 +295,59 @@ pub fn llm_model() -> String {
     text_setting(&LLM_MODEL).unwrap_or_else(|| "gpt-4o".into())
 }
 
-/// The API key: the setting, or the server's OPENAI_API_KEY. Never logged or shown.
+/// The API key: the setting, the key file, or the server's OPENAI_API_KEY. Never logged or
+/// shown.
 pub fn llm_api_key() -> Option<String> {
-    text_setting(&LLM_API_KEY).or_else(|| {
-        std::env::var("OPENAI_API_KEY")
-            .ok()
-            .map(|k| k.trim().to_string())
-            .filter(|k| !k.is_empty())
-    })
+    text_setting(&LLM_API_KEY)
+        .or_else(|| key_file().ok().flatten())
+        .or_else(env_api_key)
+}
+
+/// The key as the setting or the environment give it (not the file): what the log hook looks
+/// for, cheaply, in every message.
+pub fn llm_api_key_in_memory() -> Option<String> {
+    text_setting(&LLM_API_KEY).or_else(env_api_key)
+}
+
+fn env_api_key() -> Option<String> {
+    std::env::var("OPENAI_API_KEY")
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+}
+
+/// The key read from `optischema.llm_api_key_file`: None when the setting is empty; an error
+/// when the file cannot be read or other OS users could read it (it must belong to the
+/// server's OS user, with no permissions for group or others, as PostgreSQL asks of
+/// ssl_key_file).
+pub fn key_file() -> Result<Option<String>, String> {
+    let Some(path) = text_setting(&LLM_API_KEY_FILE) else {
+        return Ok(None);
+    };
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| format!("optischema.llm_api_key_file \"{path}\": {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "optischema.llm_api_key_file \"{path}\" is not a regular file"
+        ));
+    }
+    let me = unsafe { libc_geteuid() };
+    if meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "optischema.llm_api_key_file \"{path}\" must belong to the server's OS user and give \
+             no access to group or others (chmod 600)"
+        ));
+    }
+    let key = std::fs::read_to_string(&path)
+        .map_err(|e| format!("optischema.llm_api_key_file \"{path}\": {e}"))?;
+    let key = key.trim().to_string();
+    Ok((!key.is_empty()).then_some(key))
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
 }
 
 /// Where trials run: a separate PostgreSQL; none runs them here, rolled back.

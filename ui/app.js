@@ -326,9 +326,9 @@ function feed(db, text) {
 function describe(p) {
   switch (p.type) {
     case 'sample': return `sample: ${p.statements} statements ran, ${p.calls} calls, ${fmt(p.total_ms)} ms`;
-    case 'hot_query': return `hot #${p.rank}: ${oneLine(p.query).slice(0, 90)}`;
-    case 'recommendation': return `recommendation ${p.id} ${p.status}: ${p.title}`;
-    case 'apply': return `${p.mode} of ${p.id}: ${p.phase}${p.pct !== null && p.pct !== undefined ? ' ' + p.pct + ' %' : ''}${p.error ? ' — ' + p.error : ''}`;
+    case 'hot_query': return `hot #${p.rank}: statement ${p.queryid}, ${fmt(p.mean_ms, 3)} ms a call`;
+    case 'recommendation': return `recommendation ${p.id} (${p.kind}) ${p.status}`;
+    case 'apply': return `${p.mode} of ${p.id}: ${p.phase}${p.pct !== null && p.pct !== undefined ? ' ' + p.pct + ' %' : ''}`;
     case 'trial': return `trial of ${p.id} (${p.ran_in}): ${fmt(p.before_ms, 3)} → ${fmt(p.after_ms, 3)} ms`;
     case 'realized': return `realized for ${p.id}: ${fmt(p.realized_improvement_pct)} %`;
     case 'ai_explanation': return `LLM explained statement ${p.queryid}`;

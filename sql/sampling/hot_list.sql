@@ -1,4 +1,5 @@
--- $1: how many. Top statements by total time over the last 5 minutes (overlapping buckets).
+-- $1: how many. Top statements by total time over the last 5 minutes (overlapping buckets), for
+-- the hot_query payloads: figures only, never the text (anyone may LISTEN).
 WITH recent AS (
     SELECT queryid, sum(calls)::bigint AS calls, sum(total_ms) AS total_ms
       FROM optischema.history_all
@@ -7,7 +8,6 @@ WITH recent AS (
      ORDER BY total_ms DESC, queryid
      LIMIT $1
 )
-SELECT r.queryid, s.query, r.calls, r.total_ms, r.total_ms / nullif(r.calls, 0)
+SELECT r.queryid, r.calls, r.total_ms, r.total_ms / nullif(r.calls, 0)
   FROM recent r
-  LEFT JOIN optischema.statements s USING (queryid)
  ORDER BY r.total_ms DESC, r.queryid

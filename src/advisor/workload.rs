@@ -5,6 +5,7 @@
 
 use super::writes::{TableWrites, UpdateLoad};
 use super::{candidates, select, Eval, Load, Upkeep, WhatIf};
+use crate::acting::Actor;
 use crate::analysis::{CustomPlan, HotStatement, COST_FROM_PLANNER, WINDOW_MINUTES};
 use crate::plans::explain::in_rolled_back_subtransaction;
 use crate::plans::model::Explained;
@@ -113,6 +114,10 @@ fn define(finding: Finding, ordinal: usize) -> Option<(Candidate, (String, Strin
     let Ok((index, Some(table), pages)) = defined else {
         return None;
     };
+    // a candidate on a catalog or on OptiSchema's own tables is never proposed
+    if crate::rules::is_protected_schema(&table.0) {
+        return None;
+    }
     Some((
         Candidate {
             finding,
@@ -136,13 +141,11 @@ fn gather_candidates(reads: &[Read]) -> Vec<(Candidate, (String, String))> {
         if findings.is_empty() {
             continue;
         }
-        let columns = planner::with_statement(
-            &read.statement.query,
-            None,
-            read.statement.figures.role.as_deref(),
-            |st| st.columns_read(),
-        )
-        .unwrap_or_default();
+        let columns = Actor::of_statement(read.statement.figures.role.as_deref())
+            .and_then(|actor| {
+                planner::with_statement(&read.statement.query, None, actor, |st| st.columns_read())
+            })
+            .unwrap_or_default();
         for finding in findings {
             let mut base = None;
             if let Some(known) = out.iter().find(|(c, _)| c.finding.target == finding.target) {
@@ -244,11 +247,9 @@ impl WhatIf for Planner<'_> {
             let mut captured = false;
             for (values, weight) in variants(read.custom) {
                 let all = self.all;
-                let planned = planner::with_statement(
-                    &read.statement.query,
-                    values.as_deref(),
-                    read.statement.figures.role.as_deref(),
-                    |st| {
+                let actor = Actor::of_statement(read.statement.figures.role.as_deref());
+                let planned = actor.and_then(|actor| {
+                    planner::with_statement(&read.statement.query, values.as_deref(), actor, |st| {
                         let before = st.plan(&[]).total_cost;
                         missing
                             .iter()
@@ -264,8 +265,8 @@ impl WhatIf for Planner<'_> {
                                 (weight, before, p.total_cost, used)
                             })
                             .collect::<Vec<Planned>>()
-                    },
-                );
+                    })
+                });
                 let Ok(planned) = planned else { continue };
                 captured |= values.is_some();
                 for (i, p) in planned.into_iter().enumerate() {

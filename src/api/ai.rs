@@ -1,6 +1,7 @@
 //! The LLM part of the SQL API: `ask`.
 
-use super::{args, reject, statement_here, valid, ArgError};
+use super::{args, reject, statement_here, valid, ArgError, ADMIN};
+use crate::acting;
 use crate::llm::{context, worker};
 use crate::settings;
 use pgrx::prelude::*;
@@ -12,8 +13,22 @@ use serde_json::json;
 /// `{"status": "queued", "request_id": ...}`, or `{"status": "unavailable", "reason": ...}`
 /// when no call can be made (no key, no budget left today).
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn ask(queryid: Option<i64>) -> pgrx::JsonB {
+    acting::require_member(acting::caller(), ADMIN);
     let queryid = valid(args::queryid(queryid));
+    let caller = Spi::get_one::<String>("SELECT current_user::text")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    acting::as_extension_owner(|| {
+        // statements are planned as their users run them, as the AI worker does
+        Spi::run("SET LOCAL search_path TO DEFAULT").unwrap_or_else(|e| error!("optischema: {e}"));
+        queue_question(queryid, &caller)
+    })
+}
+
+fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
     if statement_here(queryid).is_none() {
         reject(ArgError {
             message: format!("pg_stat_statements kept no text for statement {queryid}"),
@@ -47,13 +62,13 @@ fn ask(queryid: Option<i64>) -> pgrx::JsonB {
         );
     }
     let request_id = Spi::get_one_with_args::<i64>(
-        "WITH new AS (INSERT INTO optischema.ai_requests (queryid) VALUES ($1)
+        "WITH new AS (INSERT INTO optischema.ai_requests (queryid, requested_by) VALUES ($1, $2)
                       ON CONFLICT DO NOTHING RETURNING id)
          SELECT id FROM new
          UNION ALL
          SELECT id FROM optischema.ai_requests WHERE queryid = $1 AND status IN ('queued', 'running')
          LIMIT 1",
-        &[queryid.into()],
+        &[queryid.into(), caller.into()],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the request failed: {e}"));
     crate::worker::wake_at_commit(worker::WORKER_TYPE);

@@ -2,8 +2,10 @@
 //! OptiSchema generated and stored for the recommendation (never text from the caller); the
 //! apply worker runs it. Both return the action's id, to follow in `optischema.actions`.
 
-use super::{reject, ArgError};
+use super::{reject, ArgError, ADMIN};
+use crate::acting;
 use crate::apply;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 fn required(id: Option<i64>) -> i64 {
@@ -69,7 +71,10 @@ fn queue(id: i64, mode: &str, steps: Vec<String>, undo: Option<String>) -> i64 {
 /// change in the sandbox (`optischema.sandbox_conninfo`) or, without one, here, rolled back.
 /// Returns the action's id.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
+    let caller = acting::caller();
+    acting::require_member(caller, ADMIN);
     let id = required(id);
     let mode = match mode.as_deref().map(str::trim) {
         Some("apply") => "apply",
@@ -82,6 +87,10 @@ fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
             hint: "'trial' tries the fix without changing anything; 'apply' makes it.".into(),
         }),
     };
+    acting::as_extension_owner(|| queue_apply(caller, id, mode))
+}
+
+fn queue_apply(caller: pg_sys::Oid, id: i64, mode: &str) -> i64 {
     let (kind, status, sql) = locked(id);
     if status != "open" {
         reject(ArgError {
@@ -101,6 +110,10 @@ fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
             hint: "Index, drop_index, statistics, analyze and per-role, per-database or server-wide config recommendations can be applied; rewrites and session settings tried.".into(),
         }),
     };
+    if let Err(message) = apply::validate::check_all(&kind, mode, &steps, id) {
+        reject_unsupported(id, message)
+    }
+    permitted(caller, id, &kind, &steps, mode);
     // the undo of a drop or a setting is what exists when the apply worker runs it
     let undo = (kind == "statistics" && mode == "apply")
         .then(|| apply::undo_statistics(&sql))
@@ -108,12 +121,52 @@ fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
     queue(id, mode, steps, undo)
 }
 
+/// A recommendation whose statement OptiSchema would not run (SQLSTATE 0A000).
+fn reject_unsupported(id: i64, message: String) -> ! {
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("recommendation {id}: {message}"),
+        "optischema",
+    )
+    .set_hint("OptiSchema runs only the statements it generates for a recommendation's kind.")
+    .report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
+/// A setting is changed only where the caller could change it itself: ALTER SYSTEM needs a
+/// superuser, a role's or a database's settings what ALTER ROLE or ALTER DATABASE need.
+fn permitted(caller: pg_sys::Oid, id: i64, kind: &str, steps: &[String], mode: &str) {
+    if kind != "config" || mode == "trial" {
+        return;
+    }
+    for step in steps {
+        let Some(scope) = apply::validate::config_scope(step) else {
+            continue;
+        };
+        if !apply::validate::may_set(caller, &scope) {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("recommendation {id}: permission denied to change a setting for {scope:?}"),
+                "Only a role that could run the statement itself can apply it (ALTER SYSTEM needs a superuser)."
+            );
+        }
+    }
+}
+
 /// Queues the undoing of applied recommendation `id`: the index built is dropped, the index
 /// dropped is built again from its exact definition, statistics are dropped, a setting gets
 /// its previous value back. Returns the action's id.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn revert(id: Option<i64>) -> i64 {
+    let caller = acting::caller();
+    acting::require_member(caller, ADMIN);
     let id = required(id);
+    acting::as_extension_owner(|| queue_revert(caller, id))
+}
+
+fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
     let (kind, status, _) = locked(id);
     if kind == "analyze" {
         reject(ArgError {
@@ -142,5 +195,10 @@ fn revert(id: Option<i64>) -> i64 {
             hint: "Undo it by hand; optischema.actions shows what was run.".into(),
         })
     };
-    queue(id, "revert", apply::undo_steps(&undo), None)
+    let steps = apply::undo_steps(&undo);
+    if let Err(message) = apply::validate::check_all(&kind, "revert", &steps, id) {
+        reject_unsupported(id, message)
+    }
+    permitted(caller, id, &kind, &steps, "revert");
+    queue(id, "revert", steps, None)
 }

@@ -11,6 +11,7 @@ use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
+use crate::acting;
 use crate::analysis;
 use crate::rules::StatementFigures;
 use crate::settings;
@@ -18,6 +19,9 @@ use crate::store;
 use crate::worker::WORKER_TYPE;
 
 /// Raises SQLSTATE 22023 with the message and hint of `e`.
+/// The role whose members may change things through the API.
+pub(crate) const ADMIN: &str = "optischema_admin";
+
 pub(crate) fn reject(e: ArgError) -> ! {
     ErrorReport::new(
         PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -205,7 +209,13 @@ fn status() -> TableIterator<
 /// Clears the history, the statement texts and the snapshot (the next sample takes a new
 /// baseline). Returns the number of rows removed from the three tables.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn reset() -> i64 {
+    acting::require_member(acting::caller(), ADMIN);
+    acting::as_extension_owner(reset_all)
+}
+
+fn reset_all() -> i64 {
     Spi::connect_mut(|client| -> spi::Result<i64> {
         // Same row lock as a sample: a sample in progress finishes first, none starts meanwhile.
         client.update(
@@ -273,9 +283,11 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
         .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
         .pop()
         .map(|s| s.figures)
-        .unwrap_or(StatementFigures {
+        .unwrap_or_else(|| StatementFigures {
             queryid,
             window_hours: 1.0,
+            role: analysis::statement_role(queryid)
+                .unwrap_or_else(|e| error!("optischema: reading history failed: {e}")),
             ..Default::default()
         });
     let statement = analysis::HotStatement { query, figures };
@@ -331,27 +343,37 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
 /// Analyses the `optischema.hot_top_n` hottest statements of this database now (what the worker
 /// does after each sample) and returns the number of open recommendations.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn analyze_now() -> i64 {
-    analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |_| true)
-        .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
+    acting::require_member(acting::caller(), ADMIN);
+    acting::as_extension_owner(|| {
+        // statements are planned as their users run them, as the worker does
+        Spi::run("SET LOCAL search_path TO DEFAULT").unwrap_or_else(|e| error!("optischema: {e}"));
+        analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |_| true)
+            .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
+    })
 }
 
 /// Dismisses recommendation `id`: later analyses keep it dismissed. Returns `id`; the SQL
 /// function `dismiss` wraps it to return the row.
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn dismiss_by_id(id: Option<i64>, reason: Option<String>) -> i64 {
+    acting::require_member(acting::caller(), ADMIN);
     let Some(id) = id else {
         reject(ArgError {
             message: "id must not be NULL".into(),
             hint: "Take an id from optischema.recommendations.".into(),
         })
     };
-    let payload = Spi::connect_mut(|client| -> spi::Result<Option<String>> {
-        let payload = store::dismiss(client, id, reason.as_deref())?;
-        if let Some(p) = &payload {
-            crate::notify::send(client, std::slice::from_ref(p))?;
-        }
-        Ok(payload)
+    let payload = acting::as_extension_owner(|| {
+        Spi::connect_mut(|client| -> spi::Result<Option<String>> {
+            let payload = store::dismiss(client, id, reason.as_deref())?;
+            if let Some(p) = &payload {
+                crate::notify::send(client, std::slice::from_ref(p))?;
+            }
+            Ok(payload)
+        })
     })
     .unwrap_or_else(|e| error!("optischema: dismiss failed: {e}"));
     if payload.is_none() {

@@ -2,6 +2,7 @@
 //! `recommend_indexes` (the advisor's set, for one statement or the whole workload).
 
 use super::{args, reject, valid, ArgError};
+use crate::acting::Actor;
 use crate::advisor::workload;
 use crate::analysis::{self, Examined, HotStatement, Verdict};
 use crate::rules::StatementFigures;
@@ -79,7 +80,7 @@ fn whatif(
     // per index: (weight, cost before, cost after, used)
     let mut seen: Vec<Vec<(f64, f64, f64, bool)>> = vec![Vec::new(); defined.len()];
     for (values, weight) in &variants {
-        let planned = planner::with_statement(&query, values.as_deref(), None, |st| {
+        let planned = planner::with_statement(&query, values.as_deref(), Actor::Caller, |st| {
             let before = st.plan(&[]);
             let after: Vec<_> = defined
                 .iter()
@@ -104,7 +105,7 @@ fn whatif(
         }
     }
     if seen.iter().all(|s| s.is_empty()) {
-        let reason = planner::with_statement(&query, None, None, |st| st.plan(&[]))
+        let reason = planner::with_statement(&query, None, Actor::Caller, |st| st.plan(&[]))
             .err()
             .unwrap_or_else(|| "no captured value set could be planned".into());
         cannot_plan("", reason);

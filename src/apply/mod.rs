@@ -5,6 +5,7 @@
 pub mod exec;
 pub mod progress;
 pub mod realized;
+pub mod validate;
 pub mod worker;
 
 /// What makes a server-wide setting (ALTER SYSTEM) take effect.

@@ -105,18 +105,14 @@ fn next_action() -> spi::Result<Option<Action>> {
             &[action.id.into(), undo.into()],
         )?;
     }
-    announce(&action, "started", None)?;
+    announce(&action, "started")?;
     Ok(Some(action))
 }
 
-fn announce(action: &Action, phase: &str, error: Option<&str>) -> spi::Result<()> {
-    let payload = notify::apply_payload(
-        action.id,
-        action.recommendation_id,
-        &action.mode,
-        phase,
-        error,
-    );
+/// NOTIFY `apply`: the phase only; an error's text (which may quote a row's values) stays in
+/// optischema.actions, for admins.
+fn announce(action: &Action, phase: &str) -> spi::Result<()> {
+    let payload = notify::apply_payload(action.id, action.recommendation_id, &action.mode, phase);
     Spi::connect_mut(|client| notify::send(client, &[payload]))
 }
 
@@ -147,7 +143,7 @@ fn record_trial(action: &Action, trial: &Trial, ms: f64) -> spi::Result<()> {
         errors: trial.errors,
     });
     Spi::connect_mut(|client| notify::send(client, &[payload]))?;
-    announce(action, "done", None)
+    announce(action, "done")
 }
 
 /// Records how the action ended and moves the recommendation's status.
@@ -185,7 +181,7 @@ fn finish(
                 "UPDATE optischema.recommendation_store SET status = $2, updated_at = now() WHERE id = $1",
                 &[action.recommendation_id.into(), status.into()],
             )?;
-            announce(action, "done", None)
+            announce(action, "done")
         }
         Err(message) => {
             Spi::run_with_args(
@@ -194,7 +190,7 @@ fn finish(
                   WHERE id = $1",
                 &[action.id.into(), ms.into(), message.clone().into()],
             )?;
-            announce(action, "failed", Some(message))
+            announce(action, "failed")
         }
     }
 }
@@ -269,7 +265,19 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                 }
             };
             let started = Instant::now();
-            let outcome = if action.mode == "trial" {
+            // what was queued is read again by the parser before anything runs: a step that
+            // is not what the recommendation's kind runs fails the action, whoever wrote it
+            let checked = flattened(in_transaction(|| {
+                super::validate::check_all(
+                    &action.kind,
+                    &action.mode,
+                    &action.steps,
+                    action.recommendation_id,
+                )
+            }));
+            let outcome = if let Err(refused) = checked {
+                Err(refused)
+            } else if action.mode == "trial" {
                 crate::trial::run::trial(
                     action.id,
                     action.recommendation_id,

@@ -4,6 +4,7 @@
 //! `optischema.llm_send_values` is on; never the key.
 
 use super::prompt;
+use crate::acting::Actor;
 use crate::analysis;
 use crate::plans::explain::{self, PlanOutcome};
 use crate::settings;
@@ -24,11 +25,15 @@ pub(crate) fn statement(queryid: i64) -> spi::Result<Option<(String, Option<Stri
     if let Some(hot) = analysis::hot_statements(1, Some(queryid))?.pop() {
         return Ok(Some((hot.query, hot.figures.role)));
     }
-    Ok(Spi::get_one_with_args::<String>(
+    // not in the window: the role that ran it most in the whole history
+    let Some(query) = Spi::get_one_with_args::<String>(
         "SELECT (SELECT query FROM optischema.statements WHERE queryid = $1)",
         &[queryid.into()],
     )?
-    .map(|q| (q, None)))
+    else {
+        return Ok(None);
+    };
+    Ok(Some((query, analysis::statement_role(queryid)?)))
 }
 
 /// The generic plan of a known statement and its fingerprint; None when it cannot be planned.
@@ -36,7 +41,10 @@ pub fn plan_of(queryid: i64) -> spi::Result<Option<(String, Option<String>, Valu
     let Some((query, role)) = statement(queryid)? else {
         return Ok(None);
     };
-    match explain::generic_plan(&query, role.as_deref()) {
+    let Ok(actor) = Actor::of_statement(role.as_deref()) else {
+        return Ok(None);
+    };
+    match explain::generic_plan(&query, actor) {
         PlanOutcome::Planned { plan, .. } => {
             let top = plan[0]["Plan"].clone();
             let fingerprint = prompt::plan_fingerprint(&top);

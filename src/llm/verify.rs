@@ -3,7 +3,8 @@
 //! same rows (as a multiset) for the captured parameter values, both run in a read-only
 //! subtransaction that is rolled back, within the worker's statement timeout.
 
-use crate::plans::explain::{self, act_as, in_rolled_back_subtransaction};
+use crate::acting::{act_as, Actor};
+use crate::plans::explain::{self, in_rolled_back_subtransaction};
 use crate::whatif::planner;
 use pgrx::prelude::*;
 
@@ -39,7 +40,7 @@ fn unverified(reason: String, before: Option<f64>, after: Option<f64>) -> Verdic
 fn planned(
     sql: &str,
     sets: &[Vec<Option<String>>],
-    role: Option<&str>,
+    actor: Actor<'_>,
 ) -> Result<(f64, bool), String> {
     let variants: Vec<Option<&[Option<String>]>> = if sets.is_empty() {
         vec![None]
@@ -49,7 +50,7 @@ fn planned(
     let mut total = 0.0;
     let mut read_only = true;
     for values in &variants {
-        let (cost, ro) = planner::with_statement(sql, *values, role, |st| {
+        let (cost, ro) = planner::with_statement(sql, *values, actor, |st| {
             (st.plan(&[]).total_cost, st.is_read_only_select())
         })?;
         total += cost;
@@ -63,11 +64,11 @@ fn difference(
     query: &str,
     rewrite: &str,
     values: &[Option<String>],
-    role: Option<&str>,
+    actor: Actor<'_>,
 ) -> Result<i64, String> {
     in_rolled_back_subtransaction(|| {
-        act_as(role);
         explain::set_local(c"transaction_read_only", c"on");
+        act_as(actor);
         let q = planner::with_values(query, values);
         let r = planner::with_values(rewrite, values);
         Spi::get_one::<i64>(&format!(
@@ -80,20 +81,20 @@ fn difference(
     .map_err(|(message, _)| message)
 }
 
-/// Checks `rewrite` against `query`, planned and run as `role`, with the captured value `sets`
+/// Checks `rewrite` against `query`, planned and run as `actor`, with the captured value `sets`
 /// (needed when the statement has parameters).
 pub fn check(
     query: &str,
     rewrite: &str,
-    role: Option<&str>,
+    actor: Actor<'_>,
     sets: &[Vec<Option<String>>],
 ) -> Verdict {
     let rewrite = cleaned(rewrite);
-    let (before, _) = match planned(query, sets, role) {
+    let (before, _) = match planned(query, sets, actor) {
         Ok(p) => p,
         Err(e) => return unverified(format!("the original cannot be planned: {e}"), None, None),
     };
-    let (after, read_only) = match planned(&rewrite, sets, role) {
+    let (after, read_only) = match planned(&rewrite, sets, actor) {
         Ok(p) => p,
         Err(e) => {
             return unverified(
@@ -131,7 +132,7 @@ pub fn check(
         vec![Vec::new()]
     };
     for (i, values) in runs.iter().enumerate() {
-        match difference(query, &rewrite, values, role) {
+        match difference(query, &rewrite, values, actor) {
             Ok(0) => {}
             Ok(n) => {
                 return unverified(

@@ -7,6 +7,7 @@
 use super::answer::{self, Answer, Outcome};
 use super::{client, context, prompt};
 use super::{suggestions, verify};
+use crate::acting::Actor;
 use crate::analysis;
 use crate::notify;
 use crate::rules::{Finding, Kind};
@@ -76,8 +77,11 @@ pub fn cached(queryid: i64, fingerprint: &str, model: &str) -> spi::Result<Optio
 /// Why no call can be made now, if so: no key, or no budget left today.
 pub fn unavailable() -> spi::Result<Option<String>> {
     if settings::llm_api_key().is_none() {
+        if let Err(problem) = settings::key_file() {
+            return Ok(Some(format!("no API key: {problem}")));
+        }
         return Ok(Some(
-            "no API key: set optischema.llm_api_key or the server's OPENAI_API_KEY".into(),
+            "no API key: set optischema.llm_api_key, optischema.llm_api_key_file or the server's OPENAI_API_KEY".into(),
         ));
     }
     let budget = settings::LLM_DAILY_TOKEN_BUDGET.get() as i64;
@@ -256,7 +260,10 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
         .into_iter()
         .map(|(values, _)| values)
         .collect();
-    let verdict = verify::check(&query, &rewrite, role.as_deref(), &sets);
+    let Ok(actor) = Actor::of_statement(role.as_deref()) else {
+        return Ok(());
+    };
+    let verdict = verify::check(&query, &rewrite, actor, &sets);
     let figures = analysis::hot_statements(1, Some(queryid))?
         .pop()
         .map(|h| h.figures);

@@ -3,6 +3,7 @@
 //! a subtransaction that is rolled back. PostgreSQL 15 has no `EXPLAIN (GENERIC_PLAN)`.
 
 use super::{lexer, repair};
+use crate::acting::{act_as, Actor};
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -24,14 +25,14 @@ pub enum PlanOutcome {
     Unexplainable { reason: String, lasting: bool },
 }
 
-/// Plans `sql` generically, as `role` when the caller may act as it (see
-/// [`plan_in_subtransaction`]). Never raises: a failure is an `Unexplainable` with the reason.
-pub fn generic_plan(sql: &str, role: Option<&str>) -> PlanOutcome {
-    plan_with(sql, None, role)
+/// Plans `sql` generically, as `actor` (see [`plan_in_subtransaction`]). Never raises: a
+/// failure is an `Unexplainable` with the reason.
+pub fn generic_plan(sql: &str, actor: Actor<'_>) -> PlanOutcome {
+    plan_with(sql, None, actor)
 }
 
 /// Plans `sql` as a custom plan for one captured value set (SQL literals, in `$n` order).
-pub fn custom_plan(sql: &str, values: &[Option<String>], role: Option<&str>) -> PlanOutcome {
+pub fn custom_plan(sql: &str, values: &[Option<String>], actor: Actor<'_>) -> PlanOutcome {
     if !values
         .iter()
         .flatten()
@@ -42,17 +43,17 @@ pub fn custom_plan(sql: &str, values: &[Option<String>], role: Option<&str>) -> 
             lasting: false,
         };
     }
-    plan_with(sql, Some(values), role)
+    plan_with(sql, Some(values), actor)
 }
 
-fn plan_with(sql: &str, values: Option<&[Option<String>]>, role: Option<&str>) -> PlanOutcome {
+fn plan_with(sql: &str, values: Option<&[Option<String>]>, actor: Actor<'_>) -> PlanOutcome {
     // without parameters the statement is explained as it stands: no PREPARE, no repair
     let has_params = sql.contains('$');
     let planned_sql = repaired(sql);
     let text = planned_sql.clone().unwrap_or_else(|| sql.to_string());
     let prepared = has_params || values.is_some();
     let result =
-        in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values, role, prepared));
+        in_rolled_back_subtransaction(|| plan_in_subtransaction(&text, values, actor, prepared));
     if prepared {
         drop_probe();
     }
@@ -96,27 +97,6 @@ pub fn set_local(name: &std::ffi::CStr, value: &std::ffi::CStr) {
     }
 }
 
-/// Acts as `role` for the rest of the current (sub)transaction when the caller is a member of
-/// it; otherwise stays the caller. Planning folds immutable functions of constants, which runs
-/// them: never with more privileges than the role that ran the statement.
-pub fn act_as(role: Option<&str>) {
-    let Some(role) = role else { return };
-    let member = Spi::get_one_with_args::<bool>(
-        "SELECT pg_has_role(current_user, r.oid, 'MEMBER') FROM pg_catalog.pg_roles r WHERE r.rolname = $1",
-        &[role.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false);
-    if member {
-        Spi::run(&format!(
-            "SET LOCAL ROLE {}",
-            pgrx::spi::quote_identifier(role)
-        ))
-        .unwrap();
-    }
-}
-
 /// Statements in `sql`, as the server's parser counts them (raises on a syntax error).
 fn statement_count(sql: &str) -> usize {
     let text =
@@ -127,13 +107,14 @@ fn statement_count(sql: &str) -> usize {
     }
 }
 
-/// Planning folds immutable functions of constants, which runs them: a statement is planned
-/// with the privileges of the role that ran it when the caller is a member of that role (as
-/// the superuser worker is), and never with more than the caller's own.
+/// Planning folds immutable functions of constants, which runs them: the statement is planned
+/// as `actor`, inside a security-restricted operation (see [`crate::acting`]). PREPARE is not
+/// allowed there, so the statement is prepared first (parse analysis runs no user code) and
+/// planned by the EXPLAIN EXECUTE that follows.
 fn plan_in_subtransaction(
     text: &str,
     values: Option<&[Option<String>]>,
-    role: Option<&str>,
+    actor: Actor<'_>,
     prepared: bool,
 ) -> serde_json::Value {
     // one statement only: SPI would run every statement of "SELECT 1; DROP TABLE t"
@@ -146,9 +127,9 @@ fn plan_in_subtransaction(
         )
         .report(PgLogLevel::ERROR);
     }
-    act_as(role);
-    Spi::run("SET LOCAL lock_timeout = '1s'").unwrap();
+    set_local(c"lock_timeout", c"1s");
     if !prepared {
+        act_as(actor);
         return Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON, VERBOSE) {text}"))
             .unwrap_or_else(|e| error!("{e}"))
             .unwrap_or_else(|| error!("EXPLAIN returned nothing"))
@@ -156,11 +137,11 @@ fn plan_in_subtransaction(
     }
     drop_probe_now();
     let mode = if values.is_some() {
-        "force_custom_plan"
+        c"force_custom_plan"
     } else {
-        "force_generic_plan"
+        c"force_generic_plan"
     };
-    Spi::run(&format!("SET LOCAL plan_cache_mode = {mode}")).unwrap();
+    set_local(c"plan_cache_mode", mode);
     Spi::run(&format!("PREPARE {PROBE} AS {text}")).unwrap_or_else(|e| error!("{e}"));
     let params = Spi::get_one::<i32>(&format!(
         "SELECT cardinality(parameter_types) FROM pg_catalog.pg_prepared_statements WHERE name = '{PROBE}'"
@@ -184,6 +165,7 @@ fn plan_in_subtransaction(
     } else {
         format!("({})", args.join(", "))
     };
+    act_as(actor);
     Spi::get_one::<pgrx::Json>(&format!(
         "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE {PROBE}{args}"
     ))

@@ -325,6 +325,14 @@ pub fn create_index_sql(table: &TableInfo, keys: &[String], include: &[String]) 
 
 /// Runs every statement-level rule, then keeps one finding per table when one index's keys
 /// start with another's (the wider one serves both).
+/// Schemas whose tables and indexes OptiSchema never proposes to change: PostgreSQL's own
+/// catalogs, TOAST and temporary schemas, and OptiSchema's own.
+pub fn is_protected_schema(schema: &str) -> bool {
+    matches!(schema, "pg_catalog" | "information_schema" | "optischema")
+        || schema.starts_with("pg_toast")
+        || schema.starts_with("pg_temp_")
+}
+
 pub fn run(subject: &Subject) -> Vec<Finding> {
     let mut all = Vec::new();
     all.extend(scan_filter_index::check(subject));
@@ -509,6 +517,23 @@ pub mod testing {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn system_and_own_schemas_are_protected() {
+        for schema in [
+            "pg_catalog",
+            "information_schema",
+            "pg_toast",
+            "pg_toast_temp_3",
+            "pg_temp_3",
+            "optischema",
+        ] {
+            assert!(super::is_protected_schema(schema), "{schema}");
+        }
+        for schema in ["public", "app", "pg_catalogue_copy", "Optischema", "toast"] {
+            assert!(!super::is_protected_schema(schema), "{schema}");
+        }
+    }
+
     use super::testing::*;
     use super::*;
 

@@ -1,12 +1,14 @@
 //! Sampling pg_stat_statements: read the counters, turn them into deltas, store them.
 //!
-//! `delta` is the pure arithmetic; `pgss` reads the server; `store` writes OptiSchema's tables.
+//! `delta` is the pure arithmetic; `pgss` reads the server; `store` writes OptiSchema's tables;
+//! `text` is what a statement's text becomes before it is stored.
 //! The [`Sampler`] keeps the last snapshot in memory so an idle statement costs no write, and
 //! reloads it from `optischema.snapshot` after a restart or a `reset()`.
 
 pub mod delta;
 mod pgss;
 mod store;
+pub mod text;
 
 use crate::hot;
 use crate::notify;
@@ -163,3 +165,10 @@ impl Sampler {
 }
 
 pub use store::record_error;
+
+/// The text a statement is stored with: utility statements without their string literals (see
+/// [`text::stored_text`]). Called by the sampler's SQL as it copies new texts.
+#[pgrx::pg_extern(immutable, strict, parallel_safe)]
+fn stored_statement_text(query: &str) -> String {
+    text::stored_text(query)
+}

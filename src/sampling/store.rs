@@ -211,10 +211,9 @@ pub fn hot_list(client: &SpiClient<'_>, n: i32) -> spi::Result<Vec<HotQuery>> {
     for (i, row) in table.enumerate() {
         out.push(HotQuery {
             queryid: row.get::<i64>(1)?.unwrap_or_default(),
-            query: row.get::<String>(2)?,
-            calls: row.get::<i64>(3)?.unwrap_or_default(),
-            total_ms: row.get::<f64>(4)?.unwrap_or_default(),
-            mean_ms: row.get::<f64>(5)?.unwrap_or_default(),
+            calls: row.get::<i64>(2)?.unwrap_or_default(),
+            total_ms: row.get::<f64>(3)?.unwrap_or_default(),
+            mean_ms: row.get::<f64>(4)?.unwrap_or_default(),
             rank: i as i32 + 1,
         });
     }

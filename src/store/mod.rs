@@ -14,7 +14,6 @@ fn payload_of(row: &pgrx::spi::SpiHeapTupleData) -> spi::Result<String> {
         queryid: row.get::<i64>(2)?,
         kind: row.get::<String>(3)?.unwrap_or_default(),
         status: row.get::<String>(4)?.unwrap_or_default(),
-        title: row.get::<String>(5)?.unwrap_or_default(),
         est_improvement_pct: row.get::<f64>(6)?,
     }))
 }

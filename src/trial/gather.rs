@@ -3,6 +3,7 @@
 //! planner's projection, and (for a sandbox) copies of the tables involved.
 
 use super::{create_table_sql, sample_percent, Column, StatementTrial};
+use crate::acting::Actor;
 use crate::plans::explain;
 use crate::whatif::{hypo, planner};
 use pgrx::pg_sys::Oid;
@@ -159,28 +160,32 @@ fn subject(queryid: i64, kind: &str, sql: &str, change: &Change) -> spi::Result<
         return Ok(Some(s));
     }
     for (number, values) in runs {
-        let planned = planner::with_statement(&query, values.as_deref(), role.as_deref(), |st| {
-            let before = st.plan(&[]);
-            let after = match change {
-                Change::Add(def) => Some(st.plan(&[hypo::define(def, 0)]).total_cost),
-                Change::Drop(oid) => {
-                    Some(hypo::without_indexes(vec![*oid], || st.plan(&[])).total_cost)
-                }
-                Change::None => None,
-            };
-            let relations: Vec<Oid> = st.columns_read().into_iter().map(|(oid, _)| oid).collect();
-            let rewritten = (kind == "rewrite").then(|| match &values {
-                Some(v) => planner::with_values(&explain::planning_text(sql), v),
-                None => sql.to_string(),
-            });
-            (
-                st.is_read_only_select(),
-                before,
-                after,
-                relations,
-                st.text(),
-                rewritten,
-            )
+        let actor = Actor::of_statement(role.as_deref());
+        let planned = actor.and_then(|actor| {
+            planner::with_statement(&query, values.as_deref(), actor, |st| {
+                let before = st.plan(&[]);
+                let after = match change {
+                    Change::Add(def) => Some(st.plan(&[hypo::define(def, 0)]).total_cost),
+                    Change::Drop(oid) => {
+                        Some(hypo::without_indexes(vec![*oid], || st.plan(&[])).total_cost)
+                    }
+                    Change::None => None,
+                };
+                let relations: Vec<Oid> =
+                    st.columns_read().into_iter().map(|(oid, _)| oid).collect();
+                let rewritten = (kind == "rewrite").then(|| match &values {
+                    Some(v) => planner::with_values(&explain::planning_text(sql), v),
+                    None => sql.to_string(),
+                });
+                (
+                    st.is_read_only_select(),
+                    before,
+                    after,
+                    relations,
+                    st.text(),
+                    rewritten,
+                )
+            })
         });
         match planned {
             Ok((read_only, before, after, relations, text, rewritten)) => {

@@ -4,7 +4,8 @@
 
 use super::gather::{self, Plan, Subject};
 use super::{compared, read_explain, repeated, session_setting, Run, StatementTrial, Trial};
-use crate::plans::explain::{self, act_as, in_rolled_back_subtransaction};
+use crate::acting::{act_as, Actor};
+use crate::plans::explain::{self, in_rolled_back_subtransaction};
 use crate::settings;
 use crate::worker::in_transaction;
 use pgrx::prelude::*;
@@ -42,11 +43,13 @@ pub fn trial(
     }
 }
 
-/// EXPLAIN ANALYZE of `text` here, read-only, as `role`, rolled back.
+/// EXPLAIN ANALYZE of `text` here, read-only, as `role` inside a security-restricted
+/// operation (see [`crate::acting`]), rolled back. Not at all when the role is unknown.
 fn explain_here(text: &str, role: Option<&str>) -> Result<Run, String> {
+    let actor = Actor::of_statement(role)?;
     let outcome = in_rolled_back_subtransaction(|| {
         explain::set_local(c"transaction_read_only", c"on");
-        act_as(role);
+        act_as(actor);
         repeated(|| {
             let json = Spi::get_one::<pgrx::Json>(&format!(
                 "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {text}"

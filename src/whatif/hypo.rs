@@ -146,7 +146,7 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
         if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_IndexStmt {
             reject(format!("not a CREATE INDEX statement: {sql}"));
         }
-        let mut stmt = node as *mut pg_sys::IndexStmt;
+        let stmt = node as *mut pg_sys::IndexStmt;
         let relid = pg_sys::RangeVarGetRelidExtended(
             (*stmt).relation,
             pg_sys::AccessShareLock as _,
@@ -160,7 +160,22 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
                 "{sql}: only tables and materialized views can have hypothetical indexes"
             ));
         }
-        stmt = transformIndexStmt(relid, stmt, text.as_ptr());
+        // expressions and the predicate are evaluated (constant folding, the predicate's
+        // selectivity) as the table's owner, restricted, as CREATE INDEX would
+        crate::acting::as_table_owner(relid, || analysed(sql, &text, relid, stmt, ordinal))
+    }
+}
+
+/// The rest of [`define`], for `stmt` on table `relid`.
+fn analysed(
+    sql: &str,
+    text: &CString,
+    relid: Oid,
+    stmt: *mut pg_sys::IndexStmt,
+    ordinal: usize,
+) -> HypoIndex {
+    unsafe {
+        let stmt = transformIndexStmt(relid, stmt, text.as_ptr());
         let am_name = CStr::from_ptr((*stmt).accessMethod)
             .to_string_lossy()
             .into_owned();

@@ -7,6 +7,7 @@
 //! after.
 
 use super::hypo::{self, list_items, HypoIndex};
+use crate::acting::{act_as, Actor};
 use crate::plans::explain;
 use crate::plans::repair::Token;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -37,17 +38,18 @@ impl Planned {
 }
 
 /// Parses and analyses `sql` (with `$n` parameters planned generically, or replaced by the
-/// literals in `values`), as `role` when the caller may act as it, then runs `body` with it.
-/// All in a subtransaction that is rolled back; an ERROR comes back as `Err(message)`.
+/// literals in `values`), as `actor` inside a security-restricted operation (see
+/// [`crate::acting`]), then runs `body` with it. All in a subtransaction that is rolled back;
+/// an ERROR comes back as `Err(message)`.
 pub fn with_statement<R>(
     sql: &str,
     values: Option<&[Option<String>]>,
-    role: Option<&str>,
+    actor: Actor<'_>,
     body: impl FnOnce(&mut Statement) -> R,
 ) -> Result<R, String> {
     let text = explain::planning_text(sql);
     explain::in_rolled_back_subtransaction(|| {
-        explain::act_as(role);
+        act_as(actor);
         explain::set_local(c"lock_timeout", c"1s");
         let mut statement = crate::plans::capture::unobserved(|| analyze(&text, values));
         body(&mut statement)

@@ -136,13 +136,7 @@ fn a_new_hot_statement_gets_its_recommendation_within_2_s_of_the_sample() {
         let v: Value = serde_json::from_str(n.payload()).unwrap();
         if v["type"] == "sample" {
             last_sample_at = Some(Instant::now());
-        } else if v["type"] == "recommendation"
-            && v["kind"] == "index"
-            && v["title"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("public.big")
-        {
+        } else if v["type"] == "recommendation" && v["kind"] == "index" {
             assert_eq!(v["status"], "open");
             assert!(v["id"].is_i64() && v["queryid"].is_i64());
             latency = Some(last_sample_at.expect("a sample came first").elapsed());
@@ -157,5 +151,9 @@ fn a_new_hot_statement_gets_its_recommendation_within_2_s_of_the_sample() {
         .query_one("SELECT sql FROM optischema.recommendations WHERE kind = 'index' AND title LIKE '%public.big%'", &[])
         .unwrap()
         .get(0);
-    assert_eq!(sql, "CREATE INDEX CONCURRENTLY ON public.big (k)");
+    // on the vacuumed table an index-only scan pays: the key with the selected column
+    assert_eq!(
+        sql,
+        "CREATE INDEX CONCURRENTLY ON public.big (k) INCLUDE (id)"
+    );
 }

@@ -1,0 +1,161 @@
+//! Running a user's statement, or planning it, with that user's privileges and no more.
+//!
+//! Planning folds immutable functions of constants, EXPLAIN ANALYZE runs the statement, a
+//! rewrite check runs two, a partial index predicate is evaluated: each runs code a user wrote.
+//! The workers are superusers, so that code runs as the role that ran the statement, inside a
+//! security-restricted operation, the way PostgreSQL runs index expressions during VACUUM or
+//! CREATE INDEX: `SET ROLE`, `set_config('role', ...)`, `SET SESSION AUTHORIZATION`, PREPARE,
+//! LISTEN and temporary tables all fail there, so the code cannot climb back to the superuser.
+//! A statement whose role is unknown or gone is not planned at all.
+
+use pgrx::pg_sys::{self, Oid};
+use pgrx::prelude::*;
+use std::ffi::CString;
+
+/// Whose privileges user code runs with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Actor<'a> {
+    /// The role that ran a statement the workers found (pg_stat_statements' userid).
+    Role(&'a str),
+    /// The caller of an SQL function, for text the caller gave.
+    Caller,
+}
+
+impl<'a> Actor<'a> {
+    /// The actor for a statement run by `role`, where None means the role is not known (gone
+    /// since, or never recorded).
+    pub fn of_statement(role: Option<&'a str>) -> Result<Actor<'a>, String> {
+        role.map(Actor::Role)
+            .ok_or_else(|| UNKNOWN_ROLE.to_string())
+    }
+}
+
+/// Why a statement of an unknown role is not planned.
+pub const UNKNOWN_ROLE: &str =
+    "the role that ran the statement is unknown or was dropped: it is not planned or run";
+
+/// Acts as `actor` inside a security-restricted operation for the rest of the current
+/// subtransaction. Call it only inside a subtransaction that ends before the caller goes on
+/// (every caller uses `in_rolled_back_subtransaction`): ending it, by commit or rollback,
+/// gives back the user and security context that were in force before.
+///
+/// Raises when the role does not exist (SQLSTATE 42704).
+pub fn act_as(actor: Actor<'_>) {
+    let role = match actor {
+        Actor::Caller => unsafe { pg_sys::GetUserId() },
+        Actor::Role(name) => role_oid(name),
+    };
+    unsafe {
+        let mut user = Oid::INVALID;
+        let mut context: std::ffi::c_int = 0;
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            context
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
+        );
+    }
+}
+
+/// True inside [`act_as`] (or any other security-restricted operation).
+pub fn restricted() -> bool {
+    unsafe { pg_sys::InSecurityRestrictedOperation() }
+}
+
+fn role_oid(name: &str) -> Oid {
+    let Ok(c_name) = CString::new(name) else {
+        error!("a role name cannot contain a NUL byte")
+    };
+    let oid = unsafe { pg_sys::get_role_oid(c_name.as_ptr(), true) };
+    if oid == Oid::INVALID {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("role \"{name}\" does not exist: {UNKNOWN_ROLE}")
+        );
+    }
+    oid
+}
+
+/// Runs `body` as the owner of table `relid` inside a security-restricted operation, the way
+/// CREATE INDEX evaluates an index's expressions and predicate; the user and security context
+/// in force before come back afterwards, also when `body` raises.
+pub fn as_table_owner<R>(relid: Oid, body: impl FnOnce() -> R) -> R {
+    let owner = unsafe {
+        let rel = pg_sys::RelationIdGetRelation(relid);
+        if rel.is_null() {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                format!("the relation with OID {} does not exist", u32::from(relid))
+            );
+        }
+        let owner = (*(*rel).rd_rel).relowner;
+        pg_sys::RelationClose(rel);
+        owner
+    };
+    as_user(owner, true, body)
+}
+
+/// The role the API functions write OptiSchema's tables as: the owner of schema `optischema`
+/// (the superuser that created the extension). No other role may write them.
+fn extension_owner() -> Oid {
+    let owner = Spi::get_one::<Oid>(
+        "SELECT nspowner FROM pg_catalog.pg_namespace WHERE nspname = 'optischema'",
+    )
+    .ok()
+    .flatten();
+    owner.unwrap_or_else(|| error!("optischema: the extension's schema is missing"))
+}
+
+/// The role calling the SQL function now (what `current_user` says).
+pub fn caller() -> Oid {
+    unsafe { pg_sys::GetUserId() }
+}
+
+/// Raises SQLSTATE 42501 unless `user` is a superuser or a member of `role`.
+pub fn require_member(user: Oid, role: &str) {
+    let Ok(c_role) = CString::new(role) else {
+        error!("a role name cannot contain a NUL byte")
+    };
+    let allowed = unsafe {
+        pg_sys::superuser_arg(user) || {
+            let oid = pg_sys::get_role_oid(c_role.as_ptr(), true);
+            oid != Oid::INVALID && pg_sys::is_member_of_role(user, oid)
+        }
+    };
+    if !allowed {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied: only members of {role} may do this"),
+            format!("GRANT {role} TO the role that should be allowed.")
+        );
+    }
+}
+
+/// Runs `body` as the extension's owner: the API functions that change OptiSchema's tables
+/// (apply, revert, dismiss, ask, reset, analyze_now) check their caller first, then write
+/// through here, so that no other role needs, or gets, INSERT, UPDATE or DELETE on them. The
+/// user in force before comes back afterwards, also when `body` raises.
+pub fn as_extension_owner<R>(body: impl FnOnce() -> R) -> R {
+    as_user(extension_owner(), false, body)
+}
+
+/// Runs `body` as `user` (restricted or not), giving back the user and security context in
+/// force before afterwards, also when `body` raises.
+fn as_user<R>(user: Oid, restricted: bool, body: impl FnOnce() -> R) -> R {
+    let (mut before, mut context) = (Oid::INVALID, 0 as std::ffi::c_int);
+    let mut flags = pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int;
+    if restricted {
+        flags |= pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int;
+    }
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut before, &mut context);
+        pg_sys::SetUserIdAndSecContext(user, context | flags);
+    }
+    PgTryBuilder::new(std::panic::AssertUnwindSafe(body))
+        .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(before, context) })
+        .execute()
+}

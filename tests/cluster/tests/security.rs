@@ -1,0 +1,511 @@
+//! Attacks on OptiSchema from roles with logins: each test tries what SECURITY.md says cannot
+//! be done, and checks that it is not.
+
+use optischema_cluster_tests::mock_llm::{MockLlm, Reply};
+use optischema_cluster_tests::*;
+use postgres::Client;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// A role with no grant, a schema of its own and a table in it, and an IMMUTABLE function
+/// that, when called, says in the server log as whom it runs, tries to become the session's
+/// user again, and writes a file only the server's OS user (or a superuser) could write. Run by
+/// the role itself, every attempt fails quietly and the function returns 1.
+fn attacker(cluster: &Cluster, c: &mut Client) -> PathBuf {
+    let target = cluster.dir.join("pwned");
+    c.batch_execute(
+        "CREATE ROLE mallory LOGIN;
+         CREATE SCHEMA AUTHORIZATION mallory;",
+    )
+    .unwrap();
+    let mut m = cluster.connect_as("mallory");
+    m.batch_execute(&format!(
+        "CREATE TABLE mallory.t (a int, pad text);
+         INSERT INTO mallory.t SELECT g % 1000, repeat('x', 40) FROM generate_series(1, 100000) g;
+         CREATE FUNCTION mallory.evil() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $f$
+         BEGIN
+             RAISE LOG 'evil ran as %', current_user;
+             BEGIN
+                 PERFORM set_config('role', 'none', true);
+             EXCEPTION WHEN others THEN
+                 RAISE LOG 'evil could not reset its role: %', SQLERRM;
+             END;
+             BEGIN
+                 EXECUTE 'SET ROLE postgres';
+             EXCEPTION WHEN others THEN
+                 RAISE LOG 'evil could not set its role: %', SQLERRM;
+             END;
+             RAISE LOG 'evil now runs as %', current_user;
+             BEGIN
+                 COPY (SELECT 'pwned') TO '{}';
+             EXCEPTION WHEN others THEN
+                 RAISE LOG 'evil could not write: %', SQLERRM;
+             END;
+             RETURN 1;
+         END $f$;",
+        target.display()
+    ))
+    .unwrap();
+    m.batch_execute("VACUUM (ANALYZE) mallory.t").unwrap();
+    target
+}
+
+/// Waits until the server log holds `needle`.
+fn wait_log(cluster: &Cluster, needle: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if cluster.log().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// Nothing ran as a superuser and no file was written.
+fn assert_contained(cluster: &Cluster, target: &PathBuf) {
+    let log = cluster.log();
+    assert!(
+        !log.contains("evil ran as postgres") && !log.contains("evil now runs as postgres"),
+        "user code ran as the superuser:\n{log}"
+    );
+    assert!(!target.exists(), "user code wrote {}", target.display());
+}
+
+#[test]
+fn user_code_in_a_hot_statement_or_a_trial_runs_as_its_role_and_cannot_change_it() {
+    let cluster = Cluster::start(&["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    let target = attacker(&cluster, &mut c);
+    wait_samples(&mut c, 2);
+    let mut m = cluster.connect_as("mallory");
+    let text = "SELECT count(*) FROM mallory.t WHERE a = mallory.evil() AND pad <> $1";
+    let stmt = m.prepare(text).unwrap();
+    for _ in 0..30 {
+        m.query(&stmt, &[&"y"]).unwrap();
+    }
+    wait_samples(&mut c, 2);
+    // the worker plans it after a sample; analyze_now() plans it as the superuser calling it
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    assert!(
+        wait_log(
+            &cluster,
+            "evil could not reset its role",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        cluster.log()
+    );
+    assert!(cluster.log().contains("evil now runs as mallory"));
+    assert_contained(&cluster, &target);
+    let queryid: i64 = c
+        .query_one(
+            "SELECT queryid FROM optischema.statements WHERE query = $1",
+            &[&text],
+        )
+        .unwrap()
+        .get(0);
+
+    // a trial runs the statement here, read-only, as mallory
+    let id = planted_for(
+        &mut c,
+        Some(queryid),
+        "index",
+        "CREATE INDEX CONCURRENTLY ON mallory.t (a)",
+    );
+    let action: i64 = c
+        .query_one("SELECT optischema.apply($1, 'trial')", &[&id])
+        .unwrap()
+        .get(0);
+    wait_action(&mut c, action);
+    assert_contained(&cluster, &target);
+
+    // a statement whose role was dropped is not planned at all
+    let mut m2 = cluster.connect_as("mallory");
+    m2.batch_execute("SELECT 1").unwrap();
+    drop(m);
+    drop(m2);
+    c.batch_execute(
+        "REASSIGN OWNED BY mallory TO postgres; DROP OWNED BY mallory; DROP ROLE mallory",
+    )
+    .unwrap();
+    let why: String = c
+        .query_one("SELECT optischema.explain($1)::text", &[&queryid])
+        .map(|r| r.get(0))
+        .unwrap_or_else(|e| e.to_string());
+    assert!(
+        why.contains("unknown or was dropped") || why.contains("does not exist"),
+        "{why}"
+    );
+    assert_contained(&cluster, &target);
+}
+
+#[test]
+fn a_rewrite_check_and_a_suggested_predicate_run_user_code_as_its_owner_only() {
+    let mock = MockLlm::start(vec![Reply::Answer {
+        answer: serde_json::json!({
+            "explanation": "evil() is constant.",
+            "rewritten_sql": "SELECT count(*) FROM mallory.t WHERE mallory.evil() = a AND pad <> $1",
+            "index_suggestions": ["CREATE INDEX ON mallory.t (a) WHERE a = mallory.evil()"],
+            "risks": [],
+        }),
+        prompt_tokens: 100,
+        completion_tokens: 100,
+    }]);
+    let cluster = Cluster::start(&[
+        &format!("optischema.llm_base_url = '{}'", mock.base_url()),
+        "optischema.llm_api_key = 'sk-test-security'",
+        "optischema.param_sample_rate = 1",
+    ]);
+    let mut c = cluster.connect_with_extension();
+    let target = attacker(&cluster, &mut c);
+    wait_samples(&mut c, 2);
+    let mut m = cluster.connect_as("mallory");
+    let text = "SELECT count(*) FROM mallory.t WHERE a = mallory.evil() AND pad <> $1";
+    let stmt = m.prepare(text).unwrap();
+    for _ in 0..30 {
+        m.query(&stmt, &[&"y"]).unwrap();
+    }
+    wait_samples(&mut c, 3);
+    let queryid: i64 = c
+        .query_one(
+            "SELECT queryid FROM optischema.statements WHERE query = $1",
+            &[&text],
+        )
+        .unwrap()
+        .get(0);
+    c.query_one("SELECT optischema.ask($1)", &[&queryid])
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status: Option<String> = c
+            .query_one(
+                "SELECT (SELECT status FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id DESC LIMIT 1)",
+                &[&queryid],
+            )
+            .unwrap()
+            .get(0);
+        if matches!(
+            status.as_deref(),
+            Some("done") | Some("failed") | Some("skipped")
+        ) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the request is still {status:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(mock.recorded().len(), 1, "the model was asked");
+    assert_contained(&cluster, &target);
+    assert!(cluster.log().contains("evil now runs as mallory"));
+}
+
+#[test]
+fn no_recommendation_touches_the_catalogs_or_optischema_itself() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 2);
+    // hot statements on catalogs, information_schema and OptiSchema's own tables: pg_class has
+    // an index never scanned here (pg_class_tblspc_relfilenode_index), pg_description's
+    // lookups by description have no index
+    run_times(
+        &mut c,
+        "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = $1::int::text",
+        40,
+    );
+    run_times(
+        &mut c,
+        "SELECT count(*) FROM pg_catalog.pg_description WHERE description = $1::int::text",
+        40,
+    );
+    run_times(
+        &mut c,
+        "SELECT count(*) FROM information_schema.columns WHERE column_name = $1::int::text",
+        5,
+    );
+    wait_samples(&mut c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    let touching: Vec<(String, String)> = c
+        .query(
+            "SELECT kind, sql FROM optischema.recommendations
+              WHERE sql ~* '(pg_catalog|information_schema|pg_toast|optischema)\\.'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(touching.is_empty(), "{touching:?}");
+}
+
+#[test]
+fn the_api_key_reaches_no_log_however_it_is_set() {
+    let cluster = Cluster::start(&["log_statement = 'all'", "log_min_messages = debug1"]);
+    let mut c = cluster.connect_with_extension();
+    // as documented: ALTER SYSTEM and a reload (the postmaster logs every changed setting)
+    c.batch_execute("ALTER SYSTEM SET optischema.llm_api_key = 'sk-first-key-0001'")
+        .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    c.batch_execute("ALTER SYSTEM SET optischema.llm_api_key = 'sk-second-key-0002'")
+        .unwrap();
+    c.batch_execute("SELECT pg_reload_conf()").unwrap();
+    // a session SET and set_config(), and a failing statement (its STATEMENT: line)
+    c.batch_execute("SET optischema.llm_api_key = 'sk-third-key-0003'")
+        .ok();
+    c.batch_execute("SELECT set_config('optischema.llm_api_key', 'sk-fourth-key-0004', false)")
+        .ok();
+    c.batch_execute("ALTER SYSTEM SET optischema.llm_api_key = 'sk-fifth-key-0005' nonsense")
+        .ok();
+    assert!(wait_log(
+        &cluster,
+        "parameter \"optischema.llm_api_key\" changed to",
+        Duration::from_secs(10)
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let log = cluster.log();
+    for key in [
+        "first-key",
+        "second-key",
+        "third-key",
+        "fourth-key",
+        "fifth-key",
+    ] {
+        assert!(!log.contains(key), "{key} is in the log:\n{log}");
+    }
+    assert!(log.contains("[redacted]"), "{log}");
+
+    // the texts the sampler copies from pg_stat_statements lose their string literals
+    wait_samples(&mut c, 2);
+    c.batch_execute(
+        "CREATE ROLE app LOGIN; ALTER ROLE app PASSWORD 'hunter2-secret'; SELECT pg_sleep(0.01)",
+    )
+    .unwrap();
+    wait_samples(&mut c, 2);
+    let leaked: Vec<String> = c
+        .query(
+            "SELECT query FROM optischema.statements
+              WHERE query ~ '(hunter2|sk-[a-z]+-key)'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+    let stored: i64 = c
+        .query_one(
+            "SELECT count(*) FROM optischema.statements
+              WHERE query IN ('ALTER ROLE app PASSWORD $1',
+                              'ALTER SYSTEM SET optischema.llm_api_key = $1')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 2, "the statements are kept, without their values");
+}
+
+#[test]
+fn a_key_file_must_be_private_to_the_server() {
+    let mock = MockLlm::start(vec![]);
+    let key_path =
+        std::path::PathBuf::from(format!("/var/tmp/optischema-key-{}", std::process::id()));
+    std::fs::write(&key_path, "sk-from-file-0006\n").unwrap();
+    let chown = |mode: &str| {
+        assert!(std::process::Command::new("chown")
+            .args(["postgres", key_path.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success());
+        assert!(std::process::Command::new("chmod")
+            .args([mode, key_path.to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    chown("644");
+    let cluster = Cluster::start(&[
+        &format!("optischema.llm_base_url = '{}'", mock.base_url()),
+        &format!("optischema.llm_api_key_file = '{}'", key_path.display()),
+    ]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute("CREATE TABLE k (a int); INSERT INTO k SELECT generate_series(1, 1000)")
+        .unwrap();
+    wait_samples(&mut c, 2);
+    run_times(&mut c, "SELECT count(*) FROM k WHERE a = $1", 5);
+    wait_samples(&mut c, 2);
+    let queryid: i64 = c
+        .query_one(
+            "SELECT queryid FROM optischema.statements WHERE query = 'SELECT count(*) FROM k WHERE a = $1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let ask = |c: &mut Client| -> serde_json::Value {
+        let text: String = c
+            .query_one("SELECT optischema.ask($1)::text", &[&queryid])
+            .unwrap()
+            .get(0);
+        serde_json::from_str(&text).unwrap()
+    };
+    // readable by others: refused, with the reason
+    let answer = ask(&mut c);
+    assert_eq!(answer["status"], "unavailable", "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains("chmod 600"),
+        "{answer}"
+    );
+    // private to the server's OS user: the key is used
+    chown("600");
+    let answer = ask(&mut c);
+    assert_eq!(answer["status"], "queued", "{answer}");
+    std::fs::remove_file(&key_path).ok();
+    assert!(!cluster.log().contains("from-file"));
+}
+
+#[test]
+fn a_listener_without_grants_gets_ids_and_figures_only() {
+    let cluster = Cluster::start(&["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE ROLE nobody LOGIN;
+         CREATE TABLE secretive (id int, ssn text);
+         INSERT INTO secretive SELECT g, 'ssn-' || g FROM generate_series(1, 50000) g;",
+    )
+    .unwrap();
+    c.batch_execute("VACUUM (ANALYZE) secretive").unwrap();
+    wait_samples(&mut c, 2);
+    let mut listener = cluster.connect_as("nobody");
+    listener.batch_execute("LISTEN optischema").unwrap();
+    let stmt = c
+        .prepare("SELECT id FROM secretive WHERE ssn = $1")
+        .unwrap();
+    for i in 0..20 {
+        c.query(&stmt, &[&format!("ssn-{i}")]).unwrap();
+    }
+    wait_samples(&mut c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    let mut payloads = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Some(n) = next_notification(&mut listener) {
+            payloads.push(n.payload().to_string());
+        }
+    }
+    assert!(
+        payloads.iter().any(|p| p.contains("\"hot_query\"")),
+        "{payloads:?}"
+    );
+    assert!(
+        payloads.iter().any(|p| p.contains("\"recommendation\"")),
+        "{payloads:?}"
+    );
+    for p in &payloads {
+        assert!(
+            !p.contains("secretive") && !p.contains("ssn") && !p.contains("\"query\""),
+            "{p}"
+        );
+    }
+}
+
+/// The error a statement raised: (SQLSTATE, message).
+fn refused(result: Result<impl Sized, postgres::Error>) -> (String, String) {
+    let err = result.err().expect("refused");
+    let db = err.as_db_error().expect("a database error");
+    (db.code().code().to_string(), db.message().to_string())
+}
+
+#[test]
+fn an_admin_acts_only_through_the_functions_and_they_run_only_what_a_kind_allows() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE ROLE boss LOGIN; GRANT optischema_admin TO boss;
+         CREATE TABLE big (id int, k int);
+         INSERT INTO big SELECT g, g % 100 FROM generate_series(1, 10000) g;",
+    )
+    .unwrap();
+    let mut boss = cluster.connect_as("boss");
+    let good = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.big (k)",
+    );
+    // no write on any table: the reproduction of the escalation, and its neighbours
+    let escalation = format!(
+        "INSERT INTO optischema.action_log (recommendation_id, mode, steps) VALUES ({good}, 'apply', '{{ALTER ROLE boss SUPERUSER}}')"
+    );
+    for sql in [
+        escalation.as_str(),
+        "UPDATE optischema.recommendation_store SET sql = 'ALTER ROLE boss SUPERUSER'",
+        "INSERT INTO optischema.recommendation_store (fingerprint, kind, title, sql, explanation, confidence) VALUES ('x', 'config', 'x', 'ALTER ROLE boss SUPERUSER', 'x', 1)",
+        "DELETE FROM optischema.captured_params",
+        "INSERT INTO optischema.ai_requests (queryid) VALUES (1)",
+        "UPDATE optischema.sampler_state SET generation = 0",
+    ] {
+        let (code, message) = refused(boss.batch_execute(sql));
+        assert_eq!(code, "42501", "{sql}: {message}");
+    }
+
+    // a recommendation whose stored text a superuser altered to hold two statements
+    let tampered = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.big (k); ALTER ROLE boss SUPERUSER",
+    );
+    let (code, message) = refused(boss.query_one("SELECT optischema.apply($1)", &[&tampered]));
+    assert_eq!(code, "0A000", "{message}");
+    // a setting outside the allowed planner and memory settings
+    let preload = planted(
+        &mut c,
+        "config",
+        "ALTER ROLE boss SET shared_preload_libraries = 'evil'",
+    );
+    let (code, message) = refused(boss.query_one("SELECT optischema.apply($1)", &[&preload]));
+    assert!(
+        message.contains("shared_preload_libraries"),
+        "{code} {message}"
+    );
+    // a server-wide setting: only a superuser caller may make it
+    let system = planted(&mut c, "config", "ALTER SYSTEM SET work_mem = '64MB'");
+    let (code, message) = refused(boss.query_one("SELECT optischema.apply($1)", &[&system]));
+    assert_eq!(code, "42501", "{message}");
+    // an index on a catalog
+    let catalog = planted(
+        &mut c,
+        "drop_index",
+        "DROP INDEX CONCURRENTLY pg_catalog.pg_class_tblspc_relfilenode_index",
+    );
+    let (_, message) = refused(boss.query_one("SELECT optischema.apply($1)", &[&catalog]));
+    assert!(message.contains("pg_catalog"), "{message}");
+
+    // an action a superuser queued by hand with a step of its own: the worker refuses it
+    let action: i64 = c
+        .query_one(
+            "INSERT INTO optischema.action_log (recommendation_id, mode, steps)
+             VALUES ($1, 'apply', '{\"ALTER ROLE boss SUPERUSER\"}') RETURNING id",
+            &[&good],
+        )
+        .unwrap()
+        .get(0);
+    let (outcome, error) = wait_action(&mut c, action);
+    assert_eq!(outcome, "failed");
+    assert!(error.unwrap().contains("refused"));
+    let superuser: bool = c
+        .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = 'boss'", &[])
+        .unwrap()
+        .get(0);
+    assert!(!superuser);
+
+    // and what the admin may do still works: the good recommendation is applied
+    let action: i64 = boss
+        .query_one("SELECT optischema.apply($1)", &[&good])
+        .unwrap()
+        .get(0);
+    let (outcome, error) = wait_action(&mut c, action);
+    assert_eq!(outcome, "done", "{error:?}");
+    let dismissed: i64 = boss
+        .query_one("SELECT (optischema.dismiss($1, 'not now')).id", &[&system])
+        .unwrap()
+        .get(0);
+    assert_eq!(dismissed, system);
+}
