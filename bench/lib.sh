@@ -120,8 +120,8 @@ start_dashboard() {
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'optischema_dashboard') THEN CREATE ROLE optischema_dashboard LOGIN; END IF;
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'optischema_dashboard_admin') THEN CREATE ROLE optischema_dashboard_admin LOGIN; END IF;
         END \$\$" \
-        -c "GRANT optischema_reader, pg_read_all_data TO optischema_dashboard" \
-        -c "GRANT optischema_admin, pg_read_all_data TO optischema_dashboard_admin"
+        -c "GRANT optischema_reader, pg_read_all_stats TO optischema_dashboard" \
+        -c "GRANT optischema_admin, pg_read_all_stats TO optischema_dashboard_admin"
     DASHBOARD_TOKEN_FILE=$CLUSTER_DIR/dashboard-token
     if [[ ! -s $DASHBOARD_TOKEN_FILE ]]; then
         (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$DASHBOARD_TOKEN_FILE")

@@ -7,11 +7,11 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
      -v db="$POSTGRES_DB" -v sandbox="host=sandbox user=postgres password=$SANDBOX_PASSWORD dbname=postgres" <<'SQL'
 CREATE EXTENSION optischema CASCADE;
 CREATE ROLE optischema_dashboard LOGIN PASSWORD :'dashboard_password';
--- pg_read_all_data lets the dashboard plan statements (the modal's plan); reading the data itself
--- is never done by the proxy
-GRANT optischema_reader, pg_read_all_data TO optischema_dashboard;
+-- pg_read_all_stats shows the dashboard every statement's text, as pg_stat_statements would;
+-- statements are planned as the roles that ran them, so it reads no data
+GRANT optischema_reader, pg_read_all_stats TO optischema_dashboard;
 CREATE ROLE optischema_dashboard_admin LOGIN PASSWORD :'admin_password';
-GRANT optischema_admin, pg_read_all_data TO optischema_dashboard_admin;
+GRANT optischema_admin, pg_read_all_stats TO optischema_dashboard_admin;
 ALTER SYSTEM SET optischema.database = :'db';
 ALTER SYSTEM SET optischema.sandbox_conninfo = :'sandbox';
 SQL

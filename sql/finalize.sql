@@ -17,6 +17,18 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA optischema FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA optischema TO optischema_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA optischema TO optischema_reader;
+
+-- Statement texts follow pg_stat_statements' own rule: a role sees the texts of statements run
+-- by roles it is a member of, and every text with pg_read_all_stats (superusers see all). The
+-- workers are superusers, which row level security does not stop; the view over the texts runs
+-- with its caller's rights.
+ALTER TABLE optischema.statements ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_or_all_stats ON optischema.statements FOR SELECT
+    USING (pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')
+           OR EXISTS (SELECT FROM optischema.history_all h
+                       WHERE h.queryid = statements.queryid
+                         AND pg_catalog.pg_has_role(current_user, h.userid, 'MEMBER')));
+ALTER VIEW optischema.recommendations SET (security_invoker = true);
 GRANT EXECUTE ON FUNCTION
     optischema.hot_queries(interval, int),
     optischema.query_history(bigint, interval, interval),
@@ -52,6 +64,11 @@ GRANT EXECUTE ON FUNCTION optischema.analyze_now(), optischema.dismiss(bigint, t
 -- Captured parameter values can be personal data: admins only.
 REVOKE ALL ON optischema.captured_params FROM optischema_reader;
 GRANT SELECT ON optischema.captured_params TO optischema_admin;
+-- and whatever a role holds otherwise: pg_read_all_data reads every table, but not past row
+-- level security (the workers are superusers, which bypass it)
+ALTER TABLE optischema.captured_params ENABLE ROW LEVEL SECURITY;
+CREATE POLICY admins_only ON optischema.captured_params FOR SELECT
+    USING (pg_catalog.pg_has_role(current_user, 'optischema_admin', 'MEMBER'));
 
 -- The LLM layer: asking costs tokens, so only admins ask; readers see answers through the
 -- recommendations view, and what calls cost through status().

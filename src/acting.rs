@@ -114,6 +114,20 @@ pub fn caller() -> Oid {
     unsafe { pg_sys::GetUserId() }
 }
 
+/// The name of role `oid` (its OID as text if it has none).
+pub fn role_name(oid: Oid) -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(oid, true);
+        if name.is_null() {
+            u32::from(oid).to_string()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+}
+
 /// Raises SQLSTATE 42501 unless `user` is a superuser or a member of `role`.
 pub fn require_member(user: Oid, role: &str) {
     let Ok(c_role) = CString::new(role) else {

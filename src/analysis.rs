@@ -171,12 +171,13 @@ const VALUE_KEYS: &[&str] = &["filter", "join_filter", "prefix"];
 pub type CapturedSet = (Vec<Option<String>>, i64);
 
 /// The most frequent captured value sets of `queryid` with how often each was seen, or None
-/// when the caller may not read them.
+/// when the caller may not read them (only superusers and members of optischema_admin may).
 pub fn captured_sets(queryid: i64) -> spi::Result<Option<Vec<CapturedSet>>> {
     Spi::connect(|client| {
         let allowed = client
             .select(
-                "SELECT has_table_privilege('optischema.captured_params', 'SELECT')",
+                // admins only, whatever table privileges (pg_read_all_data) the caller holds
+                "SELECT pg_has_role(current_user, 'optischema_admin', 'MEMBER')",
                 Some(1),
                 &[],
             )?

@@ -22,6 +22,8 @@ pub struct Config {
     pub databases: Vec<Database>,
     /// Bearer token that actions need; None: the dashboard is read-only.
     pub admin_token: Option<String>,
+    /// Host names requests may use besides IP addresses and localhost (`--allowed-host`).
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -31,11 +33,14 @@ struct File {
     ui: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
     databases: Vec<Database>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
 }
 
 pub const USAGE: &str =
     "usage: optischema-proxy --dsn [NAME=]DSN [--dsn ...] [--admin-dsn [NAME=]DSN ...]
                         [--admin-token-file FILE] [--listen ADDR] [--ui DIR]
+                        [--allowed-host NAME ...]
        optischema-proxy --config FILE.json
 
   --dsn          a database to show, as a libpq connection string or URI, for a role with
@@ -46,7 +51,9 @@ pub const USAGE: &str =
                  file holding the bearer token actions need (or OPTISCHEMA_ADMIN_TOKEN);
                  without it and an admin DSN the dashboard is read-only
   --listen       address to serve on (default 127.0.0.1:8080)
-  --ui           directory of the static dashboard (default ./ui)";
+  --ui           directory of the static dashboard (default ./ui)
+  --allowed-host a host name the dashboard is served under (behind a reverse proxy, say);
+                 IP addresses and localhost are always accepted, other names refused";
 
 /// Keywords of libpq connection strings: `host=...` is a DSN, not a name.
 const LIBPQ_KEYWORDS: &[&str] = &[
@@ -166,6 +173,7 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
     let mut admin: Vec<(Option<String>, String)> = Vec::new();
     let mut token_file: Option<PathBuf> = None;
     let mut config_file: Option<PathBuf> = None;
+    let mut allowed_hosts: Vec<String> = Vec::new();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -179,6 +187,7 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
             "--admin-token-file" => token_file = Some(PathBuf::from(value()?)),
             "--listen" => listen = value()?,
             "--ui" => ui = PathBuf::from(value()?),
+            "--allowed-host" => allowed_hosts.push(value()?),
             "--config" => config_file = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -207,6 +216,11 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
             ui: file.ui.unwrap_or(ui),
             databases: file.databases,
             admin_token,
+            allowed_hosts: if file.allowed_hosts.is_empty() {
+                allowed_hosts
+            } else {
+                file.allowed_hosts
+            },
         });
     }
     if dsns.is_empty() {
@@ -248,6 +262,7 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
         ui,
         databases,
         admin_token,
+        allowed_hosts,
     })
 }
 

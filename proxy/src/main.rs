@@ -6,10 +6,11 @@ mod api;
 mod config;
 mod db;
 mod events;
+mod origin;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use db::Db;
@@ -21,6 +22,8 @@ pub struct App {
     pub databases: Vec<Arc<Db>>,
     pub admin_token: Option<String>,
     pub events: broadcast::Sender<String>,
+    /// Host names besides IP addresses and localhost that requests may name.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl App {
@@ -45,7 +48,42 @@ fn router(app: Arc<App>, ui: &std::path::Path) -> Router {
         .route("/api/{db}/actions", get(api::actions))
         .route("/ws", get(websocket))
         .fallback_service(ServeDir::new(ui).append_index_html_on_directories(true))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            same_origin,
+        ))
         .with_state(app)
+}
+
+/// Refuses (403) a request whose `Host` is not the proxy or whose `Origin` is another site:
+/// see [`origin`].
+async fn same_origin(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (host, origin) = {
+        let headers = request.headers();
+        let get = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        (
+            get(axum::http::header::HOST),
+            get(axum::http::header::ORIGIN),
+        )
+    };
+    if !origin::host_allowed(host.as_deref(), &app.allowed_hosts)
+        || !origin::origin_allowed(origin.as_deref(), host.as_deref())
+    {
+        let body = serde_json::json!({
+            "error": "this request's Host or Origin is not the dashboard's own (start the proxy with --allowed-host NAME to serve it under a name)"
+        });
+        return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    next.run(request).await
 }
 
 async fn websocket(State(app): State<Arc<App>>, upgrade: WebSocketUpgrade) -> Response {
@@ -112,6 +150,7 @@ async fn main() {
             .collect(),
         admin_token: config.admin_token.clone(),
         events: events.clone(),
+        allowed_hosts: config.allowed_hosts.clone(),
     });
     for db in &app.databases {
         tokio::spawn(db.clone().listen(events.clone()));

@@ -17,10 +17,15 @@ use serde_json::json;
 fn ask(queryid: Option<i64>) -> pgrx::JsonB {
     acting::require_member(acting::caller(), ADMIN);
     let queryid = valid(args::queryid(queryid));
-    let caller = Spi::get_one::<String>("SELECT current_user::text")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    // the caller must be allowed to read the statement's text (see statement_here)
+    if statement_here(queryid).is_none() {
+        reject(ArgError {
+            message: format!("pg_stat_statements kept no text for statement {queryid}"),
+            hint: "Raise pg_stat_statements.max or keep track_activity_query_size large enough."
+                .into(),
+        })
+    }
+    let caller = acting::role_name(acting::caller());
     acting::as_extension_owner(|| {
         // statements are planned as their users run them, as the AI worker does
         Spi::run("SET LOCAL search_path TO DEFAULT").unwrap_or_else(|e| error!("optischema: {e}"));
@@ -29,13 +34,6 @@ fn ask(queryid: Option<i64>) -> pgrx::JsonB {
 }
 
 fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
-    if statement_here(queryid).is_none() {
-        reject(ArgError {
-            message: format!("pg_stat_statements kept no text for statement {queryid}"),
-            hint: "Raise pg_stat_statements.max or keep track_activity_query_size large enough."
-                .into(),
-        })
-    }
     let Some((_, _, _, fingerprint)) = context::plan_of(queryid)
         .unwrap_or_else(|e| error!("optischema: planning the statement failed: {e}"))
     else {

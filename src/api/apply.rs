@@ -44,12 +44,20 @@ fn locked(id: i64) -> (String, String, String) {
     })
 }
 
-fn queue(id: i64, mode: &str, steps: Vec<String>, undo: Option<String>) -> i64 {
+/// Queues the action for the apply worker, recorded as asked by `caller`.
+fn queue(
+    caller: pg_sys::Oid,
+    id: i64,
+    mode: &str,
+    steps: Vec<String>,
+    undo: Option<String>,
+) -> i64 {
+    let who = acting::role_name(caller);
     let action = Spi::get_one_with_args::<i64>(
-        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, steps, undo_sql)
-                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id)
+        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, steps, undo_sql, requested_by)
+                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id)
          SELECT (SELECT id FROM a)",
-        &[id.into(), mode.into(), steps.into(), undo.into()],
+        &[id.into(), mode.into(), steps.into(), undo.into(), who.into()],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the action failed: {e}"));
     let Some(action) = action else {
@@ -118,7 +126,7 @@ fn queue_apply(caller: pg_sys::Oid, id: i64, mode: &str) -> i64 {
     let undo = (kind == "statistics" && mode == "apply")
         .then(|| apply::undo_statistics(&sql))
         .flatten();
-    queue(id, mode, steps, undo)
+    queue(caller, id, mode, steps, undo)
 }
 
 /// A recommendation whose statement OptiSchema would not run (SQLSTATE 0A000).
@@ -200,5 +208,5 @@ fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
         reject_unsupported(id, message)
     }
     permitted(caller, id, &kind, &steps, "revert");
-    queue(id, "revert", steps, None)
+    queue(caller, id, "revert", steps, None)
 }

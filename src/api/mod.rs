@@ -256,6 +256,24 @@ pub(crate) fn statement_here(queryid: i64) -> Option<String> {
     )
     .unwrap_or_else(|e| error!("optischema: reading statements failed: {e}"));
     let Some((query, elsewhere)) = known else {
+        // hidden from the caller by optischema.statements' row security, or never sampled
+        let sampled = acting::as_extension_owner(|| {
+            Spi::get_one_with_args::<bool>(
+                "SELECT EXISTS (SELECT FROM optischema.statements WHERE queryid = $1)",
+                &[queryid.into()],
+            )
+        })
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        if sampled {
+            ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("permission denied to read statement {queryid}"),
+                "A statement's text is for members of the role that ran it and of pg_read_all_stats, as in pg_stat_statements."
+            );
+        }
         reject(ArgError {
             message: format!("no statement with queryid {queryid} has been sampled"),
             hint: "Take a queryid from optischema.hot_queries().".into(),

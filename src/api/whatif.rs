@@ -156,6 +156,8 @@ fn examined_for(query: Option<&str>) -> (Vec<Examined>, bool) {
                             calls: 1,
                             total_ms: 1.0,
                             window_hours: 1.0,
+                            // the caller's own text: planned with the caller's privileges
+                            role: Some(crate::acting::role_name(crate::acting::caller())),
                             ..Default::default()
                         },
                     }],

@@ -262,6 +262,20 @@ unsafe fn capture_bound_params(query_desc: *mut pg_sys::QueryDesc) {
             if p.ptype == pg_sys::InvalidOid {
                 return;
             }
+            // the size first: a large value (a document, an image) is never formatted, which
+            // would cost the application's backend its whole size in memory and time
+            let typlen = pg_sys::get_typlen(p.ptype);
+            if typlen == -1 && pg_sys::toast_raw_datum_size(p.value) > TEXT_BYTES {
+                return;
+            }
+            if typlen == -2
+                && CStr::from_ptr(p.value.cast_mut_ptr::<std::ffi::c_char>())
+                    .to_bytes()
+                    .len()
+                    > TEXT_BYTES
+            {
+                return;
+            }
             let mut output = pg_sys::InvalidOid;
             let mut varlena = false;
             pg_sys::getTypeOutputInfo(p.ptype, &mut output, &mut varlena);

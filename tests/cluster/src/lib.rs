@@ -285,6 +285,36 @@ pub fn recorded_calls(c: &mut Client, query: &str) -> i64 {
     .get(0)
 }
 
+/// The queryid of the statement OptiSchema stored with exactly this text.
+pub fn queryid_of(c: &mut Client, text: &str) -> i64 {
+    c.query_one(
+        "SELECT queryid FROM optischema.statements WHERE query = $1",
+        &[&text],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// Waits until the newest AI request for `queryid` is neither queued nor running; its status.
+pub fn wait_request_done(c: &mut Client, queryid: i64, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let status: Option<String> = c
+            .query_one(
+                "SELECT (SELECT status FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id DESC LIMIT 1)",
+                &[&queryid],
+            )
+            .unwrap()
+            .get(0);
+        match status.as_deref() {
+            Some("queued") | Some("running") | None if Instant::now() < deadline => {
+                sleep(Duration::from_millis(100))
+            }
+            other => return other.unwrap_or("none").to_string(),
+        }
+    }
+}
+
 /// Runs `sql` (one `$1` int parameter) `n` times with different values.
 pub fn run_times(c: &mut Client, sql: &str, n: i32) {
     let stmt = c.prepare(sql).unwrap();

@@ -83,11 +83,9 @@ fn captured_values_give_custom_plans_and_a_prefix_index_but_only_admins_see_them
     );
     assert!(!evidence.to_string().contains("lamp model"), "{evidence}");
 
-    // readers see the recommendation but not the values
-    c.batch_execute(
-        "CREATE ROLE analyst LOGIN IN ROLE optischema_reader; GRANT SELECT ON products TO analyst",
-    )
-    .unwrap();
+    // readers see the recommendation (and, with pg_read_all_stats, every text) but not the values
+    c.batch_execute("CREATE ROLE analyst LOGIN IN ROLE optischema_reader, pg_read_all_stats")
+        .unwrap();
     let mut reader = cluster.connect_as("analyst");
     let denied = reader
         .query("SELECT * FROM optischema.captured_params", &[])
@@ -105,4 +103,34 @@ fn captured_values_give_custom_plans_and_a_prefix_index_but_only_admins_see_them
         .unwrap()
         .get(0);
     assert!(recs >= 1);
+}
+
+#[test]
+fn a_large_value_is_never_formatted_or_kept() {
+    let cluster = Cluster::start(&["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    wait_samples(&mut c, 2);
+    let stmt = c.prepare("SELECT length($1::bytea)").unwrap();
+    let big = vec![7u8; 20 << 20];
+    for _ in 0..3 {
+        let n: i32 = c.query_one(&stmt, &[&big]).unwrap().get(0);
+        assert_eq!(n, 20 << 20);
+    }
+    let small = vec![1u8, 2, 3];
+    c.query_one(&stmt, &[&small]).unwrap();
+    wait_samples(&mut c, 3);
+    let kept: Vec<String> = c
+        .query(
+            "SELECT params::text FROM optischema.captured_params p
+               JOIN optischema.statements s USING (queryid)
+              WHERE s.query = 'SELECT length($1::bytea)'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // the small value only (as a literal: E'\\x010203')
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].contains("x010203"), "{kept:?}");
 }

@@ -22,7 +22,7 @@ fn reader_dsn(cluster: &Cluster) -> String {
 fn cluster_with_reader() -> (Cluster, postgres::Client) {
     let cluster = Cluster::start(&[]);
     let mut c = cluster.connect_with_extension();
-    c.batch_execute("CREATE ROLE dash LOGIN; GRANT optischema_reader TO dash; CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba")
+    c.batch_execute("CREATE ROLE dash LOGIN; GRANT optischema_reader TO dash; CREATE ROLE dba LOGIN; GRANT optischema_admin TO dba; GRANT pg_read_all_stats TO dash, dba")
         .unwrap();
     (cluster, c)
 }
@@ -376,4 +376,48 @@ fn a_restarted_database_is_listened_to_again() {
     })
     .expect("a NOTIFY after the restart");
     assert_eq!(m["payload"]["id"], 42);
+}
+
+#[test]
+fn other_sites_and_rebound_names_are_refused() {
+    let (cluster, _c) = cluster_with_reader();
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let status = |host: Option<&str>, origin: Option<&str>| -> u16 {
+        let mut request = ureq::get(&proxy.url("/api/databases"));
+        if let Some(h) = host {
+            request = request.set("Host", h);
+        }
+        if let Some(o) = origin {
+            request = request.set("Origin", o);
+        }
+        match request.call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let own = format!("127.0.0.1:{}", proxy.port);
+    assert_eq!(status(None, None), 200);
+    assert_eq!(
+        status(Some(&format!("localhost:{}", proxy.port)), None),
+        200
+    );
+    assert_eq!(status(None, Some(&format!("http://{own}"))), 200);
+    // DNS rebinding: a name of the attacker's that now points here
+    assert_eq!(status(Some("rebind.attacker.example"), None), 403);
+    // a page of another site calling the API
+    assert_eq!(status(None, Some("http://evil.example")), 403);
+    // nor may such a page open the WebSocket
+    use tungstenite::client::IntoClientRequest;
+    let mut ws = format!("ws://{own}/ws").into_client_request().unwrap();
+    ws.headers_mut()
+        .insert("Origin", "http://evil.example".parse().unwrap());
+    match tungstenite::connect(ws) {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("the handshake was not refused: {:?}", other.map(|_| ())),
+    }
+    let mut ws = format!("ws://{own}/ws").into_client_request().unwrap();
+    ws.headers_mut()
+        .insert("Origin", format!("http://{own}").parse().unwrap());
+    assert!(tungstenite::connect(ws).is_ok());
 }

@@ -50,6 +50,21 @@ fn attacker(cluster: &Cluster, c: &mut Client) -> PathBuf {
     target
 }
 
+/// Runs `text` (one text parameter) `n` times as `role`, waits until the samples have seen it,
+/// and returns its queryid.
+fn run_as(cluster: &Cluster, c: &mut Client, role: &str, text: &str, n: usize) -> i64 {
+    let mut r = cluster.connect_as(role);
+    let stmt = r.prepare(text).unwrap();
+    for _ in 0..n {
+        r.query(&stmt, &[&"y"]).unwrap();
+    }
+    wait_samples(c, 2);
+    queryid_of(c, text)
+}
+
+/// mallory's hot statement: the function runs when it is planned.
+const EVIL_TEXT: &str = "SELECT count(*) FROM mallory.t WHERE a = mallory.evil() AND pad <> $1";
+
 /// Waits until the server log holds `needle`.
 fn wait_log(cluster: &Cluster, needle: &str, within: Duration) -> bool {
     let deadline = Instant::now() + within;
@@ -78,13 +93,7 @@ fn user_code_in_a_hot_statement_or_a_trial_runs_as_its_role_and_cannot_change_it
     let mut c = cluster.connect_with_extension();
     let target = attacker(&cluster, &mut c);
     wait_samples(&mut c, 2);
-    let mut m = cluster.connect_as("mallory");
-    let text = "SELECT count(*) FROM mallory.t WHERE a = mallory.evil() AND pad <> $1";
-    let stmt = m.prepare(text).unwrap();
-    for _ in 0..30 {
-        m.query(&stmt, &[&"y"]).unwrap();
-    }
-    wait_samples(&mut c, 2);
+    let queryid = run_as(&cluster, &mut c, "mallory", EVIL_TEXT, 30);
     // the worker plans it after a sample; analyze_now() plans it as the superuser calling it
     c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
     assert!(
@@ -98,13 +107,6 @@ fn user_code_in_a_hot_statement_or_a_trial_runs_as_its_role_and_cannot_change_it
     );
     assert!(cluster.log().contains("evil now runs as mallory"));
     assert_contained(&cluster, &target);
-    let queryid: i64 = c
-        .query_one(
-            "SELECT queryid FROM optischema.statements WHERE query = $1",
-            &[&text],
-        )
-        .unwrap()
-        .get(0);
 
     // a trial runs the statement here, read-only, as mallory
     let id = planted_for(
@@ -121,10 +123,6 @@ fn user_code_in_a_hot_statement_or_a_trial_runs_as_its_role_and_cannot_change_it
     assert_contained(&cluster, &target);
 
     // a statement whose role was dropped is not planned at all
-    let mut m2 = cluster.connect_as("mallory");
-    m2.batch_execute("SELECT 1").unwrap();
-    drop(m);
-    drop(m2);
     c.batch_execute(
         "REASSIGN OWNED BY mallory TO postgres; DROP OWNED BY mallory; DROP ROLE mallory",
     )
@@ -160,40 +158,13 @@ fn a_rewrite_check_and_a_suggested_predicate_run_user_code_as_its_owner_only() {
     let mut c = cluster.connect_with_extension();
     let target = attacker(&cluster, &mut c);
     wait_samples(&mut c, 2);
-    let mut m = cluster.connect_as("mallory");
-    let text = "SELECT count(*) FROM mallory.t WHERE a = mallory.evil() AND pad <> $1";
-    let stmt = m.prepare(text).unwrap();
-    for _ in 0..30 {
-        m.query(&stmt, &[&"y"]).unwrap();
-    }
-    wait_samples(&mut c, 3);
-    let queryid: i64 = c
-        .query_one(
-            "SELECT queryid FROM optischema.statements WHERE query = $1",
-            &[&text],
-        )
-        .unwrap()
-        .get(0);
+    let queryid = run_as(&cluster, &mut c, "mallory", EVIL_TEXT, 30);
     c.query_one("SELECT optischema.ask($1)", &[&queryid])
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status: Option<String> = c
-            .query_one(
-                "SELECT (SELECT status FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id DESC LIMIT 1)",
-                &[&queryid],
-            )
-            .unwrap()
-            .get(0);
-        if matches!(
-            status.as_deref(),
-            Some("done") | Some("failed") | Some("skipped")
-        ) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the request is still {status:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_eq!(
+        wait_request_done(&mut c, queryid, Duration::from_secs(30)),
+        "done"
+    );
     assert_eq!(mock.recorded().len(), 1, "the model was asked");
     assert_contained(&cluster, &target);
     assert!(cluster.log().contains("evil now runs as mallory"));
@@ -405,6 +376,34 @@ fn a_listener_without_grants_gets_ids_and_figures_only() {
             "{p}"
         );
     }
+
+    // captured values are for admins only, whatever table privileges a role holds
+    c.batch_execute("CREATE ROLE snoop LOGIN; GRANT pg_read_all_data, optischema_reader TO snoop")
+        .unwrap();
+    let captured: i64 = c
+        .query_one("SELECT count(*) FROM optischema.captured_params", &[])
+        .unwrap()
+        .get(0);
+    assert!(captured > 0, "values were captured");
+    let mut snoop = cluster.connect_as("snoop");
+    let seen: i64 = snoop
+        .query_one("SELECT count(*) FROM optischema.captured_params", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, 0);
+    let queryid: i64 = c
+        .query_one(
+            "SELECT queryid FROM optischema.statements WHERE query = 'SELECT id FROM secretive WHERE ssn = $1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let explained: String = snoop
+        .query_one("SELECT optischema.explain($1)::text", &[&queryid])
+        .unwrap()
+        .get(0);
+    assert!(explained.contains("custom_plans_hidden"), "{explained}");
+    assert!(!explained.contains("ssn-"), "{explained}");
 }
 
 /// The error a statement raised: (SQLSTATE, message).
@@ -503,9 +502,200 @@ fn an_admin_acts_only_through_the_functions_and_they_run_only_what_a_kind_allows
         .get(0);
     let (outcome, error) = wait_action(&mut c, action);
     assert_eq!(outcome, "done", "{error:?}");
+    // recorded as the admin's, although the row was written as the extension's owner
+    let who: String = c
+        .query_one(
+            "SELECT who FROM optischema.actions WHERE id = $1",
+            &[&action],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "boss");
     let dismissed: i64 = boss
         .query_one("SELECT (optischema.dismiss($1, 'not now')).id", &[&system])
         .unwrap()
         .get(0);
     assert_eq!(dismissed, system);
+}
+
+/// Arguments to try for a parameter of type `ty`: NULL, edges, hostile text.
+fn hostile_values(ty: &str) -> Vec<String> {
+    let long = format!("'{}'", "x".repeat(100_000));
+    let injection = "$$'); DROP TABLE optischema.history; --$$".to_string();
+    let mut values = vec!["NULL".to_string()];
+    values.extend(match ty {
+        "bigint" => vec!["-1", "0", "9223372036854775807", "-9223372036854775808"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>(),
+        "integer" => vec!["-1", "0", "2147483647", "-2147483648"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "interval" => vec!["'-1 day'", "'0'", "'1000 years'", "'1 microsecond'"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "text" => vec![
+            "''".to_string(),
+            injection.clone(),
+            long,
+            "'SELECT 1; ALTER ROLE current_user SUPERUSER'".to_string(),
+        ],
+        "text[]" => vec![
+            "'{}'".to_string(),
+            format!("ARRAY[{injection}]"),
+            "ARRAY['CREATE INDEX ON pg_catalog.pg_class (relname)']".to_string(),
+            "ARRAY[NULL::text]".to_string(),
+        ],
+        _ => Vec::new(),
+    });
+    values
+}
+
+/// A checksum of every OptiSchema table's rows.
+fn tables_checksum(c: &mut Client) -> String {
+    let tables: Vec<String> = c
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = 'optischema' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    tables
+        .iter()
+        .map(|t| {
+            let sum: Option<String> = c
+                .query_one(
+                    &format!("SELECT md5(string_agg(x::text, ',' ORDER BY x::text)) FROM {t} x"),
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            format!("{t}={}", sum.unwrap_or_default())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn every_function_survives_hostile_arguments_as_every_role() {
+    let cluster = Cluster::start(&["optischema.param_sample_rate = 1"]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE ROLE f_admin LOGIN IN ROLE optischema_admin;
+         CREATE ROLE f_reader LOGIN IN ROLE optischema_reader;
+         CREATE ROLE f_nobody LOGIN;
+         CREATE TABLE f (id int, k int);
+         INSERT INTO f SELECT g, g % 100 FROM generate_series(1, 20000) g;",
+    )
+    .unwrap();
+    wait_samples(&mut c, 2);
+    run_times(&mut c, "SELECT count(*) FROM f WHERE k = $1", 20);
+    wait_samples(&mut c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    // the workers stand still, so that any change to a table comes from a call
+    c.batch_execute("ALTER SYSTEM SET optischema.enabled = off; SELECT pg_reload_conf()")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let postmaster = cluster.postmaster_pid();
+    let functions: Vec<(String, String, Vec<String>)> = c
+        .query(
+            "SELECT p.oid::regprocedure::text, p.proname::text,
+                    array(SELECT format_type(t, NULL) FROM unnest(p.proargtypes::oid[]) t)
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'optischema' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(functions.len() >= 15, "{functions:?}");
+    let mut calls = 0;
+    for role in ["f_nobody", "f_reader", "f_admin", "postgres"] {
+        let before = tables_checksum(&mut c);
+        let mut s = cluster.connect_as(role);
+        s.batch_execute("SET statement_timeout = '20s'").unwrap();
+        for (signature, name, types) in &functions {
+            let values: Vec<Vec<String>> = types.iter().map(|t| hostile_values(t)).collect();
+            let rounds = values.iter().map(Vec::len).max().unwrap_or(1).max(1);
+            for round in 0..rounds {
+                let args: Vec<String> = values.iter().map(|v| v[round % v.len()].clone()).collect();
+                let sql = format!("SELECT optischema.{name}({})", args.join(", "));
+                calls += 1;
+                if let Err(e) = s.batch_execute(&sql) {
+                    let db = e.as_db_error().unwrap_or_else(|| {
+                        panic!(
+                            "{role}: {signature} lost the connection: {e}\n{}",
+                            cluster.log()
+                        )
+                    });
+                    assert_eq!(db.code().code().len(), 5, "{role}: {sql:.200}");
+                    assert!(
+                        !db.code().code().starts_with("XX"),
+                        "{role}: {sql:.200}: internal error {}",
+                        db.message()
+                    );
+                }
+            }
+        }
+        assert_eq!(cluster.postmaster_pid(), postmaster, "the server restarted");
+        assert!(
+            !cluster.log().contains("terminated by signal"),
+            "{}",
+            cluster.log()
+        );
+        if role == "f_nobody" || role == "f_reader" {
+            assert_eq!(tables_checksum(&mut c), before, "{role} changed a table");
+        }
+    }
+    assert!(calls > 100, "{calls} calls");
+    // and the server still answers
+    c.batch_execute("SELECT 1").unwrap();
+}
+
+#[test]
+fn a_reader_sees_the_texts_of_its_own_roles_and_all_only_with_pg_read_all_stats() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute(
+        "CREATE ROLE alice LOGIN;
+         CREATE ROLE bob LOGIN IN ROLE optischema_reader;
+         CREATE ROLE carol LOGIN IN ROLE optischema_reader, alice;
+         CREATE ROLE stats LOGIN IN ROLE optischema_reader, pg_read_all_stats;
+         CREATE TABLE alices (id int, note text);
+         GRANT SELECT ON alices TO alice;",
+    )
+    .unwrap();
+    wait_samples(&mut c, 2);
+    let text = "SELECT count(*) FROM alices WHERE note = $1";
+    let queryid = run_as(&cluster, &mut c, "alice", text, 5);
+    let seen = |role: &str| -> (Option<String>, i64) {
+        let mut r = cluster.connect_as(role);
+        let hot: Option<String> = r
+            .query_one(
+                "SELECT query FROM optischema.hot_queries('1 hour', 100) WHERE queryid = $1",
+                &[&queryid],
+            )
+            .unwrap()
+            .get(0);
+        let rows: i64 = r
+            .query_one(
+                "SELECT count(*) FROM optischema.statements WHERE queryid = $1",
+                &[&queryid],
+            )
+            .unwrap()
+            .get(0);
+        (hot, rows)
+    };
+    assert_eq!(seen("carol"), (Some(text.to_string()), 1));
+    assert_eq!(seen("stats"), (Some(text.to_string()), 1));
+    // bob sees the figures, not the text
+    assert_eq!(seen("bob"), (None, 0));
+    let mut bob = cluster.connect_as("bob");
+    let (code, message) = refused(bob.query_one("SELECT optischema.explain($1)", &[&queryid]));
+    assert_eq!(code, "42501", "{message}");
 }
