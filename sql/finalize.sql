@@ -22,12 +22,30 @@ GRANT SELECT ON ALL TABLES IN SCHEMA optischema TO optischema_reader;
 -- by roles it is a member of, and every text with pg_read_all_stats (superusers see all). The
 -- workers are superusers, which row level security does not stop; the view over the texts runs
 -- with its caller's rights.
+-- What is derived from a statement's text (its recommendations, rewrites, the LLM's answers,
+-- why it cannot be planned) follows the same rule; table-level findings have no statement.
+CREATE FUNCTION optischema.may_read_statement(queryid bigint) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT $1 IS NULL
+        OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')
+        OR EXISTS (SELECT FROM optischema.history_all h
+                    WHERE h.queryid OPERATOR(pg_catalog.=) $1
+                      AND pg_catalog.pg_has_role(current_user, h.userid, 'MEMBER'))
+$$;
 ALTER TABLE optischema.statements ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own_or_all_stats ON optischema.statements FOR SELECT
-    USING (pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'MEMBER')
-           OR EXISTS (SELECT FROM optischema.history_all h
-                       WHERE h.queryid = statements.queryid
-                         AND pg_catalog.pg_has_role(current_user, h.userid, 'MEMBER')));
+CREATE POLICY readable ON optischema.statements FOR SELECT
+    USING (optischema.may_read_statement(queryid));
+ALTER TABLE optischema.recommendation_store ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON optischema.recommendation_store FOR SELECT
+    USING (optischema.may_read_statement(queryid));
+ALTER TABLE optischema.ai_cache ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON optischema.ai_cache FOR SELECT
+    USING (optischema.may_read_statement(queryid));
+ALTER TABLE optischema.unexplainable ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON optischema.unexplainable FOR SELECT
+    USING (optischema.may_read_statement(queryid));
 ALTER VIEW optischema.recommendations SET (security_invoker = true);
 GRANT EXECUTE ON FUNCTION
     optischema.hot_queries(interval, int),

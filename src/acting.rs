@@ -35,7 +35,8 @@ pub const UNKNOWN_ROLE: &str =
     "the role that ran the statement is unknown or was dropped: it is not planned or run";
 
 /// Acts as `actor` inside a security-restricted operation for the rest of the current
-/// subtransaction. Call it only inside a subtransaction that ends before the caller goes on
+/// subtransaction; another role's statement gets the planning search_path (see
+/// [`use_planning_path`]), the caller's own text the caller's. Call it only inside a subtransaction that ends before the caller goes on
 /// (every caller uses `in_rolled_back_subtransaction`): ending it, by commit or rollback,
 /// gives back the user and security context that were in force before.
 ///
@@ -43,7 +44,10 @@ pub const UNKNOWN_ROLE: &str =
 pub fn act_as(actor: Actor<'_>) {
     let role = match actor {
         Actor::Caller => unsafe { pg_sys::GetUserId() },
-        Actor::Role(name) => role_oid(name),
+        Actor::Role(name) => {
+            use_planning_path();
+            role_oid(name)
+        }
     };
     unsafe {
         let mut user = Oid::INVALID;
@@ -172,4 +176,30 @@ fn as_user<R>(user: Oid, restricted: bool, body: impl FnOnce() -> R) -> R {
     PgTryBuilder::new(std::panic::AssertUnwindSafe(body))
         .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(before, context) })
         .execute()
+}
+
+/// The search_path statements are planned and run with, for the rest of the current
+/// (sub)transaction: the database's own (`ALTER DATABASE ... SET search_path`), or PostgreSQL's
+/// default `"$user", public`, with `pg_temp` last. Never the caller's: a session's path or its
+/// temporary tables must not decide what another role's statement resolves to.
+pub fn use_planning_path() {
+    let path = Spi::get_one::<String>(
+        "SELECT coalesce(
+                (SELECT pg_catalog.substr(c, 13)
+                   FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c
+                  WHERE s.setrole OPERATOR(pg_catalog.=) 0
+                    AND s.setdatabase OPERATOR(pg_catalog.=)
+                        (SELECT oid FROM pg_catalog.pg_database
+                          WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                    AND c OPERATOR(pg_catalog.~~) 'search_path=%'
+                  LIMIT 1),
+                '\"$user\", public')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_else(|| "\"$user\", public".into());
+    let with_temp_last = format!("{path}, pg_temp");
+    let value =
+        CString::new(with_temp_last).unwrap_or_else(|_| c"\"$user\", public, pg_temp".into());
+    crate::plans::explain::set_local(c"search_path", &value);
 }

@@ -19,24 +19,39 @@ pub const REDACTED: &str = "[redacted]";
 
 /// True when `text` names a secret setting.
 pub fn names_secret(text: &str) -> bool {
-    let lower = text.to_ascii_lowercase();
-    SECRET_SETTINGS.iter().any(|s| lower.contains(s))
+    SECRET_SETTINGS
+        .iter()
+        .any(|s| find_ignoring_case(text.as_bytes(), s.as_bytes(), 0).is_some())
+}
+
+/// Where `needle` (lowercase ASCII) first occurs in `haystack` at or after `from`, ASCII case
+/// ignored; without copying the haystack (a message may be hundreds of megabytes).
+fn find_ignoring_case(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() || from > haystack.len() - needle.len() {
+        return None;
+    }
+    (from..=haystack.len() - needle.len())
+        .find(|&i| haystack[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 /// `text` with every quoted value that follows a secret setting's name (within the next few
-/// words: `= '...'`, `TO '...'`, `', '...'`, `changed to "..."`) and every occurrence of
-/// `known` secrets replaced by [`REDACTED`]; None when nothing had to change.
+/// words: `= '...'`, `TO '...'`, `', '...'`, `changed to "..."`, dollar quotes) and every
+/// occurrence of `known` secrets replaced by [`REDACTED`]; None when nothing had to change.
 pub fn redact(text: &str, known: &[&str]) -> Option<String> {
+    let known: Vec<&str> = known.iter().copied().filter(|s| s.len() >= 4).collect();
+    // the common case, nothing to hide, costs a scan and no copy
+    if !known.iter().any(|k| text.contains(k)) && !names_secret(text) {
+        return None;
+    }
     let mut out = text.to_string();
-    for secret in known.iter().filter(|s| s.len() >= 4) {
+    for secret in &known {
         out = out.replace(secret, REDACTED);
     }
-    let lower = out.to_ascii_lowercase();
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for name in SECRET_SETTINGS {
         let mut from = 0;
-        while let Some(at) = lower[from..].find(name) {
-            let mut after = from + at + name.len();
+        while let Some(at) = find_ignoring_case(out.as_bytes(), name.as_bytes(), from) {
+            let mut after = at + name.len();
             // the quote that closes the name itself ("optischema.llm_api_key" changed to ...)
             if matches!(out.as_bytes().get(after), Some(b'"' | b'\'')) {
                 after += 1;
@@ -44,7 +59,7 @@ pub fn redact(text: &str, known: &[&str]) -> Option<String> {
             if let Some(span) = quoted_value_after(&out, after) {
                 spans.push(span);
             }
-            from = after;
+            from = at + name.len();
         }
     }
     spans.sort_unstable();
@@ -65,7 +80,21 @@ const VALUE_WITHIN: usize = 48;
 fn quoted_value_after(text: &str, from: usize) -> Option<(usize, usize)> {
     let bytes = text.as_bytes();
     let limit = (from + VALUE_WITHIN).min(bytes.len());
-    let open = (from..limit).find(|&i| bytes[i] == b'\'' || bytes[i] == b'"')?;
+    let open = (from..limit).find(|&i| matches!(bytes[i], b'\'' | b'"' | b'$'))?;
+    if bytes[open] == b'$' {
+        // $$...$$ or $tag$...$tag$
+        let tag_end = (open + 1..bytes.len())
+            .find(|&i| !(bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_'))?;
+        if bytes[tag_end] != b'$' {
+            return None;
+        }
+        let delimiter = &text[open..=tag_end];
+        let body = tag_end + 1;
+        let end = text[body..]
+            .find(delimiter)
+            .map_or(text.len(), |n| body + n);
+        return Some((body, end));
+    }
     let quote = bytes[open];
     let mut i = open + 1;
     while i < bytes.len() {
@@ -195,6 +224,14 @@ mod tests {
             (
                 "ALTER SYSTEM SET optischema.sandbox_conninfo = 'host=h password=p'",
                 "ALTER SYSTEM SET optischema.sandbox_conninfo = '[redacted]'",
+            ),
+            (
+                "ALTER SYSTEM SET optischema.llm_api_key = $$sk-dollar$$",
+                "ALTER SYSTEM SET optischema.llm_api_key = $$[redacted]$$",
+            ),
+            (
+                "SET optischema.llm_api_key = $k$sk-tagged$k$",
+                "SET optischema.llm_api_key = $k$[redacted]$k$",
             ),
             // not closed: to the end
             (

@@ -212,7 +212,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
 /// that saw it, with the rest of the workload its indexes are chosen for.
 fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::spi::SpiError> {
     // statements are planned as their users run them, not with the worker's own search_path
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let now = Instant::now();
     last_analyzed.retain(|_, at| now.duration_since(*at) < REANALYZE_AFTER);
     let due = |queryid: i64| !last_analyzed.contains_key(&queryid);

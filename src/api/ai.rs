@@ -28,7 +28,7 @@ fn ask(queryid: Option<i64>) -> pgrx::JsonB {
     let caller = acting::role_name(acting::caller());
     acting::as_extension_owner(|| {
         // statements are planned as their users run them, as the AI worker does
-        Spi::run("SET LOCAL search_path TO DEFAULT").unwrap_or_else(|e| error!("optischema: {e}"));
+        acting::use_planning_path();
         queue_question(queryid, &caller)
     })
 }

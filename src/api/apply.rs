@@ -147,15 +147,15 @@ fn permitted(caller: pg_sys::Oid, id: i64, kind: &str, steps: &[String], mode: &
     if kind != "config" || mode == "trial" {
         return;
     }
-    for step in steps {
-        let Some(scope) = apply::validate::config_scope(step) else {
-            continue;
-        };
-        if !apply::validate::may_set(caller, &scope) {
+    for step in steps.iter().filter(|s| s.as_str() != apply::RELOAD) {
+        // a scope not understood (ALTER ROLE CURRENT_USER, say) is not allowed
+        let allowed = apply::validate::config_scope(step)
+            .is_some_and(|scope| apply::validate::may_set(caller, &scope));
+        if !allowed {
             ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("recommendation {id}: permission denied to change a setting for {scope:?}"),
+                format!("recommendation {id}: permission denied to make this change: {step}"),
                 "Only a role that could run the statement itself can apply it (ALTER SYSTEM needs a superuser)."
             );
         }

@@ -289,6 +289,7 @@ pub(crate) fn statement_here(queryid: i64) -> Option<String> {
 }
 
 #[pg_extern(volatile)]
+#[search_path(pg_catalog, pg_temp)]
 fn explain(queryid: Option<i64>) -> pgrx::JsonB {
     let queryid = valid(args::queryid(queryid));
     let query = statement_here(queryid);
@@ -366,7 +367,7 @@ fn analyze_now() -> i64 {
     acting::require_member(acting::caller(), ADMIN);
     acting::as_extension_owner(|| {
         // statements are planned as their users run them, as the worker does
-        Spi::run("SET LOCAL search_path TO DEFAULT").unwrap_or_else(|e| error!("optischema: {e}"));
+        acting::use_planning_path();
         analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |_| true)
             .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
     })

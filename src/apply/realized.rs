@@ -30,7 +30,7 @@ pub fn measure() -> spi::Result<()> {
         return Ok(());
     }
     // statements' tables are found as their users name them, not with the worker's search_path
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let window = settings::REALIZE_WINDOW_MIN.get();
     let due: Vec<(i64, TimestampWithTimeZone, Vec<i64>)> = Spi::connect(|client| {
         client

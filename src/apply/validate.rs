@@ -158,16 +158,59 @@ fn table_schema_ok(rv: *mut pg_sys::RangeVar) -> Result<bool, String> {
     }
 }
 
-/// CREATE [UNIQUE] INDEX CONCURRENTLY [name] ON schema.table ...; named `name` when given.
+/// CREATE [UNIQUE] INDEX CONCURRENTLY [name] ON schema.table ...; named `name` when given;
+/// no storage options or tablespace, and functions and operators from pg_catalog only (the
+/// worker resolves unqualified names in pg_catalog alone).
 fn index_build(node: *mut pg_sys::Node, name: Option<&str>) -> Result<bool, String> {
     let stmt = unsafe { &*(node as *mut pg_sys::IndexStmt) };
     if !stmt.concurrent || !table_schema_ok(stmt.relation)? {
         return Ok(false);
     }
-    Ok(match name {
-        Some(n) => text(stmt.idxname).as_deref() == Some(n) && !stmt.unique,
-        None => true,
-    })
+    // a dropped index comes back exactly as pg_get_indexdef printed it (its owner's functions,
+    // options and tablespace included: CREATE INDEX runs them as the table's owner, restricted)
+    let Some(name) = name else { return Ok(true) };
+    if !stmt.tableSpace.is_null() || !list_items(stmt.options).is_empty() {
+        return Err("an index OptiSchema builds has no storage options or tablespace".into());
+    }
+    let exprs = list_items(stmt.indexParams)
+        .into_iter()
+        .chain(list_items(stmt.indexIncludingParams))
+        .map(|e| unsafe { (*(e as *mut pg_sys::IndexElem)).expr })
+        .chain(std::iter::once(stmt.whereClause));
+    for expr in exprs {
+        if names_code_outside_catalog(expr) {
+            return Err(
+                "an index OptiSchema builds uses only built-in functions and operators".into(),
+            );
+        }
+    }
+    Ok(text(stmt.idxname).as_deref() == Some(name) && !stmt.unique)
+}
+
+/// Whether a raw expression names a function or an operator in a schema other than
+/// pg_catalog.
+fn names_code_outside_catalog(node: *mut pg_sys::Node) -> bool {
+    fn foreign(names: *mut pg_sys::List) -> bool {
+        let parts = list_items(names);
+        parts.len() > 1
+            && unsafe { text((*(parts[0] as *mut pg_sys::String)).sval) }.as_deref()
+                != Some("pg_catalog")
+    }
+    #[pg_guard]
+    unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut std::ffi::c_void) -> bool {
+        unsafe {
+            if node.is_null() {
+                return false;
+            }
+            let found = match (*node).type_ {
+                NodeTag::T_FuncCall => foreign((*(node as *mut pg_sys::FuncCall)).funcname),
+                NodeTag::T_A_Expr => foreign((*(node as *mut pg_sys::A_Expr)).name),
+                _ => false,
+            };
+            found || pg_sys::raw_expression_tree_walker(node, Some(walk), ctx)
+        }
+    }
+    unsafe { walk(node, std::ptr::null_mut()) }
 }
 
 /// The qualified names a DROP lists.

@@ -123,7 +123,7 @@ fn next_call() -> spi::Result<Option<Call>> {
         return Ok(None);
     };
     // statements are planned as their users run them, not with the worker's search_path
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let Some(context) = context::gather(queryid)? else {
         close(
             request_id,
@@ -251,7 +251,7 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
     else {
         return Ok(());
     };
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let Some((query, role, _, _)) = context::plan_of(queryid)? else {
         return Ok(());
     };
@@ -359,7 +359,7 @@ fn offer_indexes(queryid: i64, answer: &Answer) -> spi::Result<()> {
     if answer.index_suggestions.is_empty() {
         return Ok(());
     }
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let selected = suggestions::selected(queryid, &answer.index_suggestions)?;
     Spi::connect_mut(|client| {
         let mut payloads = Vec::new();

@@ -128,6 +128,10 @@ fn plan_in_subtransaction(
         .report(PgLogLevel::ERROR);
     }
     set_local(c"lock_timeout", c"1s");
+    if let Actor::Role(_) = actor {
+        // PREPARE resolves the names: with the planning path, as EXECUTE will
+        crate::acting::use_planning_path();
+    }
     if !prepared {
         act_as(actor);
         return Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON, VERBOSE) {text}"))

@@ -218,7 +218,7 @@ pub fn plan(
     steps: &[String],
 ) -> spi::Result<Plan> {
     // statement texts name tables as the application sees them
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let (sql, queryids) = affected(recommendation_id)?;
     let change = change_of(kind, &sql)?;
     let mut subjects = Vec::new();
@@ -287,7 +287,7 @@ fn fail(message: String) -> ! {
 /// Copies of every relation `plan`'s statements depend on, rows up to `limit_bytes` a table
 /// (a block sample above it).
 pub fn copy(plan: &Plan, limit_bytes: i64) -> spi::Result<Copy> {
-    Spi::run("SET LOCAL search_path TO DEFAULT")?;
+    crate::acting::use_planning_path();
     let search_path =
         Spi::get_one::<String>("SELECT current_setting('search_path')")?.unwrap_or_default();
     // printed definitions qualify every name when nothing else is on the path

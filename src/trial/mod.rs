@@ -198,13 +198,30 @@ pub fn sandbox_steps(kind: &str, steps: &[String]) -> Result<Vec<String>, String
 
 /// `ALTER ROLE r SET name = value` (or DATABASE, or a plain SET) as `SET [LOCAL] name = value`.
 pub fn session_setting(sql: &str, local: bool) -> Option<String> {
+    // the last " SET ": a quoted role or database name before it may hold anything
     let setting = match sql.strip_prefix("SET ") {
         Some(rest) => rest,
-        None => sql.split_once(" SET ")?.1,
+        None => sql.rsplit_once(" SET ")?.1,
     };
     let (name, value) = setting.split_once('=')?;
+    let (name, value) = (name.trim(), value.trim());
+    // rebuilt from checked parts only: an allowed setting's name and one literal
+    if !crate::apply::validate::ALLOWED_SETTINGS.contains(&name) || !is_one_literal(value) {
+        return None;
+    }
     let scope = if local { "LOCAL " } else { "" };
-    Some(format!("SET {scope}{} = {}", name.trim(), value.trim()))
+    Some(format!("SET {scope}{name} = {value}"))
+}
+
+/// One quoted string (quotes doubled inside) or one bare number or word.
+fn is_one_literal(value: &str) -> bool {
+    if let Some(inner) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        return !inner.replace("''", "").contains('\'') && !inner.contains('\\');
+    }
+    !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// A column to create in the sandbox.
@@ -383,6 +400,28 @@ mod tests {
         assert!(sandbox_steps("config", &["ALTER ROLE app".into()]).is_err());
         assert!(sandbox_steps("rewrite", &[]).unwrap().is_empty());
         assert!(sandbox_steps("vacuum", &[]).is_err());
+    }
+
+    #[test]
+    fn a_setting_is_rebuilt_from_checked_parts_only() {
+        // a role whose quoted name holds statements of its own
+        assert_eq!(
+            session_setting(
+                "ALTER ROLE \"a SET work_mem = 1; COPY (SELECT 1) TO PROGRAM 'x'; --\" SET work_mem = '64MB'",
+                true
+            )
+            .as_deref(),
+            Some("SET LOCAL work_mem = '64MB'")
+        );
+        for bad in [
+            "ALTER ROLE a SET work_mem = 1; DROP TABLE t",
+            "ALTER ROLE a SET work_mem = '1'; SELECT 1; --'",
+            "ALTER ROLE a SET shared_preload_libraries = 'x'",
+            "ALTER ROLE a SET role = 'postgres'",
+            "SET work_mem = E'\\x'",
+        ] {
+            assert_eq!(session_setting(bad, true), None, "{bad}");
+        }
     }
 
     #[test]

@@ -101,10 +101,12 @@ fn here(plan: &Plan, s: &Subject) -> Vec<StatementTrial> {
             let ran = in_transaction(|| {
                 in_rolled_back_subtransaction(|| {
                     // statement texts name tables as the application sees them
-                    Spi::run("SET LOCAL search_path TO DEFAULT").map_err(|e| e.to_string())?;
+                    crate::acting::use_planning_path();
                     let before = explain_here(text, s.role.as_deref());
                     let after = change_here(plan).map(|change| {
                         for sql in &change {
+                            // what runs here, as the worker, is one checked statement
+                            crate::apply::validate::check(&plan.kind, "trial", sql, 0)?;
                             if let Err(e) = Spi::run(sql) {
                                 return Err(format!("the change failed: {e}"));
                             }

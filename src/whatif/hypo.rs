@@ -176,6 +176,23 @@ fn analysed(
 ) -> HypoIndex {
     unsafe {
         let stmt = transformIndexStmt(relid, stmt, text.as_ptr());
+        // an expression or a predicate is evaluated (folded, its selectivity estimated): only
+        // PostgreSQL's own functions and operators, never code a role wrote
+        for item in list_items((*stmt).indexParams)
+            .into_iter()
+            .chain(list_items((*stmt).indexIncludingParams))
+        {
+            if calls_user_code((*(item as *mut pg_sys::IndexElem)).expr) {
+                reject(format!(
+                    "{sql}: a hypothetical index may use only built-in functions and operators"
+                ));
+            }
+        }
+        if calls_user_code((*stmt).whereClause) {
+            reject(format!(
+                "{sql}: a hypothetical index's predicate may use only built-in functions and operators"
+            ));
+        }
         let am_name = CStr::from_ptr((*stmt).accessMethod)
             .to_string_lossy()
             .into_owned();
@@ -293,6 +310,28 @@ fn analysed(
         h.columns = columns_used(&h);
         h
     }
+}
+
+/// Whether an analysed expression calls a function (or an operator's function) outside
+/// pg_catalog.
+fn calls_user_code(node: *mut pg_sys::Node) -> bool {
+    #[pg_guard]
+    unsafe extern "C-unwind" fn not_builtin(func: Oid, _context: *mut std::ffi::c_void) -> bool {
+        unsafe { pg_sys::get_func_namespace(func) != Oid::from(pg_sys::PG_CATALOG_NAMESPACE) }
+    }
+    #[pg_guard]
+    unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut std::ffi::c_void) -> bool {
+        unsafe {
+            if node.is_null() {
+                return false;
+            }
+            if pg_sys::check_functions_in_node(node, Some(not_builtin), ctx) {
+                return true;
+            }
+            pg_sys::expression_tree_walker(node, Some(walk), ctx)
+        }
+    }
+    unsafe { walk(node, std::ptr::null_mut()) }
 }
 
 /// Names of the table columns `h` uses, in attribute order.

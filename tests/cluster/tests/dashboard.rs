@@ -67,11 +67,11 @@ fn the_dashboard_follows_the_workload_live() {
 
     // a NOTIFY reaches the screen within 2 s
     let sent = Instant::now();
-    c.batch_execute(r#"NOTIFY optischema, '{"type":"recommendation","id":424242,"status":"open","title":"marker for the test"}'"#)
+    c.batch_execute(r#"NOTIFY optischema, '{"type":"recommendation","id":424242,"kind":"index","status":"open"}'"#)
         .unwrap();
     browser.wait_for(
         "the NOTIFY in the feed",
-        "return [...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('marker for the test'))",
+        "return [...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('recommendation 424242'))",
         Duration::from_secs(5),
     );
     let took = sent.elapsed();
