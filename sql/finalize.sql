@@ -34,18 +34,17 @@ AS $$
                     WHERE h.queryid OPERATOR(pg_catalog.=) $1
                       AND pg_catalog.pg_has_role(current_user, h.userid, 'MEMBER'))
 $$;
-ALTER TABLE optischema.statements ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON optischema.statements FOR SELECT
-    USING (optischema.may_read_statement(queryid));
-ALTER TABLE optischema.recommendation_store ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON optischema.recommendation_store FOR SELECT
-    USING (optischema.may_read_statement(queryid));
-ALTER TABLE optischema.ai_cache ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON optischema.ai_cache FOR SELECT
-    USING (optischema.may_read_statement(queryid));
-ALTER TABLE optischema.unexplainable ENABLE ROW LEVEL SECURITY;
-CREATE POLICY readable ON optischema.unexplainable FOR SELECT
-    USING (optischema.may_read_statement(queryid));
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['statements', 'recommendation_store', 'ai_cache', 'unexplainable'] LOOP
+        EXECUTE format('ALTER TABLE optischema.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY readable ON optischema.%I FOR SELECT
+                            USING (optischema.may_read_statement(queryid))', t);
+    END LOOP;
+END
+$$;
 ALTER VIEW optischema.recommendations SET (security_invoker = true);
 GRANT EXECUTE ON FUNCTION
     optischema.hot_queries(interval, int),
