@@ -52,9 +52,15 @@ fn next_message(
                 }
             }
             Ok(_) => {}
+            // a read timeout, or a signal (a child process ending: pg_ctl, the proxy) that
+            // interrupted the read: read again
             Err(tungstenite::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => panic!("websocket: {e}"),
         }
     }
