@@ -9,7 +9,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-30}
 install_optischema
-cluster_init bench-sampling 55434 \
+cluster_init bench-sampling 55439 \
     "shared_preload_libraries = 'pg_stat_statements,optischema'" \
     "pg_stat_statements.max = 10000" "pg_stat_statements.track_utility = off" \
     "optischema.sample_interval = 2"
