@@ -43,28 +43,13 @@ pub const UNKNOWN_ROLE: &str =
 /// Raises when the role does not exist (SQLSTATE 42704).
 pub fn act_as(actor: Actor<'_>) {
     let role = match actor {
-        Actor::Caller => unsafe { pg_sys::GetUserId() },
+        Actor::Caller => caller(),
         Actor::Role(name) => {
             use_planning_path();
             role_oid(name)
         }
     };
-    unsafe {
-        let mut user = Oid::INVALID;
-        let mut context: std::ffi::c_int = 0;
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(
-            role,
-            context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as std::ffi::c_int,
-        );
-    }
-}
-
-/// True inside [`act_as`] (or any other security-restricted operation).
-pub fn restricted() -> bool {
-    unsafe { pg_sys::InSecurityRestrictedOperation() }
+    switch_user(role, true);
 }
 
 fn role_oid(name: &str) -> Oid {
@@ -161,9 +146,9 @@ pub fn as_extension_owner<R>(body: impl FnOnce() -> R) -> R {
     as_user(extension_owner(), false, body)
 }
 
-/// Runs `body` as `user` (restricted or not), giving back the user and security context in
-/// force before afterwards, also when `body` raises.
-fn as_user<R>(user: Oid, restricted: bool, body: impl FnOnce() -> R) -> R {
+/// Makes `user` the current user (inside a security-restricted operation when `restricted`);
+/// returns the user and security context it replaced.
+fn switch_user(user: Oid, restricted: bool) -> (Oid, std::ffi::c_int) {
     let (mut before, mut context) = (Oid::INVALID, 0 as std::ffi::c_int);
     let mut flags = pg_sys::SECURITY_LOCAL_USERID_CHANGE as std::ffi::c_int;
     if restricted {
@@ -173,6 +158,13 @@ fn as_user<R>(user: Oid, restricted: bool, body: impl FnOnce() -> R) -> R {
         pg_sys::GetUserIdAndSecContext(&mut before, &mut context);
         pg_sys::SetUserIdAndSecContext(user, context | flags);
     }
+    (before, context)
+}
+
+/// Runs `body` as `user` (restricted or not), giving back the user and security context in
+/// force before afterwards, also when `body` raises.
+fn as_user<R>(user: Oid, restricted: bool, body: impl FnOnce() -> R) -> R {
+    let (before, context) = switch_user(user, restricted);
     PgTryBuilder::new(std::panic::AssertUnwindSafe(body))
         .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(before, context) })
         .execute()
