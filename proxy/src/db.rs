@@ -5,10 +5,11 @@
 use crate::api::ApiError;
 use crate::config::Database;
 use crate::events;
+use crate::workers::{self, Verdict, WorkerPids};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, RwLock};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
@@ -85,17 +86,18 @@ impl Db {
     pub async fn listen(self: Arc<Self>, events: broadcast::Sender<String>) {
         let mut delay = Duration::from_millis(250);
         let mut last_error: Option<String> = None;
+        let mut warned_hidden = false;
         loop {
             match tokio_postgres::connect(&self.dsn, NoTls).await {
                 Ok((client, mut connection)) => {
-                    let (notes, mut received) = mpsc::unbounded_channel::<String>();
+                    let (notes, mut received) = mpsc::unbounded_channel::<(i32, String)>();
                     let driver = tokio::spawn(async move {
                         let mut messages =
                             futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                         while let Some(message) = messages.next().await {
                             match message {
                                 Ok(AsyncMessage::Notification(n)) => {
-                                    let _ = notes.send(n.payload().to_string());
+                                    let _ = notes.send((n.process_id(), n.payload().to_string()));
                                 }
                                 Ok(_) => {}
                                 Err(e) => return Some(describe(&e)),
@@ -105,14 +107,21 @@ impl Db {
                     });
                     match client.batch_execute(READER_SETUP).await {
                         Ok(()) => {
-                            *self.client.write().await = Some(Arc::new(client));
+                            let client = Arc::new(client);
+                            *self.client.write().await = Some(client.clone());
                             self.connected.store(true, Ordering::Relaxed);
                             last_error = None;
                             delay = Duration::from_millis(250);
                             let _ = events.send(events::connection(&self.name, "connected", None));
                             eprintln!("optischema-proxy: {} connected, listening", self.name);
-                            while let Some(payload) = received.recv().await {
-                                let _ = events.send(events::notification(&self.name, &payload));
+                            let mut workers = WorkerPids::default();
+                            while let Some((pid, payload)) = received.recv().await {
+                                if self
+                                    .sent_by_worker(&client, &mut workers, pid, &mut warned_hidden)
+                                    .await
+                                {
+                                    let _ = events.send(events::notification(&self.name, &payload));
+                                }
                             }
                         }
                         Err(e) => last_error = Some(describe(&e)),
@@ -144,6 +153,57 @@ impl Db {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+}
+
+impl Db {
+    /// Whether a payload from `pid` was sent by one of OptiSchema's workers (see [`workers`]);
+    /// payloads from other sessions are dropped, each lookup that refuses one logged.
+    async fn sent_by_worker(
+        &self,
+        client: &Client,
+        cache: &mut WorkerPids,
+        pid: i32,
+        warned_hidden: &mut bool,
+    ) -> bool {
+        let now = Instant::now();
+        match cache.verdict(pid, now) {
+            Verdict::Forward => return true,
+            Verdict::Drop => return false,
+            Verdict::LookUp => {}
+        }
+        match workers::look_up(client, pid).await {
+            Ok(found) => {
+                cache.looked_up(found.workers, now);
+                if found.sender_hidden {
+                    if !*warned_hidden {
+                        *warned_hidden = true;
+                        eprintln!(
+                            "optischema-proxy: {}: NOTIFY payloads are dropped: this role cannot see other sessions' backend_type in pg_stat_activity, so it cannot tell OptiSchema's workers from other senders (GRANT pg_read_all_stats to it)",
+                            self.name
+                        );
+                    }
+                    return false;
+                }
+            }
+            Err(e) => {
+                cache.looked_up(Default::default(), now);
+                eprintln!(
+                    "optischema-proxy: {}: cannot look up OptiSchema's workers, payload dropped: {}",
+                    self.name,
+                    describe(&e)
+                );
+                return false;
+            }
+        }
+        let accepted = cache.is_worker(pid);
+        if !accepted {
+            eprintln!(
+                "optischema-proxy: {}: ignored a NOTIFY from pid {pid}, which is not an OptiSchema worker",
+                self.name
+            );
+        }
+        accepted
     }
 }
 

@@ -7,6 +7,7 @@ mod config;
 mod db;
 mod events;
 mod origin;
+mod workers;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;

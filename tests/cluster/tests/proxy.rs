@@ -1,6 +1,7 @@
-//! The dashboard's proxy against a real cluster: NOTIFY payloads reach WebSocket clients tagged
-//! with their database (queryids intact), the JSON API answers and turns bad requests into 4xx,
-//! actions need the admin token and DSN, and a restarted database is LISTENed to again.
+//! The dashboard's proxy against a real cluster: NOTIFY payloads of OptiSchema's workers (and
+//! only theirs) reach WebSocket clients tagged with their database (queryids intact), the JSON
+//! API answers and turns bad requests into 4xx, actions need the admin token and DSN, and a
+//! restarted database is LISTENed to again.
 
 use optischema_cluster_tests::*;
 use serde_json::Value;
@@ -87,9 +88,25 @@ fn post(proxy: &Proxy, path: &str, token: Option<&str>) -> (u16, Value) {
     }
 }
 
+/// Waits until the proxy is connected to (and LISTENs on) every database.
+fn wait_connected(proxy: &Proxy) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(proxy, "/api/databases").1["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["connected"] != true)
+    {
+        assert!(Instant::now() < deadline, "the proxy never connected");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
     let (cluster, mut c) = cluster_with_reader();
+    c.batch_execute("CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)")
+        .unwrap();
     // the same database under a second name stands for a second server
     let second = reader_dsn(&cluster).replacen("shop=", "second=", 1);
     let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster), "--dsn", &second], &[]);
@@ -101,47 +118,38 @@ fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
     assert_eq!(hello["payload"]["read_only"], true);
     assert_eq!(hello["payload"]["databases"][0]["name"], "shop");
     assert_eq!(hello["payload"]["databases"][1]["name"], "second");
-    // wait until the proxy LISTENs on both
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while get(&proxy, "/api/databases").1["databases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|d| d["connected"] != true)
-    {
-        assert!(Instant::now() < deadline, "the proxy never connected");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_connected(&proxy);
     let (_, fleet) = get(&proxy, "/api/fleet");
     assert_eq!(fleet["databases"].as_array().unwrap().len(), 2);
     assert!(
         fleet["databases"][1]["summary"]["status"]["samples_taken"].is_number(),
         "{fleet}"
     );
-    let sent = Instant::now();
-    c.batch_execute(
-        r#"NOTIFY optischema, '{"type":"hot_query","queryid":-9027548059796858541,"rank":1}'"#,
-    )
-    .unwrap();
-    let m = next_message(&mut ws, Duration::from_secs(5), |v| {
-        v["payload"]["type"] == "hot_query"
-    })
-    .unwrap();
+    // a statement that starts running: the sampler announces it as a hot query, on both names
+    wait_samples(&mut c, 1);
+    run_times(&mut c, "SELECT count(*) FROM t WHERE a < $1", 50);
+    let ran = Instant::now();
+    let mut names = Vec::new();
+    while names.len() < 2 {
+        let m = next_message(&mut ws, Duration::from_secs(10), |v| {
+            v["payload"]["type"] == "hot_query" && !names.contains(&v["db"])
+        })
+        .unwrap_or_else(|| panic!("hot_query payloads arrived for {names:?} only"));
+        // a 64-bit queryid arrives as a string, unchanged
+        let queryid = &m["payload"]["queryid"];
+        assert!(
+            queryid.is_string() || queryid.as_i64().unwrap().unsigned_abs() < (1 << 53),
+            "{m}"
+        );
+        names.push(m["db"].clone());
+    }
     assert!(
-        sent.elapsed() < Duration::from_secs(2),
+        ran.elapsed() < Duration::from_secs(5),
         "took {:?}",
-        sent.elapsed()
+        ran.elapsed()
     );
-    let other = next_message(&mut ws, Duration::from_secs(5), |v| {
-        v["payload"]["type"] == "hot_query"
-    })
-    .unwrap();
-    let mut names = [m["db"].as_str().unwrap(), other["db"].as_str().unwrap()];
-    names.sort();
+    names.sort_by_key(|n| n.to_string());
     assert_eq!(names, ["second", "shop"]);
-    // a 64-bit queryid arrives as a string, unchanged
-    assert_eq!(m["payload"]["queryid"], "-9027548059796858541");
-    // the worker's own payloads come through too
     let sample = next_message(&mut ws, Duration::from_secs(5), |v| {
         v["payload"]["type"] == "sample"
     })
@@ -149,6 +157,76 @@ fn a_notify_becomes_a_websocket_message_tagged_with_its_database() {
     assert!(sample["payload"]["statements"].is_number());
 }
 
+#[test]
+fn payloads_not_sent_by_optischemas_workers_are_not_forwarded() {
+    let (cluster, mut c) = cluster_with_reader();
+    c.batch_execute(
+        "CREATE ROLE mallory LOGIN; CREATE ROLE nostats LOGIN; GRANT optischema_reader TO nostats",
+    )
+    .unwrap();
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let mut ws = websocket(&proxy);
+    wait_connected(&proxy);
+    let forged = |v: &Value| v["payload"]["forged"] == true;
+    // a plain role, and a superuser's session too: neither is a worker
+    let mut mallory = cluster.connect_as("mallory");
+    let flooded = Instant::now();
+    for _ in 0..50 {
+        mallory
+            .batch_execute(r#"NOTIFY optischema, '{"type":"hot_query","queryid":4242,"rank":1,"forged":true}'"#)
+            .unwrap();
+    }
+    c.batch_execute(r#"NOTIFY optischema, '{"type":"recommendation","id":4242,"forged":true}'"#)
+        .unwrap();
+    // the sampler's payloads still come through, the forged ones (sent before them) never
+    let mut samples = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while samples < 2 {
+        assert!(Instant::now() < deadline, "no sample payloads");
+        let m = next_message(&mut ws, Duration::from_secs(5), |v| {
+            forged(v) || v["payload"]["type"] == "sample"
+        })
+        .expect("a sample payload");
+        assert!(!forged(&m), "a forged payload was forwarded: {m}");
+        samples += 1;
+    }
+    // 51 forged payloads did not make 51 lookups: at most one a second
+    let lookups: i64 = c
+        .query_one(
+            "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements
+              WHERE query LIKE '%backend_type LIKE%' AND query NOT LIKE '%pg_stat_statements%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let allowed = 2 + flooded.elapsed().as_secs() as i64;
+    assert!(
+        (1..=allowed).contains(&lookups),
+        "{lookups} lookups in {:?}",
+        flooded.elapsed()
+    );
+
+    // a role that cannot see other sessions' backend_type cannot tell: it forwards nothing
+    let blind = Proxy::start(
+        &[
+            "--dsn",
+            &format!(
+                "blind=host=127.0.0.1 port={} user=nostats dbname=postgres",
+                cluster.port
+            ),
+        ],
+        &[],
+    );
+    let mut blind_ws = websocket(&blind);
+    wait_connected(&blind);
+    assert_eq!(
+        next_message(&mut blind_ws, Duration::from_secs(3), |v| v["payload"]
+            ["type"]
+            == "sample"),
+        None,
+        "payloads forwarded without pg_read_all_stats"
+    );
+}
 #[test]
 fn the_api_answers_and_bad_requests_get_a_4xx_with_a_message() {
     let (cluster, mut c) = cluster_with_reader();
@@ -374,14 +452,12 @@ fn a_restarted_database_is_listened_to_again() {
         v["payload"]["type"] == "proxy" && v["payload"]["state"] == "connected"
     })
     .expect("the proxy is back");
-    let mut c = cluster.connect();
-    c.batch_execute(r#"NOTIFY optischema, '{"type":"recommendation","id":42}'"#)
-        .unwrap();
-    let m = next_message(&mut ws, Duration::from_secs(5), |v| {
-        v["payload"]["type"] == "recommendation"
+    // the workers have new pids after the restart: their payloads are forwarded again
+    let m = next_message(&mut ws, Duration::from_secs(10), |v| {
+        v["payload"]["type"] == "sample"
     })
-    .expect("a NOTIFY after the restart");
-    assert_eq!(m["payload"]["id"], 42);
+    .expect("a payload after the restart");
+    assert_eq!(m["db"], "shop");
 }
 
 #[test]
