@@ -17,8 +17,22 @@ const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 const SVG = 'http://www.w3.org/2000/svg';
 
-async function api(path, options) {
-  const response = await fetch(path, options);
+// The proxy's read token, when it has one: given in the page's address (#token=...), kept for
+// this tab only and taken out of the address bar, sent with every request and the WebSocket.
+const readToken = (() => {
+  const given = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (given) {
+    sessionStorage.setItem('optischema.read_token', given);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('optischema.read_token') || '';
+})();
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  // an action's request carries the admin token, which the proxy takes for reading too
+  if (readToken && !headers.Authorization) headers.Authorization = `Bearer ${readToken}`;
+  const response = await fetch(path, { ...options, headers });
   const text = await response.text();
   let body;
   try { body = JSON.parse(text); } catch { body = { error: text }; }
@@ -378,7 +392,8 @@ function showBanner(text) {
 }
 
 function connect() {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  const query = readToken ? `?token=${enc(readToken)}` : '';
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${query}`);
   ws.onopen = () => {
     state.delay = 500;
     $('link').dataset.state = 'live';

@@ -22,6 +22,9 @@ pub struct Config {
     pub databases: Vec<Database>,
     /// Bearer token that actions need; None: the dashboard is read-only.
     pub admin_token: Option<String>,
+    /// Bearer token every API route and `/ws` need; None: they are open to whoever reaches
+    /// the proxy.
+    pub read_token: Option<String>,
     /// Host names requests may use besides IP addresses and localhost (`--allowed-host`).
     pub allowed_hosts: Vec<String>,
 }
@@ -32,6 +35,7 @@ struct File {
     listen: Option<String>,
     ui: Option<PathBuf>,
     admin_token_file: Option<PathBuf>,
+    token_file: Option<PathBuf>,
     databases: Vec<Database>,
     #[serde(default)]
     allowed_hosts: Vec<String>,
@@ -39,7 +43,8 @@ struct File {
 
 pub const USAGE: &str =
     "usage: optischema-proxy --dsn [NAME=]DSN [--dsn ...] [--admin-dsn [NAME=]DSN ...]
-                        [--admin-token-file FILE] [--listen ADDR] [--ui DIR]
+                        [--admin-token-file FILE] [--token-file FILE]
+                        [--listen ADDR] [--ui DIR]
                         [--allowed-host NAME ...]
        optischema-proxy --config FILE.json
 
@@ -50,6 +55,8 @@ pub const USAGE: &str =
   --admin-token-file
                  file holding the bearer token actions need (or OPTISCHEMA_ADMIN_TOKEN);
                  without it and an admin DSN the dashboard is read-only
+  --token-file   file holding the token every API route and /ws need (or
+                 OPTISCHEMA_PROXY_TOKEN); without it they are open to whoever reaches the proxy
   --listen       address to serve on (default 127.0.0.1:8080)
   --ui           directory of the static dashboard (default ./ui)
   --allowed-host a host name the dashboard is served under (behind a reverse proxy, say);
@@ -146,17 +153,24 @@ pub fn redact(dsn: &str) -> String {
         .join(" ")
 }
 
-fn read_token(path: &std::path::Path) -> Result<String, String> {
-    let token = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the admin token file {}: {e}", path.display()))?;
-    check_token(token.trim().to_string())
-}
-
-fn check_token(token: String) -> Result<String, String> {
+/// A token from its file, or else the environment's; `what` names it in errors.
+fn token(
+    what: &str,
+    file: Option<&std::path::Path>,
+    env: Option<String>,
+) -> Result<Option<String>, String> {
+    let token = match (file, env) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the {what} file {}: {e}", path.display()))?
+            .trim()
+            .to_string(),
+        (None, Some(t)) => t,
+        (None, None) => return Ok(None),
+    };
     if token.len() < 16 {
-        return Err("the admin token must be at least 16 characters".into());
+        return Err(format!("the {what} must be at least 16 characters"));
     }
-    Ok(token)
+    Ok(Some(token))
 }
 
 fn parse_listen(s: &str) -> Result<SocketAddr, String> {
@@ -165,13 +179,18 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 }
 
 /// The configuration from the command line (`args` without the program name) and the
-/// environment's `OPTISCHEMA_ADMIN_TOKEN`.
-pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, String> {
+/// environment's `OPTISCHEMA_ADMIN_TOKEN` and `OPTISCHEMA_PROXY_TOKEN`.
+pub fn from_args(
+    args: &[String],
+    env_token: Option<String>,
+    env_read_token: Option<String>,
+) -> Result<Config, String> {
     let mut listen = "127.0.0.1:8080".to_string();
     let mut ui = PathBuf::from("ui");
     let mut dsns: Vec<(Option<String>, String)> = Vec::new();
     let mut admin: Vec<(Option<String>, String)> = Vec::new();
     let mut token_file: Option<PathBuf> = None;
+    let mut read_token_file: Option<PathBuf> = None;
     let mut config_file: Option<PathBuf> = None;
     let mut allowed_hosts: Vec<String> = Vec::new();
     let mut it = args.iter();
@@ -185,6 +204,7 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
             "--dsn" => dsns.push(named_dsn(&value()?)?),
             "--admin-dsn" => admin.push(named_dsn(&value()?)?),
             "--admin-token-file" => token_file = Some(PathBuf::from(value()?)),
+            "--token-file" => read_token_file = Some(PathBuf::from(value()?)),
             "--listen" => listen = value()?,
             "--ui" => ui = PathBuf::from(value()?),
             "--allowed-host" => allowed_hosts.push(value()?),
@@ -201,11 +221,12 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let file: File =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let admin_token = match (&file.admin_token_file, env_token) {
-            (Some(p), _) => Some(read_token(p)?),
-            (None, Some(t)) => Some(check_token(t)?),
-            (None, None) => None,
-        };
+        let admin_token = token("admin token", file.admin_token_file.as_deref(), env_token)?;
+        let read_token = token(
+            "read token",
+            file.token_file.as_deref().or(read_token_file.as_deref()),
+            env_read_token,
+        )?;
         for d in &file.databases {
             if !valid_name(&d.name) {
                 return Err(format!("database name {:?} is not valid", d.name));
@@ -216,6 +237,7 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
             ui: file.ui.unwrap_or(ui),
             databases: file.databases,
             admin_token,
+            read_token,
             allowed_hosts: if file.allowed_hosts.is_empty() {
                 allowed_hosts
             } else {
@@ -252,16 +274,12 @@ pub fn from_args(args: &[String], env_token: Option<String>) -> Result<Config, S
             .ok_or_else(|| format!("--admin-dsn names {target:?}, which no --dsn gives"))?;
         db.admin_dsn = Some(dsn);
     }
-    let admin_token = match (token_file, env_token) {
-        (Some(p), _) => Some(read_token(&p)?),
-        (None, Some(t)) => Some(check_token(t)?),
-        (None, None) => None,
-    };
     finish(Config {
         listen: parse_listen(&listen)?,
         ui,
         databases,
-        admin_token,
+        admin_token: token("admin token", token_file.as_deref(), env_token)?,
+        read_token: token("read token", read_token_file.as_deref(), env_read_token)?,
         allowed_hosts,
     })
 }
@@ -347,6 +365,7 @@ mod tests {
                 "0.0.0.0:9000",
             ]),
             Some("0123456789abcdef".into()),
+            None,
         )
         .unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
@@ -360,14 +379,15 @@ mod tests {
         );
         assert_eq!(c.admin_token.as_deref(), Some("0123456789abcdef"));
         // defaults: loopback, read-only
-        let c = from_args(&args(&["--dsn", "dbname=shop"]), None).unwrap();
+        let c = from_args(&args(&["--dsn", "dbname=shop"]), None, None).unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.admin_token, None);
+        assert_eq!(c.read_token, None);
     }
 
     #[test]
     fn bad_command_lines_say_what_is_wrong() {
-        let err = |a: &[&str]| from_args(&args(a), None).unwrap_err();
+        let err = |a: &[&str]| from_args(&args(a), None, None).unwrap_err();
         assert!(err(&[]).contains("no database given"));
         assert!(err(&["--dsn"]).contains("--dsn needs a value"));
         assert!(err(&["--dsn", "dbname=a", "--bogus"]).contains("unknown argument \"--bogus\""));
@@ -377,10 +397,45 @@ mod tests {
             .contains("which no --dsn gives"));
         assert!(err(&["--dsn", "dbname=a", "--listen", "localhost"]).contains("ADDRESS:PORT"));
         assert!(
-            from_args(&args(&["--dsn", "dbname=a"]), Some("short".into()))
+            from_args(&args(&["--dsn", "dbname=a"]), Some("short".into()), None)
                 .unwrap_err()
-                .contains("at least 16")
+                .contains("the admin token must be at least 16")
         );
+        assert!(
+            from_args(&args(&["--dsn", "dbname=a"]), None, Some("short".into()))
+                .unwrap_err()
+                .contains("the read token must be at least 16")
+        );
+        assert!(
+            err(&["--dsn", "dbname=a", "--token-file", "/nonexistent/token"])
+                .contains("cannot read the read token file /nonexistent/token")
+        );
+    }
+
+    #[test]
+    fn the_read_token_comes_from_its_file_before_the_environment() {
+        let dir = std::env::temp_dir().join(format!(
+            "optischema-proxy-read-token-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "from-the-file-0123456789\n").unwrap();
+        let c = from_args(
+            &args(&["--dsn", "dbname=a", "--token-file", file.to_str().unwrap()]),
+            None,
+            Some("from-the-environment-0123".into()),
+        )
+        .unwrap();
+        assert_eq!(c.read_token.as_deref(), Some("from-the-file-0123456789"));
+        let c = from_args(
+            &args(&["--dsn", "dbname=a"]),
+            None,
+            Some("from-the-environment-0123".into()),
+        )
+        .unwrap();
+        assert_eq!(c.read_token.as_deref(), Some("from-the-environment-0123"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -400,7 +455,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let c = from_args(&args(&["--config", file.to_str().unwrap()]), None).unwrap();
+        let c = from_args(&args(&["--config", file.to_str().unwrap()]), None, None).unwrap();
         assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
         assert_eq!(c.admin_token.as_deref(), Some("a-long-enough-token"));
         assert_eq!(
@@ -409,7 +464,7 @@ mod tests {
         );
         std::fs::write(&file, r#"{"databases": [], "colour": "red"}"#).unwrap();
         assert!(
-            from_args(&args(&["--config", file.to_str().unwrap()]), None)
+            from_args(&args(&["--config", file.to_str().unwrap()]), None, None)
                 .unwrap_err()
                 .contains("unknown field")
         );

@@ -3,6 +3,7 @@
 //! WebSocket (`/ws`). The logic stays in the database; this only carries it to browsers.
 
 mod api;
+mod auth;
 mod config;
 mod db;
 mod events;
@@ -22,6 +23,8 @@ use tower_http::services::ServeDir;
 pub struct App {
     pub databases: Vec<Arc<Db>>,
     pub admin_token: Option<String>,
+    /// Token every API route and `/ws` need; None: they are open (see [`auth`]).
+    pub read_token: Option<String>,
     pub events: broadcast::Sender<String>,
     /// Host names besides IP addresses and localhost that requests may name.
     pub allowed_hosts: Vec<String>,
@@ -35,7 +38,7 @@ impl App {
 }
 
 fn router(app: Arc<App>, ui: &std::path::Path) -> Router {
-    Router::new()
+    let data = Router::new()
         .route("/api/databases", get(api::databases))
         .route("/api/fleet", get(api::fleet))
         .route("/api/{db}/status", get(api::status))
@@ -48,6 +51,12 @@ fn router(app: Arc<App>, ui: &std::path::Path) -> Router {
         .route("/api/{db}/explain/{queryid}", get(api::explain))
         .route("/api/{db}/actions", get(api::actions))
         .route("/ws", get(websocket))
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            needs_read_token,
+        ));
+    Router::new()
+        .merge(data)
         .fallback_service(ServeDir::new(ui).append_index_html_on_directories(true))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -83,6 +92,36 @@ async fn same_origin(
             "error": "this request's Host or Origin is not the dashboard's own (start the proxy with --allowed-host NAME to serve it under a name)"
         });
         return (axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    next.run(request).await
+}
+
+/// Refuses (401) a request for data without the read token, when the proxy has one.
+async fn needs_read_token(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let header = auth::bearer(request.headers()).map(str::to_string);
+    // only the WebSocket takes it from the query: a browser cannot set the WebSocket's headers,
+    // and an API URL with the token would end up in histories and logs for nothing
+    let given = header.or_else(|| {
+        (request.uri().path() == "/ws")
+            .then(|| auth::query_token(request.uri().query()))
+            .flatten()
+    });
+    if !auth::may_read(
+        app.read_token.as_deref(),
+        app.admin_token.as_deref(),
+        given.as_deref(),
+    ) {
+        let body = serde_json::json!({ "error": auth::MISSING });
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            axum::Json(body),
+        )
+            .into_response();
     }
     next.run(request).await
 }
@@ -135,7 +174,10 @@ async fn main() {
     let env_token = std::env::var("OPTISCHEMA_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    let config = match config::from_args(&args, env_token) {
+    let env_read_token = std::env::var("OPTISCHEMA_PROXY_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let config = match config::from_args(&args, env_token, env_read_token) {
         Ok(c) => c,
         Err(message) => {
             eprintln!("{message}");
@@ -150,6 +192,7 @@ async fn main() {
             .map(|d| Arc::new(Db::new(d)))
             .collect(),
         admin_token: config.admin_token.clone(),
+        read_token: config.read_token.clone(),
         events: events.clone(),
         allowed_hosts: config.allowed_hosts.clone(),
     });
@@ -164,7 +207,7 @@ async fn main() {
         }
     };
     eprintln!(
-        "optischema-proxy: dashboard on http://{} ({} database(s), {})",
+        "optischema-proxy: dashboard on http://{} ({} database(s), {}{})",
         listener
             .local_addr()
             .map(|a| a.to_string())
@@ -174,6 +217,11 @@ async fn main() {
             "actions allowed with the admin token"
         } else {
             "read-only"
+        },
+        if app.read_token.is_some() {
+            ", data behind the read token"
+        } else {
+            ""
         }
     );
     let server = axum::serve(listener, router(app, &config.ui)).with_graceful_shutdown(async {

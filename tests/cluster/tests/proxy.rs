@@ -503,3 +503,144 @@ fn other_sites_and_rebound_names_are_refused() {
         .insert("Origin", format!("http://{own}").parse().unwrap());
     assert!(tungstenite::connect(ws).is_ok());
 }
+
+const READ_TOKEN: &str = "test-read-token-0123456789";
+
+/// GET with an optional bearer token: the status and the body.
+fn get_with(proxy: &Proxy, path: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = ureq::get(&proxy.url(path));
+    if let Some(t) = token {
+        request = request.set("Authorization", &format!("Bearer {t}"));
+    }
+    match request.call() {
+        Ok(r) => (r.status(), r.into_json().unwrap()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("GET {path}: {e}"),
+    }
+}
+
+/// The HTTP status of a WebSocket handshake: 101 when it opened.
+fn websocket_status(proxy: &Proxy, path: &str, token: Option<&str>) -> u16 {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://127.0.0.1:{}{path}", proxy.port)
+        .into_client_request()
+        .unwrap();
+    if let Some(t) = token {
+        request
+            .headers_mut()
+            .insert("Authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    match tungstenite::connect(request) {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("websocket {path}: {e}"),
+    }
+}
+
+#[test]
+fn a_read_token_guards_the_api_and_the_websocket() {
+    let (cluster, _c) = cluster_with_reader();
+    let admin_dsn = format!(
+        "shop=host=127.0.0.1 port={} user=dba dbname=postgres",
+        cluster.port
+    );
+    let proxy = Proxy::start(
+        &["--dsn", &reader_dsn(&cluster), "--admin-dsn", &admin_dsn],
+        &[
+            ("OPTISCHEMA_PROXY_TOKEN", READ_TOKEN),
+            ("OPTISCHEMA_ADMIN_TOKEN", TOKEN),
+        ],
+    );
+    for path in ["/api/databases", "/api/fleet", "/api/shop/status"] {
+        let (code, body) = get_with(&proxy, path, None);
+        assert_eq!(code, 401, "{path}");
+        assert!(
+            body["error"].as_str().unwrap().contains("needs its token"),
+            "{body}"
+        );
+        assert_eq!(
+            get_with(&proxy, path, Some("wrong-token-0123456789")).0,
+            401
+        );
+    }
+    // in the query only the WebSocket takes it
+    assert_eq!(
+        get_with(&proxy, &format!("/api/databases?token={READ_TOKEN}"), None).0,
+        401
+    );
+    let (code, body) = get_with(&proxy, "/api/databases", Some(READ_TOKEN));
+    assert_eq!(code, 200);
+    assert_eq!(body["databases"][0]["name"], "shop");
+    // the admin token opens reads as well, and the read token opens no action
+    assert_eq!(get_with(&proxy, "/api/databases", Some(TOKEN)).0, 200);
+    let (code, body) = post(
+        &proxy,
+        "/api/shop/recommendations/1/dismiss",
+        Some(READ_TOKEN),
+    );
+    assert_eq!(code, 401);
+    assert!(body["error"].as_str().unwrap().contains("admin token"));
+    // the static pages hold no data: open
+    let page = ureq::get(&proxy.url("/")).call().unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .into_string()
+        .unwrap()
+        .contains("<title>OptiSchema</title>"));
+
+    assert_eq!(websocket_status(&proxy, "/ws", None), 401);
+    assert_eq!(
+        websocket_status(&proxy, "/ws?token=wrong-token-0123456789", None),
+        401
+    );
+    assert_eq!(
+        websocket_status(&proxy, &format!("/ws?token={READ_TOKEN}"), None),
+        101
+    );
+    assert_eq!(websocket_status(&proxy, "/ws", Some(READ_TOKEN)), 101);
+
+    // the same from a file
+    let file = cluster.dir.join("read-token");
+    std::fs::write(&file, format!("{READ_TOKEN}\n")).unwrap();
+    let from_file = Proxy::start(
+        &[
+            "--dsn",
+            &reader_dsn(&cluster),
+            "--token-file",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(get_with(&from_file, "/api/databases", None).0, 401);
+    assert_eq!(
+        get_with(&from_file, "/api/databases", Some(READ_TOKEN)).0,
+        200
+    );
+}
+
+#[test]
+fn the_dashboard_page_passes_the_read_token_from_its_address() {
+    let (cluster, _c) = cluster_with_reader();
+    let proxy = Proxy::start(
+        &["--dsn", &reader_dsn(&cluster)],
+        &[("OPTISCHEMA_PROXY_TOKEN", READ_TOKEN)],
+    );
+    let browser = optischema_cluster_tests::browser::Browser::start();
+    browser.goto(&proxy.url(&format!("/#token={READ_TOKEN}")));
+    browser.wait_for(
+        "the live link",
+        "return document.getElementById('link').dataset.state === 'live'",
+        Duration::from_secs(10),
+    );
+    browser.wait_for(
+        "the worker's status",
+        "return document.getElementById('status').textContent.includes('running (pid')",
+        Duration::from_secs(10),
+    );
+    // the token leaves the address bar (and so the history and screenshots)
+    assert_eq!(
+        browser.eval("return location.hash"),
+        "",
+        "the token stayed in the address"
+    );
+}
