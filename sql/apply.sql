@@ -7,8 +7,13 @@ CREATE TABLE optischema.action_log (
     requested_at      timestamptz NOT NULL DEFAULT now(),
     status            text NOT NULL DEFAULT 'queued'
                       CHECK (status IN ('queued', 'running', 'done', 'failed')),
-    -- what is run, in order; what undoes it
+    -- what is run, in order (typed steps, see the README's "Actions"); the worker rebuilds each
+    -- statement from them when it runs
+    plan              jsonb NOT NULL CHECK (jsonb_typeof(plan) = 'array'),
+    -- the statements as they read when queued, for people
     steps             text[] NOT NULL,
+    -- what undoes it (typed steps), recorded as it runs, and how that read then
+    undo              jsonb CHECK (jsonb_typeof(undo) = 'array'),
     undo_sql          text,
     started_at        timestamptz,
     finished_at       timestamptz,

@@ -71,3 +71,11 @@ CREATE VIEW optischema.history_all AS
     SELECT * FROM optischema.history
     UNION ALL
     SELECT * FROM optischema.history_open;
+
+-- NOTIFY payloads from users' sessions (dismiss(), analyze_now()), sent by the apply worker:
+-- listeners trust only payloads that OptiSchema's workers send.
+CREATE TABLE optischema.outbox (
+    id        bigserial PRIMARY KEY,
+    payload   text NOT NULL,
+    queued_at timestamptz NOT NULL DEFAULT now()
+);

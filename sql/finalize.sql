@@ -17,6 +17,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA optischema FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA optischema TO optischema_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA optischema TO optischema_reader;
+REVOKE ALL ON optischema.outbox FROM optischema_reader;
 
 -- Statement texts follow pg_stat_statements' own rule: a role sees the texts of statements run
 -- by roles it is a member of, and every text with pg_read_all_stats (superusers see all). The

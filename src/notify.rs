@@ -5,6 +5,7 @@
 //! through the SQL API, where its visibility rules apply. PostgreSQL refuses payloads of 8000
 //! bytes or more; every payload stays under [`MAX_PAYLOAD_BYTES`].
 
+use pgrx::pg_sys;
 use pgrx::spi::{self, SpiClient};
 use serde::Serialize;
 
@@ -166,12 +167,45 @@ pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> 
     if payloads.is_empty() {
         return Ok(());
     }
-    client.update(
-        "SELECT pg_catalog.pg_notify($1, p) FROM unnest($2::text[]) AS p",
-        None,
-        &[CHANNEL.into(), payloads.to_vec().into()],
-    )?;
+    if unsafe { pg_sys::IsBackgroundWorker } {
+        client.update(
+            "SELECT pg_catalog.pg_notify($1, p) FROM unnest($2::text[]) AS p",
+            None,
+            &[CHANNEL.into(), payloads.to_vec().into()],
+        )?;
+    } else {
+        // a user's session (dismiss(), analyze_now()) hands its payloads to the apply worker:
+        // listeners trust only payloads sent by OptiSchema's workers, since any role can NOTIFY
+        client.update(
+            "INSERT INTO optischema.outbox (payload) SELECT unnest($1::text[])",
+            None,
+            &[payloads.to_vec().into()],
+        )?;
+        crate::worker::wake_at_commit(crate::apply::worker::WORKER_TYPE);
+    }
     Ok(())
+}
+
+/// Sends what users' sessions queued in `optischema.outbox`, oldest first (run by a worker).
+pub fn send_queued(client: &mut SpiClient<'_>) -> spi::Result<usize> {
+    let installed = client
+        .select(
+            "SELECT to_regclass('optischema.outbox') IS NOT NULL",
+            None,
+            &[],
+        )?
+        .first()
+        .get_one::<bool>()?;
+    if installed != Some(true) {
+        return Ok(0);
+    }
+    let sent = client.update(
+        "WITH queued AS (DELETE FROM optischema.outbox RETURNING id, payload)
+         SELECT pg_catalog.pg_notify($1, payload) FROM (SELECT payload FROM queued ORDER BY id) q",
+        None,
+        &[CHANNEL.into()],
+    )?;
+    Ok(sent.len())
 }
 
 pub fn sample_payload(sample: &Sample) -> String {

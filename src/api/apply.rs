@@ -1,10 +1,11 @@
-//! Applying and reverting recommendations: `apply(id)` and `revert(id)` queue the statement
-//! OptiSchema generated and stored for the recommendation (never text from the caller); the
-//! apply worker runs it. Both return the action's id, to follow in `optischema.actions`.
+//! Applying and reverting recommendations: `apply(id)` and `revert(id)` queue typed steps read
+//! from the statement OptiSchema generated for the recommendation (never text from the
+//! caller); the apply worker rebuilds and runs them. Both return the action's id, to follow in `optischema.actions`.
 
 use super::{reject, ArgError, ADMIN};
 use crate::acting;
 use crate::apply;
+use crate::apply::action::{self, Step};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -44,20 +45,16 @@ fn locked(id: i64) -> (String, String, String) {
     })
 }
 
-/// Queues the action for the apply worker, recorded as asked by `caller`.
-fn queue(
-    caller: pg_sys::Oid,
-    id: i64,
-    mode: &str,
-    steps: Vec<String>,
-    undo: Option<String>,
-) -> i64 {
+/// Queues the action for the apply worker, recorded as asked by `caller`: the typed steps it
+/// runs, and how they read now.
+fn queue(caller: pg_sys::Oid, id: i64, mode: &str, plan: &[Step], steps: Vec<String>) -> i64 {
     let who = acting::role_name(caller);
+    let plan = pgrx::JsonB(serde_json::to_value(plan).expect("steps serialize"));
     let action = Spi::get_one_with_args::<i64>(
-        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, steps, undo_sql, requested_by)
+        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps, requested_by)
                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id)
          SELECT (SELECT id FROM a)",
-        &[id.into(), mode.into(), steps.into(), undo.into(), who.into()],
+        &[id.into(), mode.into(), plan.into(), steps.into(), who.into()],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the action failed: {e}"));
     let Some(action) = action else {
@@ -68,6 +65,13 @@ fn queue(
     };
     crate::worker::wake_at_commit(apply::worker::WORKER_TYPE);
     action
+}
+
+/// The statements `plan` runs now, each checked as the worker will check it again.
+fn checked(kind: &str, mode: &str, id: i64, plan: &[Step]) -> Vec<String> {
+    let steps = action::statements(plan, id)
+        .and_then(|steps| apply::validate::check_all(kind, mode, &steps, id).map(|()| steps));
+    steps.unwrap_or_else(|message| reject_unsupported(id, message))
 }
 
 /// Queues the fix of open recommendation `id`: an index is built with CREATE INDEX
@@ -109,24 +113,13 @@ fn queue_apply(caller: pg_sys::Oid, id: i64, mode: &str) -> i64 {
             hint: "See optischema.recommendations for its status.".into(),
         })
     }
-    let steps = match apply::steps_for(&kind, &sql, id) {
-        Ok(steps) => steps,
-        // a rewrite or a session setting is the application's to make, but it can be tried
-        Err(_) if mode == "trial" && matches!(kind.as_str(), "rewrite" | "config") => vec![sql.clone()],
-        Err(message) => reject(ArgError {
-            message: format!("recommendation {id}: {message}"),
-            hint: "Index, drop_index, statistics, analyze and per-role, per-database or server-wide config recommendations can be applied; rewrites and session settings tried.".into(),
-        }),
+    let plan = match action::from_recommendation(&kind, mode, &sql) {
+        Ok(plan) => plan,
+        Err(message) => reject_unsupported(id, message),
     };
-    if let Err(message) = apply::validate::check_all(&kind, mode, &steps, id) {
-        reject_unsupported(id, message)
-    }
+    let steps = checked(&kind, mode, id, &plan);
     permitted(caller, id, &kind, &steps, mode);
-    // the undo of a drop or a setting is what exists when the apply worker runs it
-    let undo = (kind == "statistics" && mode == "apply")
-        .then(|| apply::undo_statistics(&sql))
-        .flatten();
-    queue(caller, id, mode, steps, undo)
+    queue(caller, id, mode, &plan, steps)
 }
 
 /// A recommendation whose statement OptiSchema would not run (SQLSTATE 0A000).
@@ -190,23 +183,21 @@ fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
             hint: "See optischema.actions for what was applied.".into(),
         })
     }
-    let undo = Spi::get_one_with_args::<String>(
-        "SELECT (SELECT undo_sql FROM optischema.action_log
+    let undo = Spi::get_one_with_args::<pgrx::JsonB>(
+        "SELECT (SELECT undo FROM optischema.action_log
                   WHERE recommendation_id = $1 AND mode = 'apply' AND status = 'done'
                   ORDER BY id DESC LIMIT 1)",
         &[id.into()],
     )
     .unwrap_or_else(|e| error!("optischema: reading the actions failed: {e}"));
-    let Some(undo) = undo else {
+    let plan = undo.and_then(|u| serde_json::from_value::<Vec<Step>>(u.0).ok());
+    let Some(plan) = plan.filter(|p| !p.is_empty()) else {
         reject(ArgError {
             message: format!("recommendation {id} was applied without a way back recorded"),
             hint: "Undo it by hand; optischema.actions shows what was run.".into(),
         })
     };
-    let steps = apply::undo_steps(&undo);
-    if let Err(message) = apply::validate::check_all(&kind, "revert", &steps, id) {
-        reject_unsupported(id, message)
-    }
+    let steps = checked(&kind, "revert", id, &plan);
     permitted(caller, id, &kind, &steps, "revert");
-    queue(caller, id, "revert", steps, None)
+    queue(caller, id, "revert", &plan, steps)
 }

@@ -2,6 +2,7 @@
 //! and calls in the window after the apply against the same length before, from the history.
 //! Run by the sampler after its analysis; announced on NOTIFY `realized`.
 
+use super::action::{self, Step};
 use crate::notify;
 use crate::settings;
 use pgrx::datum::TimestampWithTimeZone;
@@ -149,20 +150,28 @@ fn harm(
 
 /// Queues the revert of recommendation `id`, saying why.
 fn auto_revert(id: i64, reason: &str) -> spi::Result<()> {
-    let undo = Spi::get_one_with_args::<String>(
-        "SELECT (SELECT undo_sql FROM optischema.action_log
+    let undo = Spi::get_one_with_args::<pgrx::JsonB>(
+        "SELECT (SELECT undo FROM optischema.action_log
                   WHERE recommendation_id = $1 AND mode = 'apply' AND status = 'done'
                   ORDER BY id DESC LIMIT 1)",
         &[id.into()],
     )?;
-    let Some(undo) = undo else { return Ok(()) };
+    let Some(plan) = undo.and_then(|u| serde_json::from_value::<Vec<Step>>(u.0).ok()) else {
+        return Ok(());
+    };
+    // how it reads now; the worker rebuilds and checks it again when it runs
+    let Ok(steps) = action::statements(&plan, id) else {
+        return Ok(());
+    };
+    let plan = pgrx::JsonB(serde_json::to_value(&plan).expect("steps serialize"));
     Spi::run_with_args(
-        "INSERT INTO optischema.action_log (recommendation_id, mode, steps, requested_by, reason)
-         VALUES ($1, 'revert', ARRAY[$2], 'optischema auto_revert', $3)
+        "INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps, requested_by, reason)
+         VALUES ($1, 'revert', $2, $3, 'optischema auto_revert', $4)
          ON CONFLICT DO NOTHING",
         &[
             id.into(),
-            undo.into(),
+            plan.into(),
+            steps.into(),
             format!("auto_revert: {reason}").into(),
         ],
     )?;

@@ -1,12 +1,13 @@
-//! What the apply worker agrees to run. A step is text in `optischema.action_log`; before it
-//! is queued by `apply()`/`revert()`, and again right before the worker runs it, the server's
-//! own parser reads it and it must be exactly one statement of the shape its recommendation's
-//! kind allows: an index built CONCURRENTLY under OptiSchema's name, an index dropped
+//! What the apply worker agrees to run. Each statement is rebuilt from a typed step (see
+//! [`super::action`]); when `apply()`/`revert()` queue it, and again right before the worker
+//! runs it, the server's own parser reads it and it must be exactly one statement of the shape
+//! its recommendation's kind allows: an index built CONCURRENTLY under OptiSchema's name, an index dropped
 //! CONCURRENTLY by its qualified name (never one that backs a constraint), extended
 //! statistics, ANALYZE of one table, a planner or memory setting from [`ALLOWED_SETTINGS`]
 //! for a role, a database or the server. Nothing on `pg_catalog`, `information_schema`,
 //! `pg_toast` or OptiSchema's own schema. Anything else is refused, whoever wrote it.
 
+use super::action::dropped_names;
 use crate::rules::is_protected_schema;
 use crate::whatif::hypo::list_items;
 use pgrx::pg_sys::{self, NodeTag};
@@ -119,7 +120,7 @@ pub fn check_all(
         .try_for_each(|s| check(kind, mode, s, recommendation_id))
 }
 
-fn one_statement(sql: &str) -> Result<*mut pg_sys::Node, String> {
+pub(super) fn one_statement(sql: &str) -> Result<*mut pg_sys::Node, String> {
     let text = CString::new(sql).map_err(|_| "a step contains a NUL byte".to_string())?;
     let parsed = crate::plans::explain::in_rolled_back_subtransaction(|| unsafe {
         list_items(pg_sys::raw_parser(
@@ -139,7 +140,7 @@ fn one_statement(sql: &str) -> Result<*mut pg_sys::Node, String> {
     Ok(unsafe { (*raw).stmt })
 }
 
-fn text(p: *const std::ffi::c_char) -> Option<String> {
+pub(super) fn text(p: *const std::ffi::c_char) -> Option<String> {
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p).to_string_lossy().into_owned() })
 }
 
@@ -211,19 +212,6 @@ fn names_code_outside_catalog(node: *mut pg_sys::Node) -> bool {
         }
     }
     unsafe { walk(node, std::ptr::null_mut()) }
-}
-
-/// The qualified names a DROP lists.
-fn dropped_names(stmt: &pg_sys::DropStmt) -> Vec<Vec<String>> {
-    list_items(stmt.objects)
-        .into_iter()
-        .map(|name| {
-            list_items(name as *mut pg_sys::List)
-                .into_iter()
-                .filter_map(|part| unsafe { text((*(part as *mut pg_sys::String)).sval) })
-                .collect()
-        })
-        .collect()
 }
 
 /// DROP INDEX CONCURRENTLY schema.index, one index; `name` when given, else any index that

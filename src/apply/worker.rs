@@ -4,7 +4,8 @@
 //! is kept for revert. After: the outcome is recorded, the recommendation's status follows, and
 //! NOTIFY `apply` says so. A failed build leaves no invalid index behind.
 
-use super::{concurrently, config_target, exec, index_name, undo_config};
+use super::action::{self, Step};
+use super::{exec, index_name};
 use crate::notify;
 use crate::settings;
 use crate::trial::Trial;
@@ -41,7 +42,8 @@ struct Action {
     recommendation_id: i64,
     mode: String,
     kind: String,
-    steps: Vec<String>,
+    /// What to run, typed; None when the stored plan is not one OptiSchema understands.
+    plan: Option<Vec<Step>>,
 }
 
 /// Takes the next queued action and prepares it; None when there is none.
@@ -58,7 +60,7 @@ fn next_action() -> spi::Result<Option<Action>> {
               WHERE r.id = a.recommendation_id
                 AND a.id = (SELECT id FROM optischema.action_log WHERE status = 'queued'
                              ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING a.id, a.recommendation_id, a.mode, r.kind, a.steps",
+             RETURNING a.id, a.recommendation_id, a.mode, r.kind, a.plan",
             Some(1),
             &[],
         )?;
@@ -71,42 +73,39 @@ fn next_action() -> spi::Result<Option<Action>> {
             recommendation_id: row.get::<i64>(2)?.unwrap_or_default(),
             mode: row.get::<String>(3)?.unwrap_or_default(),
             kind: row.get::<String>(4)?.unwrap_or_default(),
-            steps: row.get::<Vec<String>>(5)?.unwrap_or_default(),
+            plan: row
+                .get::<pgrx::JsonB>(5)?
+                .and_then(|plan| serde_json::from_value(plan.0).ok()),
         }))
     })?;
     let Some(action) = taken else { return Ok(None) };
-    // what undoes a drop or a setting is what exists now
-    let first = action.steps.first().cloned().unwrap_or_default();
-    let undo = match (action.kind.as_str(), action.mode.as_str()) {
-        ("drop_index", "apply") => {
-            let name = first.trim_start_matches("DROP INDEX CONCURRENTLY ").trim();
-            Spi::get_one_with_args::<String>(
-                "SELECT (SELECT pg_get_indexdef(to_regclass($1)))",
-                &[name.into()],
-            )?
-            .as_deref()
-            .and_then(concurrently)
-        }
-        ("config", "apply") => match config_target(&first) {
-            Some((target, name)) => {
-                let previous = Spi::get_one_with_args::<String>(
-                    include_str!("../../sql/apply/setting_now.sql"),
-                    &[target.clone().into(), name.clone().into()],
-                )?;
-                Some(undo_config(&target, &name, previous.as_deref()))
+    // what undoes a drop, a setting or statistics is what exists now
+    if action.mode == "apply" {
+        if let Some(plan) = &action.plan {
+            let undo: Result<Vec<Step>, String> =
+                plan.iter().try_fold(Vec::new(), |mut all, step| {
+                    all.extend(step.undo_before()?);
+                    Ok(all)
+                });
+            if let Some(undo) = undo.ok().filter(|u| !u.is_empty()) {
+                record_undo(action.id, action.recommendation_id, &undo)?;
             }
-            None => None,
-        },
-        _ => None,
-    };
-    if undo.is_some() {
-        Spi::run_with_args(
-            "UPDATE optischema.action_log SET undo_sql = $2 WHERE id = $1",
-            &[action.id.into(), undo.into()],
-        )?;
+        }
     }
     announce(&action, "started")?;
     Ok(Some(action))
+}
+
+/// Keeps what undoes action `action_id`: the typed steps, and how they read now.
+fn record_undo(action_id: i64, recommendation_id: i64, undo: &[Step]) -> spi::Result<()> {
+    let readable = action::statements(undo, recommendation_id)
+        .map(|s| s.join("; "))
+        .ok();
+    let json = pgrx::JsonB(serde_json::to_value(undo).expect("steps serialize"));
+    Spi::run_with_args(
+        "UPDATE optischema.action_log SET undo = $2, undo_sql = $3 WHERE id = $1",
+        &[action_id.into(), json.into(), readable.into()],
+    )
 }
 
 /// NOTIFY `apply`: the phase only; an error's text (which may quote a row's values) stays in
@@ -156,16 +155,17 @@ fn finish(
     match outcome {
         Ok(Some(trial)) => record_trial(action, trial, ms),
         Ok(None) => {
-            if action.kind == "index" && action.mode == "apply" {
-                // the index lives in its table's schema
-                Spi::run_with_args(
-                    "UPDATE optischema.action_log SET undo_sql = (
-                         SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname)
-                           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                          WHERE c.relname = $2 AND c.relkind = 'i' LIMIT 1)
-                      WHERE id = $1",
-                    &[action.id.into(), index_name(action.recommendation_id).into()],
-                )?;
+            if action.mode == "apply" {
+                // the index built is dropped by its oid
+                let built = action.plan.iter().flatten().find_map(|step| match step {
+                    Step::BuildIndex { table, .. } => Some(*table),
+                    _ => None,
+                });
+                if let Some(table) = built {
+                    if let Ok(Some(undo)) = action::built_index(table, action.recommendation_id) {
+                        record_undo(action.id, action.recommendation_id, &[undo])?;
+                    }
+                }
             }
             Spi::run_with_args(
                 "UPDATE optischema.action_log SET status = 'done', finished_at = clock_timestamp(), duration_ms = $2
@@ -222,7 +222,8 @@ fn leftover_index(recommendation_id: i64) -> spi::Result<Option<String>> {
     Spi::get_one_with_args::<String>(
         "SELECT (SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname)
                    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE c.relname = $1 AND c.relkind = 'i' LIMIT 1)",
+                   JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
+                  WHERE c.relname = $1 AND c.relkind = 'i' AND NOT i.indisvalid LIMIT 1)",
         &[index_name(recommendation_id).into()],
     )
 }
@@ -256,6 +257,12 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
             session_ready = in_transaction(prepare_session).is_ok();
         }
         loop {
+            // what users' sessions asked to announce goes out before anything else
+            if let Err(message) = flattened(in_transaction(|| {
+                Spi::connect_mut(|client| notify::send_queued(client).map(|_| ()))
+            })) {
+                log_once.failed("sending queued announcements", &message);
+            }
             let action = match flattened(in_transaction(next_action)) {
                 Ok(Some(action)) => action,
                 Ok(None) => break,
@@ -265,32 +272,35 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                 }
             };
             let started = Instant::now();
-            // what was queued is read again by the parser before anything runs: a step that
-            // is not what the recommendation's kind runs fails the action, whoever wrote it
-            let checked = flattened(in_transaction(|| {
+            // each statement is rebuilt from the typed plan and read again by the parser
+            // before anything runs: a step that is not what the recommendation's kind runs
+            // fails the action, whoever queued it
+            let statements = flattened(in_transaction(|| {
+                let plan = action.plan.as_deref().ok_or(
+                    "refused to run an action whose plan is not a list of OptiSchema's steps",
+                )?;
+                let statements = action::statements(plan, action.recommendation_id)?;
                 super::validate::check_all(
                     &action.kind,
                     &action.mode,
-                    &action.steps,
+                    &statements,
                     action.recommendation_id,
-                )
+                )?;
+                Ok::<_, String>(statements)
             }));
-            let outcome = if let Err(refused) = checked {
-                Err(refused)
-            } else if action.mode == "trial" {
-                crate::trial::run::trial(
+            let outcome = match statements {
+                Err(refused) => Err(refused),
+                Ok(statements) if action.mode == "trial" => crate::trial::run::trial(
                     action.id,
                     action.recommendation_id,
                     &action.kind,
-                    &action.steps,
+                    &statements,
                 )
-                .map(Some)
-            } else {
-                action
-                    .steps
+                .map(Some),
+                Ok(statements) => statements
                     .iter()
                     .try_for_each(|step| exec::run_top_level(step))
-                    .map(|()| None)
+                    .map(|()| None),
             };
             let took = started.elapsed();
             if outcome.is_err() && action.kind == "index" && action.mode == "apply" {

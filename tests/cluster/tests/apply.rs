@@ -209,14 +209,23 @@ fn applies_that_cannot_be_done_are_refused_clearly() {
         "CREATE INDEX CONCURRENTLY ON public.big (k)",
     );
     // a rewrite changes the application's SQL, not the database; a session setting is the
-    // application's to set
+    // application's to set: neither is something apply() does (0A000, as PostgreSQL says of a
+    // feature it does not have)
+    let unsupported = |c: &mut Client, sql: &str| {
+        let e = c.query_one(sql, &[]).unwrap_err();
+        let db = e.as_db_error().expect("a database error");
+        assert_eq!(db.code().code(), "0A000", "{sql}: {}", db.message());
+        assert!(db.hint().is_some(), "{sql}");
+        db.message().to_string()
+    };
     let rewrite = planted(&mut c, "rewrite", "SELECT 1");
     assert!(
-        refused(&mut c, &format!("SELECT optischema.apply({rewrite})")).contains("not supported")
+        unsupported(&mut c, &format!("SELECT optischema.apply({rewrite})"))
+            .contains("not supported")
     );
     let session = planted(&mut c, "config", "SET work_mem = '64MB'");
     assert!(
-        refused(&mut c, &format!("SELECT optischema.apply({session})")).contains("one session")
+        unsupported(&mut c, &format!("SELECT optischema.apply({session})")).contains("one session")
     );
     assert!(refused(&mut c, &format!("SELECT optischema.revert({id})")).contains("is open"));
     // two applies of one id at once: the second waits for the first's transaction, then fails
@@ -628,7 +637,10 @@ fn a_server_setting_is_applied_with_alter_system_and_reverted() {
         )
         .unwrap()
         .get(0);
-    assert_eq!(undo, "ALTER SYSTEM RESET random_page_cost");
+    assert_eq!(
+        undo,
+        "ALTER SYSTEM RESET random_page_cost; SELECT pg_catalog.pg_reload_conf()"
+    );
     let revert: i64 = c
         .query_one("SELECT optischema.revert($1)", &[&id])
         .unwrap()

@@ -164,3 +164,47 @@ fn a_new_hot_statement_gets_its_recommendation_within_2_s_of_the_sample() {
         "CREATE INDEX CONCURRENTLY ON public.big (k) INCLUDE (id)"
     );
 }
+
+/// Any role can NOTIFY on the channel, so a listener trusts only payloads that OptiSchema's
+/// workers send: what a user's session announces (dismiss(), analyze_now()) is sent for it by
+/// the apply worker, within a second.
+#[test]
+fn payloads_of_a_users_call_are_sent_by_a_worker() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    let id = planted(&mut c, "index", "CREATE INDEX CONCURRENTLY ON public.t (a)");
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    let called = Instant::now();
+    c.query_one("SELECT (optischema.dismiss($1, 'not now')).id", &[&id])
+        .unwrap();
+    let mut announced = None;
+    while announced.is_none() && called.elapsed() < Duration::from_secs(10) {
+        let Some(n) = next_notification(&mut listener) else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(n.payload()).unwrap();
+        if v["type"] == "recommendation" && v["id"] == id {
+            announced = Some((n.process_id(), v, called.elapsed()));
+        }
+    }
+    let (pid, payload, after) = announced.expect("the dismissal was not announced");
+    assert_eq!(payload["status"], "dismissed");
+    assert!(after < Duration::from_secs(3), "announced {after:?} after the call");
+    let sender: String = c
+        .query_one(
+            "SELECT backend_type FROM pg_stat_activity WHERE pid = $1",
+            &[&(pid as i32)],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(sender, "optischema apply");
+    let caller: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    assert_ne!(pid as i32, caller);
+    // nothing is left queued
+    let queued: i64 = c
+        .query_one("SELECT count(*) FROM optischema.outbox", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 0);
+}

@@ -431,7 +431,7 @@ fn an_admin_acts_only_through_the_functions_and_they_run_only_what_a_kind_allows
     );
     // no write on any table: the reproduction of the escalation, and its neighbours
     let escalation = format!(
-        "INSERT INTO optischema.action_log (recommendation_id, mode, steps) VALUES ({good}, 'apply', '{{ALTER ROLE boss SUPERUSER}}')"
+        "INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps) VALUES ({good}, 'apply', '[]', '{{ALTER ROLE boss SUPERUSER}}')"
     );
     for sql in [
         escalation.as_str(),
@@ -477,23 +477,97 @@ fn an_admin_acts_only_through_the_functions_and_they_run_only_what_a_kind_allows
     let (_, message) = refused(boss.query_one("SELECT optischema.apply($1)", &[&catalog]));
     assert!(message.contains("pg_catalog"), "{message}");
 
-    // an action a superuser queued by hand with a step of its own: the worker refuses it
-    let action: i64 = c
-        .query_one(
-            "INSERT INTO optischema.action_log (recommendation_id, mode, steps)
-             VALUES ($1, 'apply', '{\"ALTER ROLE boss SUPERUSER\"}') RETURNING id",
-            &[&good],
+    // actions a superuser queued by hand: the worker runs only OptiSchema's typed steps,
+    // rebuilt from their fields, and refuses what a kind does not run
+    let queued = |c: &mut Client, plan: &str, steps: &str| -> i64 {
+        c.query_one(
+            "INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps)
+             VALUES ($1, 'apply', $2::text::jsonb, $3::text::text[]) RETURNING id",
+            &[&good, &plan, &steps],
         )
         .unwrap()
-        .get(0);
+        .get(0)
+    };
+    let oid = |c: &mut Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    let boss_oid = oid(
+        &mut c,
+        "SELECT oid::int8 FROM pg_roles WHERE rolname = 'boss'",
+    );
+    let big_oid = oid(&mut c, "SELECT 'public.big'::regclass::oid::int8");
+    for (plan, why) in [
+        // a step of a kind OptiSchema does not have
+        (
+            r#"[{"op": "run", "sql": "ALTER ROLE boss SUPERUSER"}]"#.to_string(),
+            "not a list of OptiSchema's steps",
+        ),
+        // a setting outside the allowlist, on an index recommendation
+        (
+            format!(
+                r#"[{{"op": "set", "scope": {{"of": "role", "role": {boss_oid}}}, "name": "shared_preload_libraries", "value": "evil"}}]"#
+            ),
+            "shared_preload_libraries",
+        ),
+        // an allowed setting, but not what an index recommendation runs
+        (
+            format!(
+                r#"[{{"op": "set", "scope": {{"of": "role", "role": {boss_oid}}}, "name": "work_mem", "value": "1GB"}}]"#
+            ),
+            "refused",
+        ),
+        // a value that would end the literal
+        (
+            format!(
+                r#"[{{"op": "set", "scope": {{"of": "system"}}, "name": "work_mem", "value": "1GB\\'; ALTER ROLE boss SUPERUSER; --"}}]"#
+            ),
+            "unexpected setting value",
+        ),
+        // an index on a catalog, by its oid
+        (
+            r#"[{"op": "build_index", "table": 1259, "body": "(oid)"}]"#.to_string(),
+            "pg_catalog",
+        ),
+        // an index body that carries a second statement
+        (
+            format!(
+                r#"[{{"op": "build_index", "table": {big_oid}, "body": "(k); ALTER ROLE boss SUPERUSER"}}]"#
+            ),
+            "one statement",
+        ),
+    ] {
+        let action = queued(&mut c, &plan, "{}");
+        let (outcome, error) = wait_action(&mut c, action);
+        assert_eq!(outcome, "failed", "{plan}");
+        let error = error.unwrap_or_default();
+        assert!(error.contains(why), "{plan}: {error}");
+    }
+    // the readable steps are never run: a plan that builds the good index, with a hostile text
+    let plan = format!(r#"[{{"op": "build_index", "table": {big_oid}, "body": "(k)"}}]"#);
+    let action = queued(&mut c, &plan, r#"{"ALTER ROLE boss SUPERUSER"}"#);
     let (outcome, error) = wait_action(&mut c, action);
-    assert_eq!(outcome, "failed");
-    assert!(error.unwrap().contains("refused"));
+    assert_eq!(outcome, "done", "{error:?}");
     let superuser: bool = c
         .query_one("SELECT rolsuper FROM pg_roles WHERE rolname = 'boss'", &[])
         .unwrap()
         .get(0);
     assert!(!superuser);
+    // the index it built is dropped again by its oid when reverted
+    let revert: i64 = boss
+        .query_one("SELECT optischema.revert($1)", &[&good])
+        .unwrap()
+        .get(0);
+    assert_eq!(wait_action(&mut c, revert), ("done".to_string(), None));
+    let left: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname = $1",
+            &[&format!("optischema_rec_{good}")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    c.batch_execute(&format!(
+        "UPDATE optischema.recommendation_store SET status = 'open' WHERE id = {good}"
+    ))
+    .unwrap();
 
     // and what the admin may do still works: the good recommendation is applied
     let action: i64 = boss
