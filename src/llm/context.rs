@@ -1,7 +1,8 @@
 //! What the model is told about one statement, read inside the server: the statement's text,
 //! its generic plan (trimmed), the tables it reads with their columns, indexes and statistics,
 //! and what OptiSchema already found for it. Parameter values only when
-//! `optischema.llm_send_values` is on; never the key.
+//! `optischema.llm_send_values` is on; otherwise no literal at all (see
+//! [`prompt::without_values`]); never the key.
 
 use super::prompt;
 use crate::acting::Actor;
@@ -141,13 +142,13 @@ pub fn gather(queryid: i64) -> spi::Result<Option<Context>> {
         "tables": table_list,
         "findings": findings(queryid)?,
     });
-    if settings::LLM_SEND_VALUES.get() {
-        if let Some(sets) = analysis::captured_sets(queryid)? {
-            prompt["captured_parameter_values"] = sets
-                .into_iter()
-                .map(|(values, seen)| json!({ "values": values, "times_seen": seen }))
-                .collect();
-        }
+    if !settings::LLM_SEND_VALUES.get() {
+        prompt::without_values(&mut prompt);
+    } else if let Some(sets) = analysis::captured_sets(queryid)? {
+        prompt["captured_parameter_values"] = sets
+            .into_iter()
+            .map(|(values, seen)| json!({ "values": values, "times_seen": seen }))
+            .collect();
     }
     Ok(Some(Context {
         queryid,

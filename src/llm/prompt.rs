@@ -127,6 +127,72 @@ pub fn fnv64(text: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// The context with every literal of its SQL texts replaced by `$n` and their comments removed
+/// (the statement, the plan's conditions and keys, index keys and predicates, findings' titles
+/// and statements): what is sent when `optischema.llm_send_values` is off. Names and numbers
+/// that are not SQL (row counts, costs) stay.
+pub fn without_values(context: &mut Value) {
+    use crate::sampling::text::without_any_literal;
+    fn scrub(v: &mut Value) {
+        match v {
+            Value::String(s) => *s = without_any_literal(s),
+            Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    fn plan(node: &mut Value) {
+        const SQL_TEXTS: &[&str] = &[
+            "Filter",
+            "Index Cond",
+            "Recheck Cond",
+            "Join Filter",
+            "Hash Cond",
+            "Merge Cond",
+            "Sort Key",
+            "Group Key",
+        ];
+        let Some(map) = node.as_object_mut() else {
+            return;
+        };
+        for key in SQL_TEXTS {
+            if let Some(v) = map.get_mut(*key) {
+                scrub(v);
+            }
+        }
+        if let Some(Value::Array(children)) = map.get_mut("Plans") {
+            children.iter_mut().for_each(plan);
+        }
+    }
+    if let Some(statement) = context.get_mut("statement") {
+        scrub(statement);
+    }
+    if let Some(top) = context.get_mut("plan") {
+        plan(top);
+    }
+    if let Some(Value::Array(tables)) = context.get_mut("tables") {
+        for index in tables
+            .iter_mut()
+            .filter_map(|t| t.get_mut("indexes").and_then(Value::as_array_mut))
+            .flatten()
+        {
+            for key in ["keys", "predicate"] {
+                if let Some(v) = index.get_mut(key) {
+                    scrub(v);
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(findings)) = context.get_mut("findings") {
+        for finding in findings {
+            for key in ["title", "sql"] {
+                if let Some(v) = finding.get_mut(key) {
+                    scrub(v);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +233,36 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("SELECT 1"));
+    }
+
+    #[test]
+    fn without_values_no_literal_is_left_in_any_sql_text() {
+        let mut context = json!({
+            "statement": "SELECT * FROM t WHERE a = $1 /* tenant 'acme' */",
+            "plan": {"Node Type": "Seq Scan", "Filter": "(b = 'secret'::text)", "Plan Rows": 5,
+                     "Plans": [{"Index Cond": "(c > 42)", "Sort Key": ["(d * 3)"]}]},
+            "tables": [{"table": "public.t", "rows": 100.0,
+                        "indexes": [{"name": "t_2024", "keys": ["lower(e)", "coalesce(f, 0)"],
+                                     "predicate": "(status = 'vip'::text)"}]}],
+            "findings": [{"title": "Partial index WHERE kind = 'gold'",
+                          "sql": "CREATE INDEX CONCURRENTLY ON public.t (a) WHERE kind = 'gold'"}],
+        });
+        without_values(&mut context);
+        let text = context.to_string();
+        for value in [
+            "acme",
+            "secret",
+            "42",
+            "vip",
+            "gold",
+            "(d * 3)",
+            "coalesce(f, 0)",
+        ] {
+            assert!(!text.contains(value), "{value} left in {text}");
+        }
+        assert_eq!(context["plan"]["Filter"], "(b = $1::text)");
+        assert_eq!(context["plan"]["Plan Rows"], 5);
+        assert_eq!(context["tables"][0]["indexes"][0]["name"], "t_2024");
+        assert_eq!(context["statement"], "SELECT * FROM t WHERE a = $1 ");
     }
 }

@@ -67,6 +67,16 @@ fn is_ident_byte(b: u8) -> bool {
 
 /// Every string literal of `text` replaced by `$n`; comments and quoted identifiers kept.
 pub fn without_literals(text: &str) -> String {
+    replace_literals(text, false)
+}
+
+/// Every literal of `text`, numbers included, replaced by `$n`, and its comments removed
+/// (they may hold anything): what may leave the server when values must not.
+pub fn without_any_literal(text: &str) -> String {
+    replace_literals(text, true)
+}
+
+fn replace_literals(text: &str, numbers_and_comments: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     let mut next = highest_param(text) + 1;
@@ -75,14 +85,23 @@ pub fn without_literals(text: &str) -> String {
     while i < bytes.len() {
         let b = bytes[i];
         // comments and quoted identifiers are skipped whole
-        if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
-            i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
-            continue;
-        }
-        if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
-            i = text[i + 2..]
-                .find("*/")
-                .map_or(bytes.len(), |n| i + 2 + n + 2);
+        let comment_end = if b == b'-' && bytes.get(i + 1) == Some(&b'-') {
+            Some(text[i..].find('\n').map_or(bytes.len(), |n| i + n))
+        } else if b == b'/' && bytes.get(i + 1) == Some(&b'*') {
+            Some(
+                text[i + 2..]
+                    .find("*/")
+                    .map_or(bytes.len(), |n| i + 2 + n + 2),
+            )
+        } else {
+            None
+        };
+        if let Some(end) = comment_end {
+            if numbers_and_comments {
+                out.push_str(&text[copied..i]);
+                copied = end;
+            }
+            i = end;
             continue;
         }
         if b == b'"' {
@@ -110,6 +129,11 @@ pub fn without_literals(text: &str) -> String {
             Some((start, closing_quote(bytes, i + 1, b'\'', backslashes)))
         } else if b == b'$' && (i == 0 || !is_ident_byte(bytes[i - 1])) {
             dollar_quoted(text, i).map(|end| (i, end))
+        } else if numbers_and_comments
+            && b.is_ascii_digit()
+            && (i == 0 || !(is_ident_byte(bytes[i - 1]) || matches!(bytes[i - 1], b'$' | b'.')))
+        {
+            Some((i, number_end(bytes, i)))
         } else {
             None
         };
@@ -126,6 +150,30 @@ pub fn without_literals(text: &str) -> String {
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// The index just past a numeric constant starting at `from`: digits, a fraction, an exponent.
+fn number_end(bytes: &[u8], from: usize) -> usize {
+    let digits = |mut i: usize| {
+        while bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
+        {
+            i += 1;
+        }
+        i
+    };
+    let mut i = digits(from);
+    if bytes.get(i) == Some(&b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        i = digits(i + 1);
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        let sign = usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+        if bytes.get(i + 1 + sign).is_some_and(u8::is_ascii_digit) {
+            i = digits(i + 1 + sign);
+        }
+    }
+    i
 }
 
 /// The index just past the quote closing a quoted text whose contents start at `from`.
@@ -186,6 +234,25 @@ mod tests {
         ] {
             assert_eq!(stored_text(q), q);
         }
+    }
+
+    #[test]
+    fn nothing_of_a_value_is_left_when_values_must_not_leave() {
+        assert_eq!(
+            without_any_literal(
+                "/* user 42 */ SELECT a FROM t2 WHERE b = 'x''y' AND c > 1.5e3 AND d = $1 -- 7\nLIMIT 10"
+            ),
+            " SELECT a FROM t2 WHERE b = $2 AND c > $3 AND d = $1 \nLIMIT $4"
+        );
+        assert_eq!(
+            without_any_literal("(status = 'shipped'::text) AND (qty > '-5'::integer)"),
+            "(status = $1::text) AND (qty > $2::integer)"
+        );
+        // names keep their digits
+        assert_eq!(
+            without_any_literal("t1.col2 = \"3x\".a"),
+            "t1.col2 = \"3x\".a"
+        );
     }
 
     #[test]

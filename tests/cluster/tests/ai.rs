@@ -58,7 +58,15 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     // listening from the start: the worker may ask on its own as soon as it analyses
     let mut listener = cluster.connect();
     listener.batch_execute("LISTEN optischema").unwrap();
-    let queryid = slow_statement(&mut c);
+    load_big(&mut c);
+    // a literal in the schema the model is shown: with llm_send_values off (the default) no
+    // literal of any kind reaches the prompt
+    c.batch_execute("CREATE INDEX big_pad_partial ON big (pad) WHERE pad = 'secret-literal'")
+        .unwrap();
+    run_times(&mut c, "SELECT id FROM big WHERE k = $1", 20);
+    wait_samples(&mut c, 2);
+    c.query_one("SELECT optischema.analyze_now()", &[]).unwrap();
+    let queryid = queryid_of(&mut c, "SELECT id FROM big WHERE k = $1");
 
     let first = ask(&mut c, queryid);
     assert!(
@@ -95,6 +103,8 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
         .is_some_and(|f| !f.is_empty()));
     // values stay in the database unless llm_send_values is on
     assert!(context.get("captured_parameter_values").is_none());
+    assert!(prompt.contains("big_pad_partial"), "{prompt}");
+    assert!(!prompt.contains("secret-literal"), "{prompt}");
 
     // asked again: the cached answer at once, and no second call
     let second = ask(&mut c, queryid);
