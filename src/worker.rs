@@ -29,6 +29,7 @@ const REANALYZE_AFTER: Duration = Duration::from_secs(300);
 // utils/timeout.h is not in pgrx's bindings. Background workers do not go through the
 // client command loop that arms statement_timeout, so the worker arms it itself.
 const STATEMENT_TIMEOUT_ID: u32 = 3;
+// not in pgrx's bindings: called through pg_guard_ffi_boundary, as pgrx's own are
 unsafe extern "C-unwind" {
     fn enable_timeout_after(id: u32, delay_ms: i32);
     fn disable_timeout(id: u32, keep_indicator: bool);
@@ -332,7 +333,9 @@ pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-        enable_timeout_after(STATEMENT_TIMEOUT_ID, SAMPLE_TIMEOUT_MS);
+        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            enable_timeout_after(STATEMENT_TIMEOUT_ID, SAMPLE_TIMEOUT_MS)
+        });
     }
     let result = PgTryBuilder::new(AssertUnwindSafe(|| {
         let value = body();
@@ -345,7 +348,7 @@ pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
     .catch_others(|caught| Err(describe(&caught)))
     .execute();
     unsafe {
-        disable_timeout(STATEMENT_TIMEOUT_ID, false);
+        pg_sys::ffi::pg_guard_ffi_boundary(|| disable_timeout(STATEMENT_TIMEOUT_ID, false));
         // a timeout that fired just as the sample ended must not cancel the next one
         pg_sys::QueryCancelPending = 0;
         if result.is_err() {

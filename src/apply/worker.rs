@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 pub const WORKER_TYPE: &str = "optischema apply";
 const SIGTERM: std::ffi::c_int = 15;
 
+// never called from Rust, only installed as the signal handler: no guard wanted
 unsafe extern "C-unwind" {
     /// The server's own SIGTERM handler for backends (tcop/postgres.c).
     fn die(signal: std::ffi::c_int);

@@ -12,8 +12,9 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::ffi::{c_int, CStr, CString};
 
+// not in pgrx's bindings (parser/parse_utilcmd.h, rewrite/rewriteManip.h): called through
+// pg_guard_ffi_boundary, so that an ERROR they raise becomes a Rust panic as pgrx's own do
 unsafe extern "C-unwind" {
-    // parser/parse_utilcmd.h and rewrite/rewriteManip.h are not in pgrx's bindings
     fn transformIndexStmt(
         relid: Oid,
         stmt: *mut pg_sys::IndexStmt,
@@ -175,7 +176,8 @@ fn analysed(
     ordinal: usize,
 ) -> HypoIndex {
     unsafe {
-        let stmt = transformIndexStmt(relid, stmt, text.as_ptr());
+        let stmt =
+            pg_sys::ffi::pg_guard_ffi_boundary(|| transformIndexStmt(relid, stmt, text.as_ptr()));
         // an expression or a predicate is evaluated (folded, its selectivity estimated): only
         // PostgreSQL's own functions and operators, never code a role wrote
         for item in list_items((*stmt).indexParams)
@@ -480,8 +482,10 @@ unsafe fn inject(rel: *mut pg_sys::RelOptInfo, h: &HypoIndex) {
         info.indexprs = pg_sys::copyObjectImpl(h.indexprs.cast()).cast();
         info.indpred = pg_sys::copyObjectImpl(h.indpred.cast()).cast();
         if varno != 1 {
-            ChangeVarNodes(info.indexprs.cast(), 1, varno, 0);
-            ChangeVarNodes(info.indpred.cast(), 1, varno, 0);
+            pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                ChangeVarNodes(info.indexprs.cast(), 1, varno, 0);
+                ChangeVarNodes(info.indpred.cast(), 1, varno, 0);
+            });
         }
         info.indextlist = index_tlist(h, info.indexprs, varno);
         info.predOK = false;
