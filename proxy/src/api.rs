@@ -163,6 +163,7 @@ pub async fn databases(State(app): State<Arc<App>>) -> Response {
             json!({
                 "name": d.name,
                 "connected": d.connected(),
+                "error": d.error(),
                 "admin": app.admin_token.is_some() && d.has_admin(),
             })
         })

@@ -117,7 +117,7 @@ pub fn named_dsn(arg: &str) -> Result<(Option<String>, String), String> {
 
 /// The database a connection string names, for a database given without a name.
 pub fn dbname_of(dsn: &str) -> Option<String> {
-    let config: tokio_postgres::Config = dsn.parse().ok()?;
+    let (config, _) = crate::pgconn::split(dsn).ok()?;
     config
         .get_dbname()
         .map(str::to_string)
@@ -332,6 +332,10 @@ mod tests {
         assert_eq!(
             dbname_of("postgres://u@h/inventory").as_deref(),
             Some("inventory")
+        );
+        assert_eq!(
+            dbname_of("host=h dbname=shop sslmode=verify-full sslrootcert=/r.crt").as_deref(),
+            Some("shop")
         );
     }
 

@@ -5,13 +5,14 @@
 use crate::api::ApiError;
 use crate::config::Database;
 use crate::events;
+use crate::pgconn::Target;
 use crate::workers::{self, Verdict, WorkerPids};
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, RwLock};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 /// Every statement the proxy runs is bounded.
 const READER_SETUP: &str = "SET statement_timeout = '5s'; SET TimeZone = 'UTC';
@@ -22,29 +23,55 @@ const ADMIN_SETUP: &str =
 
 pub struct Db {
     pub name: String,
-    dsn: String,
-    admin_dsn: Option<String>,
+    reader: Target,
+    admin: Option<Target>,
     client: RwLock<Option<Arc<Client>>>,
     connected: AtomicBool,
+    /// Why the reader is not connected, as browsers may see it (never the DSN).
+    error: std::sync::Mutex<Option<String>>,
 }
 
 impl Db {
-    pub fn new(config: &Database) -> Db {
-        Db {
+    /// The database of `config`; an error when a connection string or its root certificate is
+    /// not usable.
+    pub fn new(config: &Database) -> Result<Db, String> {
+        let target = |dsn: &str, what: &str| {
+            Target::new(dsn).map_err(|e| format!("{} ({what}): {e}", config.name))
+        };
+        Ok(Db {
             name: config.name.clone(),
-            dsn: config.dsn.clone(),
-            admin_dsn: config.admin_dsn.clone(),
+            reader: target(&config.dsn, "--dsn")?,
+            admin: config
+                .admin_dsn
+                .as_deref()
+                .map(|d| target(d, "--admin-dsn"))
+                .transpose()?,
             client: RwLock::new(None),
             connected: AtomicBool::new(false),
-        }
+            error: std::sync::Mutex::new(None),
+        })
     }
 
     pub fn connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }
 
+    /// Why the reader is not connected, when it is not and an attempt failed.
+    pub fn error(&self) -> Option<String> {
+        if self.connected() {
+            return None;
+        }
+        self.error.lock().map(|e| e.clone()).unwrap_or(None)
+    }
+
+    fn set_error(&self, error: Option<&str>) {
+        if let Ok(mut e) = self.error.lock() {
+            *e = error.map(str::to_string);
+        }
+    }
+
     pub fn has_admin(&self) -> bool {
-        self.admin_dsn.is_some()
+        self.admin.is_some()
     }
 
     /// The reader connection, or 503 while it is being made again.
@@ -59,20 +86,25 @@ impl Db {
 
     /// A fresh admin connection, closed when dropped.
     pub async fn admin(&self) -> Result<Client, ApiError> {
-        let dsn = self
-            .admin_dsn
-            .as_deref()
+        let target = self
+            .admin
+            .as_ref()
             .ok_or_else(|| ApiError::read_only(&self.name))?;
-        let (client, connection) = tokio_postgres::connect(dsn, NoTls).await.map_err(|e| {
-            eprintln!(
-                "optischema-proxy: admin connection to {} failed: {e}",
-                self.name
-            );
-            ApiError::unavailable(format!(
-                "the admin connection to database {} failed",
-                self.name
-            ))
-        })?;
+        let (client, connection) =
+            target
+                .config
+                .connect(target.tls.clone())
+                .await
+                .map_err(|e| {
+                    eprintln!(
+                        "optischema-proxy: admin connection to {} failed: {e}",
+                        self.name
+                    );
+                    ApiError::unavailable(format!(
+                        "the admin connection to database {} failed",
+                        self.name
+                    ))
+                })?;
         tokio::spawn(connection);
         client
             .batch_execute(ADMIN_SETUP)
@@ -88,7 +120,7 @@ impl Db {
         let mut last_error: Option<String> = None;
         let mut warned_hidden = false;
         loop {
-            match tokio_postgres::connect(&self.dsn, NoTls).await {
+            match self.reader.config.connect(self.reader.tls.clone()).await {
                 Ok((client, mut connection)) => {
                     let (notes, mut received) = mpsc::unbounded_channel::<(i32, String)>();
                     let driver = tokio::spawn(async move {
@@ -111,6 +143,7 @@ impl Db {
                             *self.client.write().await = Some(client.clone());
                             self.connected.store(true, Ordering::Relaxed);
                             last_error = None;
+                            self.set_error(None);
                             delay = Duration::from_millis(250);
                             let _ = events.send(events::connection(&self.name, "connected", None));
                             eprintln!("optischema-proxy: {} connected, listening", self.name);
@@ -135,6 +168,7 @@ impl Db {
                     eprintln!("optischema-proxy: {} lost: {error}", self.name);
                     let _ =
                         events.send(events::connection(&self.name, "reconnecting", Some(&error)));
+                    self.set_error(Some(&error));
                     last_error = Some(error);
                 }
                 Err(e) => {
@@ -147,6 +181,7 @@ impl Db {
                             Some(&error),
                         ));
                     }
+                    self.set_error(Some(&error));
                     last_error = Some(error);
                 }
             }
@@ -213,12 +248,23 @@ fn describe(e: &tokio_postgres::Error) -> String {
         Some(db) => db.message().to_string(),
         None => {
             // tokio-postgres errors name the failure ("error connecting to server: Connection
-            // refused"), not the connection string
-            let text = e.to_string();
-            text.lines()
+            // refused"), not the connection string; a TLS failure's cause is in its source
+            let mut text = e
+                .to_string()
+                .lines()
                 .next()
                 .unwrap_or("connection failed")
-                .to_string()
+                .to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !text.ends_with(&cause_text) {
+                    text.push_str(": ");
+                    text.push_str(&cause_text);
+                }
+                source = cause.source();
+            }
+            text
         }
     }
 }

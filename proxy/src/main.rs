@@ -8,6 +8,7 @@ mod config;
 mod db;
 mod events;
 mod origin;
+mod pgconn;
 mod workers;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -185,12 +186,15 @@ async fn main() {
         }
     };
     let (events, _) = broadcast::channel(1024);
+    let databases = match config.databases.iter().map(Db::new).collect() {
+        Ok(list) => list,
+        Err::<Vec<Db>, _>(message) => {
+            eprintln!("optischema-proxy: {message}");
+            std::process::exit(2);
+        }
+    };
     let app = Arc::new(App {
-        databases: config
-            .databases
-            .iter()
-            .map(|d| Arc::new(Db::new(d)))
-            .collect(),
+        databases: databases.into_iter().map(Arc::new).collect(),
         admin_token: config.admin_token.clone(),
         read_token: config.read_token.clone(),
         events: events.clone(),

@@ -644,3 +644,178 @@ fn the_dashboard_page_passes_the_read_token_from_its_address() {
         "the token stayed in the address"
     );
 }
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test CA, a server certificate it signed for `db.optischema.test` only, and a second CA
+/// that signed nothing, in `dir`.
+fn certificates(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for ca in ["ca", "other-ca"] {
+        let mut args = vec!["req", "-x509", "-days", "2", "-subj"];
+        let subject = format!("/CN=optischema test {ca}");
+        args.push(&subject);
+        args.extend_from_slice(&ec);
+        let (key, crt) = (format!("{ca}.key"), format!("{ca}.crt"));
+        args.extend_from_slice(&["-keyout", &key, "-out", &crt]);
+        openssl(dir, &args);
+    }
+    let mut args = vec![
+        "req",
+        "-subj",
+        "/CN=db.optischema.test",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ];
+    args.extend_from_slice(&ec);
+    openssl(dir, &args);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:db.optischema.test\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ],
+    );
+    // the server refuses a key others can read; as root, the server runs as postgres
+    let mut chown = std::process::Command::new("chown");
+    chown.args(["-R", "postgres", dir.to_str().unwrap()]);
+    let _ = chown.status();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// How the proxy's connection to its one database went: connected, or why not (the error
+/// `/api/databases` shows).
+fn connection_outcome(proxy: &Proxy) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = get(proxy, "/api/databases");
+        let db = &body["databases"][0];
+        if db["connected"] == true {
+            return Ok(());
+        }
+        if let Some(error) = db["error"].as_str() {
+            return Err(error.to_string());
+        }
+        assert!(Instant::now() < deadline, "no connection, no error: {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn tls_to_postgres_follows_sslmode() {
+    let certs = std::path::PathBuf::from(format!("/var/tmp/optischema-tls-{}", std::process::id()));
+    certificates(&certs);
+    let file = |name: &str| certs.join(name).to_str().unwrap().to_string();
+    let cluster = Cluster::start(&[
+        "ssl = on",
+        &format!("ssl_cert_file = '{}'", file("server.crt")),
+        &format!("ssl_key_file = '{}'", file("server.key")),
+    ]);
+    let mut c = cluster.connect_with_extension();
+    c.batch_execute("CREATE ROLE dash LOGIN; GRANT optischema_reader, pg_read_all_stats TO dash")
+        .unwrap();
+    // dash only over TLS; the others as before
+    let hba = cluster.data().join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!(
+            "hostssl all dash 127.0.0.1/32 trust\nhostnossl all dash 127.0.0.1/32 reject\n{rules}"
+        ),
+    )
+    .unwrap();
+    c.query_one("SELECT pg_reload_conf()", &[]).unwrap();
+    let dsn = |options: &str| {
+        format!(
+            "shop=host=127.0.0.1 port={} user=dash dbname=postgres {options}",
+            cluster.port
+        )
+    };
+    let start = |dsn: &str| Proxy::start(&["--dsn", dsn], &[]);
+
+    // require: encrypted, whatever the certificate
+    let require = start(&dsn("sslmode=require"));
+    assert_eq!(connection_outcome(&require), Ok(()));
+    let encrypted: bool = c
+        .query_one(
+            "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+              WHERE a.application_name = 'optischema-proxy'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "the proxy's connection is not encrypted");
+    assert_eq!(get(&require, "/api/shop/status").0, 200);
+    drop(require);
+    // no sslmode is libpq's prefer: TLS, since the server offers it
+    assert_eq!(connection_outcome(&start(&dsn(""))), Ok(()));
+    // disable: plain, which the server refuses for dash
+    let refused = connection_outcome(&start(&dsn("sslmode=disable"))).unwrap_err();
+    assert!(refused.contains("no encryption"), "{refused}");
+
+    // verify-full: the root and the name must match
+    let full = format!("sslmode=verify-full sslrootcert={}", file("ca.crt"));
+    let right_name = dsn(&full).replace(
+        "host=127.0.0.1",
+        "host=db.optischema.test hostaddr=127.0.0.1",
+    );
+    assert_eq!(connection_outcome(&start(&right_name)), Ok(()));
+    let wrong_name = connection_outcome(&start(&dsn(&full))).unwrap_err();
+    assert!(
+        wrong_name.contains("certificate not valid for name \"127.0.0.1\""),
+        "{wrong_name}"
+    );
+    // verify-ca checks the chain only; require with a root certificate too, as libpq
+    let ca = format!("sslmode=verify-ca sslrootcert={}", file("ca.crt"));
+    assert_eq!(connection_outcome(&start(&dsn(&ca))), Ok(()));
+    let other_root = format!("sslmode=require sslrootcert={}", file("other-ca.crt"));
+    let unknown = connection_outcome(&start(&dsn(&other_root))).unwrap_err();
+    assert!(unknown.contains("UnknownIssuer"), "{unknown}");
+    let _ = std::fs::remove_dir_all(&certs);
+}
