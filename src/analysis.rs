@@ -7,63 +7,13 @@ use crate::advisor;
 use crate::notify;
 use crate::plans::explain::{self, PlanOutcome};
 use crate::plans::model::Explained;
-use crate::rules::{
-    self, unused_index, ColumnInfo, Finding, IndexInfo, Kind, StatementFigures, Subject, TableInfo,
-};
+use crate::plans::CustomPlan;
+use crate::rules::{self, unused_index, ColumnInfo, Finding, IndexInfo, Kind, Subject, TableInfo};
+use crate::statements::{captured_sets, hot_statements, HotStatement, WINDOW_MINUTES};
 use crate::store;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use std::collections::HashMap;
-
-/// Figures cover this many minutes of history.
-pub const WINDOW_MINUTES: i32 = 60;
-
-pub struct HotStatement {
-    pub query: String,
-    pub figures: StatementFigures,
-}
-
-/// The `limit` hottest statements of this database over the window, or only `queryid`.
-pub fn hot_statements(limit: i32, queryid: Option<i64>) -> spi::Result<Vec<HotStatement>> {
-    Spi::connect(|client| {
-        let table = client.select(
-            include_str!("../sql/analysis/hot_statements.sql"),
-            None,
-            &[limit.into(), WINDOW_MINUTES.into(), queryid.into()],
-        )?;
-        let mut out = Vec::new();
-        for row in table {
-            let Some(query) = row.get::<String>(2)? else {
-                continue;
-            };
-            out.push(HotStatement {
-                query,
-                figures: StatementFigures {
-                    queryid: row.get::<i64>(1)?.unwrap_or_default(),
-                    calls: row.get::<i64>(3)?.unwrap_or_default(),
-                    total_ms: row.get::<f64>(4)?.unwrap_or_default(),
-                    rows: row.get::<i64>(5)?.unwrap_or_default(),
-                    temp_blks_written: row.get::<i64>(6)?.unwrap_or_default(),
-                    window_hours: WINDOW_MINUTES as f64 / 60.0,
-                    role: row.get::<String>(7)?,
-                },
-            });
-        }
-        Ok(out)
-    })
-}
-
-/// The role that ran `queryid` most over the whole history kept, None when it is unknown (no
-/// history, or the role was dropped since).
-pub fn statement_role(queryid: i64) -> spi::Result<Option<String>> {
-    Spi::get_one_with_args::<String>(
-        "SELECT (SELECT r.rolname::text
-                   FROM optischema.history_all h JOIN pg_catalog.pg_roles r ON r.oid = h.userid
-                  WHERE h.queryid = $1
-                  GROUP BY r.rolname ORDER BY sum(h.calls) DESC, r.rolname LIMIT 1)",
-        &[queryid.into()],
-    )
-}
 
 fn unexplainable_queryids() -> spi::Result<Vec<i64>> {
     Spi::connect(|client| {
@@ -154,55 +104,9 @@ pub fn add_tables_of(
     Ok(())
 }
 
-#[derive(Clone)]
-pub struct CustomPlan {
-    pub values: Vec<Option<String>>,
-    pub times_seen: i64,
-    pub raw: serde_json::Value,
-}
-
-/// Custom plans are made for this many of a statement's captured value sets.
-const CUSTOM_PLANS: i64 = 3;
 /// Evidence keys that may hold a captured value: kept out of findings from custom plans, which
 /// readers see while the values themselves are for admins only.
 const VALUE_KEYS: &[&str] = &["filter", "join_filter", "prefix"];
-
-/// One captured value set (SQL literals in `$n` order) and how often it was seen.
-pub type CapturedSet = (Vec<Option<String>>, i64);
-
-/// The most frequent captured value sets of `queryid` with how often each was seen, or None
-/// when the caller may not read them (only superusers and members of optischema_admin may).
-pub fn captured_sets(queryid: i64) -> spi::Result<Option<Vec<CapturedSet>>> {
-    Spi::connect(|client| {
-        let allowed = client
-            .select(
-                // admins only, whatever table privileges (pg_read_all_data) the caller holds
-                "SELECT pg_has_role(current_user, 'optischema_admin', 'MEMBER')",
-                Some(1),
-                &[],
-            )?
-            .first()
-            .get_one::<bool>()?
-            .unwrap_or(false);
-        if !allowed {
-            return Ok(None);
-        }
-        let table = client.select(
-            "SELECT params::text, times_seen FROM optischema.captured_params \
-              WHERE queryid = $1 ORDER BY times_seen DESC, last_seen DESC LIMIT $2",
-            None,
-            &[queryid.into(), CUSTOM_PLANS.into()],
-        )?;
-        let mut out = Vec::new();
-        for row in table {
-            let text = row.get::<String>(1)?.unwrap_or_default();
-            if let Ok(values) = serde_json::from_str::<Vec<Option<String>>>(&text) {
-                out.push((values, row.get::<i64>(2)?.unwrap_or_default()));
-            }
-        }
-        Ok(Some(out))
-    })
-}
 
 fn parse_plan(raw: &serde_json::Value) -> Option<Explained> {
     match serde_json::from_value::<Vec<Explained>>(raw.clone()) {
@@ -210,9 +114,6 @@ fn parse_plan(raw: &serde_json::Value) -> Option<Explained> {
         _ => None,
     }
 }
-
-/// Marks estimates the planner made with the index in place (source `whatif`).
-pub const COST_FROM_PLANNER: &str = "planner, with the index in place hypothetically";
 
 /// What one statement's analysis concluded.
 pub enum Verdict {

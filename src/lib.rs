@@ -10,6 +10,7 @@ pub mod advisor;
 pub mod analysis;
 pub mod api;
 pub mod apply;
+pub mod bgworker;
 pub mod hot;
 pub mod llm;
 pub mod notify;
@@ -18,10 +19,10 @@ pub mod rules;
 pub mod sampling;
 pub mod secrets;
 pub mod settings;
+pub mod statements;
 pub mod store;
 pub mod trial;
 pub mod whatif;
-pub mod worker;
 
 pgrx::pg_module_magic!();
 
@@ -44,7 +45,7 @@ pub extern "C-unwind" fn _PG_init() {
     settings::register();
     // The worker can only be registered while the server starts (shared_preload_libraries).
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
-        worker::register();
+        sampling::worker::register();
         llm::worker::register();
         apply::worker::register();
         plans::capture::install();

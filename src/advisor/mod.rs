@@ -17,6 +17,9 @@ pub mod writes;
 
 use std::collections::HashMap;
 
+/// Marks estimates the planner made with the index in place (source `whatif`).
+pub const COST_FROM_PLANNER: &str = "planner, with the index in place hypothetically";
+
 /// One read statement of the workload.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Load {

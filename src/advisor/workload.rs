@@ -4,12 +4,14 @@
 //! from the history, and [`super::select`] picks the set. Nothing is built, nothing stored.
 
 use super::writes::{TableWrites, UpdateLoad};
+use super::COST_FROM_PLANNER;
 use super::{candidates, select, Eval, Load, Upkeep, WhatIf};
 use crate::acting::Actor;
-use crate::analysis::{CustomPlan, HotStatement, COST_FROM_PLANNER, WINDOW_MINUTES};
 use crate::plans::explain::in_rolled_back_subtransaction;
 use crate::plans::model::Explained;
+use crate::plans::CustomPlan;
 use crate::rules::{Finding, Kind};
+use crate::statements::{HotStatement, WINDOW_MINUTES};
 use crate::whatif::hypo::{self, HypoIndex};
 use crate::whatif::planner;
 use pgrx::pg_sys::{self, Oid};

@@ -69,6 +69,6 @@ fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
         &[queryid.into(), caller.into()],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the request failed: {e}"));
-    crate::worker::wake_at_commit(worker::WORKER_TYPE);
+    crate::bgworker::wake_at_commit(worker::WORKER_TYPE);
     pgrx::JsonB(json!({ "status": "queued", "queryid": queryid, "request_id": request_id }))
 }

@@ -63,7 +63,7 @@ fn queue(caller: pg_sys::Oid, id: i64, mode: &str, plan: &[Step], steps: Vec<Str
             hint: "Follow it in optischema.actions, then try again.".into(),
         })
     };
-    crate::worker::wake_at_commit(apply::worker::WORKER_TYPE);
+    crate::bgworker::wake_at_commit(apply::worker::WORKER_TYPE);
     action
 }
 

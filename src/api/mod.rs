@@ -14,9 +14,9 @@ use pgrx::prelude::*;
 use crate::acting;
 use crate::analysis;
 use crate::rules::StatementFigures;
+use crate::sampling::worker::WORKER_TYPE;
 use crate::settings;
 use crate::store;
-use crate::worker::WORKER_TYPE;
 
 /// Raises SQLSTATE 22023 with the message and hint of `e`.
 /// The role whose members may change things through the API.
@@ -298,18 +298,18 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
         out["unexplainable"] = "pg_stat_statements kept no text for this statement".into();
         return pgrx::JsonB(out);
     };
-    let figures = analysis::hot_statements(1, Some(queryid))
+    let figures = crate::statements::hot_statements(1, Some(queryid))
         .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
         .pop()
         .map(|s| s.figures)
         .unwrap_or_else(|| StatementFigures {
             queryid,
             window_hours: 1.0,
-            role: analysis::statement_role(queryid)
+            role: crate::statements::statement_role(queryid)
                 .unwrap_or_else(|e| error!("optischema: reading history failed: {e}")),
             ..Default::default()
         });
-    let statement = analysis::HotStatement { query, figures };
+    let statement = crate::statements::HotStatement { query, figures };
     match analysis::examine(&statement)
         .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
     {

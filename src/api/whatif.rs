@@ -4,9 +4,10 @@
 use super::{args, reject, valid, ArgError};
 use crate::acting::Actor;
 use crate::advisor::workload;
-use crate::analysis::{self, Examined, HotStatement, Verdict};
+use crate::analysis::{self, Examined, Verdict};
 use crate::rules::StatementFigures;
 use crate::settings;
+use crate::statements::{self, HotStatement};
 use crate::whatif::{hypo, planner};
 use pgrx::prelude::*;
 
@@ -28,11 +29,11 @@ fn variants_for(query: &str) -> Vec<(Option<Vec<Option<String>>>, f64)> {
         return vec![(None, 1.0)];
     }
     let captured = known_queryid(query)
-        .and_then(|q| analysis::captured_sets(q).ok().flatten())
+        .and_then(|q| statements::captured_sets(q).ok().flatten())
         .unwrap_or_default();
-    let custom: Vec<analysis::CustomPlan> = captured
+    let custom: Vec<crate::plans::CustomPlan> = captured
         .into_iter()
-        .map(|(values, times_seen)| analysis::CustomPlan {
+        .map(|(values, times_seen)| crate::plans::CustomPlan {
             values,
             times_seen,
             raw: serde_json::Value::Null,
@@ -132,14 +133,14 @@ fn whatif(
 fn examined_for(query: Option<&str>) -> (Vec<Examined>, bool) {
     let (statements, known) = match query {
         None => (
-            analysis::hot_statements(settings::HOT_TOP_N.get(), None)
+            statements::hot_statements(settings::HOT_TOP_N.get(), None)
                 .unwrap_or_else(|e| error!("optischema: reading history failed: {e}")),
             true,
         ),
         Some(text) => {
             let queryid = known_queryid(text);
             let hot = queryid.and_then(|q| {
-                analysis::hot_statements(1, Some(q))
+                statements::hot_statements(1, Some(q))
                     .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
                     .pop()
             });

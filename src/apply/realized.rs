@@ -175,7 +175,7 @@ fn auto_revert(id: i64, reason: &str) -> spi::Result<()> {
             format!("auto_revert: {reason}").into(),
         ],
     )?;
-    crate::worker::wake_at_commit(super::worker::WORKER_TYPE);
+    crate::bgworker::wake_at_commit(super::worker::WORKER_TYPE);
     Ok(())
 }
 

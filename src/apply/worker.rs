@@ -6,10 +6,10 @@
 
 use super::action::{self, Step};
 use super::{exec, index_name};
+use crate::bgworker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use crate::notify;
 use crate::settings;
 use crate::trial::Trial;
-use crate::worker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
@@ -251,7 +251,7 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
             }
         }
     }
-    while crate::worker::sleep(POLL) {
+    while crate::bgworker::sleep(POLL) {
         pg_sys::check_for_interrupts!();
         reload_when_asked();
         if !session_ready {
@@ -316,7 +316,7 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
                 Ok(()) => log_once.clear(),
                 Err(message) => log_once.failed("recording an action", &message),
             }
-            if crate::worker::stop_requested() {
+            if crate::bgworker::stop_requested() {
                 break;
             }
         }

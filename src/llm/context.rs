@@ -23,7 +23,7 @@ pub struct Context {
 
 /// The statement's text and the role that runs it most, if OptiSchema knows it.
 pub(crate) fn statement(queryid: i64) -> spi::Result<Option<(String, Option<String>)>> {
-    if let Some(hot) = analysis::hot_statements(1, Some(queryid))?.pop() {
+    if let Some(hot) = crate::statements::hot_statements(1, Some(queryid))?.pop() {
         return Ok(Some((hot.query, hot.figures.role)));
     }
     // not in the window: the role that ran it most in the whole history
@@ -34,7 +34,7 @@ pub(crate) fn statement(queryid: i64) -> spi::Result<Option<(String, Option<Stri
     else {
         return Ok(None);
     };
-    Ok(Some((query, analysis::statement_role(queryid)?)))
+    Ok(Some((query, crate::statements::statement_role(queryid)?)))
 }
 
 /// The generic plan of a known statement and its fingerprint; None when it cannot be planned.
@@ -144,7 +144,7 @@ pub fn gather(queryid: i64) -> spi::Result<Option<Context>> {
     });
     if !settings::LLM_SEND_VALUES.get() {
         prompt::without_values(&mut prompt);
-    } else if let Some(sets) = analysis::captured_sets(queryid)? {
+    } else if let Some(sets) = crate::statements::captured_sets(queryid)? {
         prompt["captured_parameter_values"] = sets
             .into_iter()
             .map(|(values, seen)| json!({ "values": values, "times_seen": seen }))

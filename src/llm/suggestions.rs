@@ -2,10 +2,11 @@
 //! only those it selects for the statement become recommendations (source `ai`).
 
 use crate::advisor::workload::Advice;
-use crate::analysis::{self, Examined, HotStatement, Verdict};
+use crate::analysis::{self, Examined, Verdict};
 use crate::plans::explain::in_rolled_back_subtransaction;
 use crate::plans::repair::Token;
 use crate::rules::{quote_ident, Finding, Kind, StatementFigures};
+use crate::statements::{self, HotStatement};
 use crate::whatif::hypo;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -87,7 +88,7 @@ pub fn selected(queryid: i64, suggestions: &[String]) -> spi::Result<Vec<Advice>
     if findings.is_empty() {
         return Ok(Vec::new());
     }
-    let statement = match analysis::hot_statements(1, Some(queryid))?.pop() {
+    let statement = match statements::hot_statements(1, Some(queryid))?.pop() {
         Some(hot) => hot,
         None => {
             let Some(query) = Spi::get_one_with_args::<String>(

@@ -8,11 +8,10 @@ use super::answer::{self, Answer, Outcome};
 use super::{client, context, prompt};
 use super::{suggestions, verify};
 use crate::acting::Actor;
-use crate::analysis;
+use crate::bgworker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use crate::notify;
 use crate::rules::{Finding, Kind};
 use crate::settings;
-use crate::worker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
@@ -255,7 +254,7 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
     let Some((query, role, _, _)) = context::plan_of(queryid)? else {
         return Ok(());
     };
-    let sets: Vec<Vec<Option<String>>> = analysis::captured_sets(queryid)?
+    let sets: Vec<Vec<Option<String>>> = crate::statements::captured_sets(queryid)?
         .unwrap_or_default()
         .into_iter()
         .map(|(values, _)| values)
@@ -264,7 +263,7 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
         return Ok(());
     };
     let verdict = verify::check(&query, &rewrite, actor, &sets);
-    let figures = analysis::hot_statements(1, Some(queryid))?
+    let figures = crate::statements::hot_statements(1, Some(queryid))?
         .pop()
         .map(|h| h.figures);
     let (before, after, verified, evidence) = match &verdict {
@@ -408,7 +407,7 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
     log!("{WORKER_TYPE} started in database \"{database}\"");
     let mut log_once = LogOnce::new("AI requests");
     let mut session_ready = false;
-    while crate::worker::sleep(POLL) {
+    while crate::bgworker::sleep(POLL) {
         reload_when_asked();
         if !settings::ENABLED.get() {
             continue;
@@ -443,7 +442,7 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
                 }
                 Err(message) => log_once.failed("storing an AI answer", &message),
             }
-            if crate::worker::stop_requested() {
+            if crate::bgworker::stop_requested() {
                 break;
             }
         }

@@ -8,3 +8,12 @@ pub mod lexer;
 pub mod model;
 pub mod predicate;
 pub mod repair;
+
+/// A statement planned with one captured value set (a custom plan): the values, how often they
+/// were seen, and EXPLAIN's JSON.
+#[derive(Clone)]
+pub struct CustomPlan {
+    pub values: Vec<Option<String>>,
+    pub times_seen: i64,
+    pub raw: serde_json::Value,
+}

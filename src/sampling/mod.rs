@@ -9,6 +9,7 @@ pub mod delta;
 mod pgss;
 mod store;
 pub mod text;
+pub mod worker;
 
 use crate::hot;
 use crate::notify;

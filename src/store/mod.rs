@@ -66,7 +66,7 @@ pub fn upsert_estimated(
     };
     let source = if finding.rule.starts_with("ai_") {
         "ai"
-    } else if finding.evidence["cost_model"] == crate::analysis::COST_FROM_PLANNER {
+    } else if finding.evidence["cost_model"] == crate::advisor::COST_FROM_PLANNER {
         "whatif"
     } else {
         "rules"

@@ -131,7 +131,7 @@ fn subject(queryid: i64, kind: &str, sql: &str, change: &Change) -> spi::Result<
         return Ok(None);
     };
     let has_params = query.contains('$');
-    let sets: Vec<Vec<Option<String>>> = crate::analysis::captured_sets(queryid)?
+    let sets: Vec<Vec<Option<String>>> = crate::statements::captured_sets(queryid)?
         .unwrap_or_default()
         .into_iter()
         .map(|(values, _)| values)

@@ -5,9 +5,9 @@
 use super::gather::{self, Plan, Subject};
 use super::{compared, read_explain, repeated, session_setting, Run, StatementTrial, Trial};
 use crate::acting::{act_as, Actor};
+use crate::bgworker::in_transaction;
 use crate::plans::explain::{self, in_rolled_back_subtransaction};
 use crate::settings;
-use crate::worker::in_transaction;
 use pgrx::prelude::*;
 
 /// Longest a statement may run in the sandbox: setting it up includes index builds on copies.

@@ -1,39 +1,27 @@
-//! The background worker: sample pg_stat_statements every `optischema.sample_interval`.
+//! The sampling worker: samples pg_stat_statements every `optischema.sample_interval`, then
+//! analyses the hot statements when due.
 //!
 //! Each sample runs in one short transaction bounded by a statement timeout. A failed sample is
 //! rolled back, recorded in `sampler_state` for `status()`, logged once, and the next one runs on
 //! schedule. SIGHUP reloads the settings at once; SIGTERM ends the loop at once.
 
+use crate::bgworker::{
+    flattened, in_transaction, prepare_session, reload_when_asked, sleep, LogOnce,
+};
 use crate::sampling::{SampleSettings, SampleSkip, Sampler};
 use crate::settings;
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
-use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub const WORKER_TYPE: &str = "optischema sampler";
-/// Upper bound on one sample, all statements included.
-const SAMPLE_TIMEOUT_MS: i32 = 10_000;
-/// `lock_timeout` of the worker's session: it never queues behind users for long.
-const LOCK_TIMEOUT: &std::ffi::CStr = c"1s";
 /// The AI worker is asked about this many of the hottest statements with open recommendations.
 const ASK_ABOUT_TOP: i64 = 3;
 /// A hot statement's analysis is repeated this often (plans change with data and indexes).
 const REANALYZE_AFTER: Duration = Duration::from_secs(300);
-
-// utils/timeout.h is not in pgrx's bindings. Background workers do not go through the
-// client command loop that arms statement_timeout, so the worker arms it itself.
-const STATEMENT_TIMEOUT_ID: u32 = 3;
-// not in pgrx's bindings: called through pg_guard_ffi_boundary, as pgrx's own are
-unsafe extern "C-unwind" {
-    fn enable_timeout_after(id: u32, delay_ms: i32);
-    fn disable_timeout(id: u32, keep_indicator: bool);
-}
 
 pub fn register() {
     BackgroundWorkerBuilder::new(WORKER_TYPE)
@@ -44,66 +32,6 @@ pub fn register() {
         .set_start_time(BgWorkerStartTime::RecoveryFinished)
         .set_restart_time(Some(Duration::from_secs(5)))
         .load();
-}
-
-/// Logs a condition once, and again only after it has changed; says once when it is over.
-pub(crate) struct LogOnce {
-    /// What is being done: "sampling", "analysis".
-    activity: &'static str,
-    last: Option<String>,
-}
-
-impl LogOnce {
-    pub(crate) fn new(activity: &'static str) -> LogOnce {
-        LogOnce {
-            activity,
-            last: None,
-        }
-    }
-
-    pub(crate) fn report(
-        &mut self,
-        key: &str,
-        level: PgLogLevel,
-        message: &str,
-        hint: Option<&str>,
-    ) {
-        if self.last.as_deref() == Some(key) {
-            return;
-        }
-        self.last = Some(key.to_string());
-        let code = if level >= PgLogLevel::WARNING {
-            PgSqlErrorCode::ERRCODE_WARNING
-        } else {
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION
-        };
-        let mut report = ErrorReport::new(code, message.to_string(), "optischema");
-        if let Some(hint) = hint {
-            report = report.set_hint(hint);
-        }
-        report.report(level);
-    }
-
-    /// `what` failed with `message`: a WARNING, once while the message stays the same.
-    pub(crate) fn failed(&mut self, what: &str, message: &str) {
-        self.report(
-            &format!("error:{message}"),
-            PgLogLevel::WARNING,
-            &format!("optischema: {what} failed: {message}"),
-            None,
-        );
-    }
-
-    /// The condition is over: says so once if something had been reported.
-    pub(crate) fn clear(&mut self) {
-        match self.last.take() {
-            Some(key) if key.starts_with("error:") => {
-                log!("optischema: {} works again", self.activity)
-            }
-            Some(_) => log!("optischema: {} started", self.activity),
-            None => {}
-        }
-    }
 }
 
 #[pg_guard]
@@ -232,29 +160,14 @@ fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::s
     // the hottest statements with something to fix get an explanation, while the budget lasts
     if crate::llm::worker::unavailable()?.is_none() {
         Spi::run_with_args(
-            include_str!("../sql/llm/enqueue_hot.sql"),
-            &[ASK_ABOUT_TOP.into(), crate::analysis::WINDOW_MINUTES.into()],
+            include_str!("../../sql/llm/enqueue_hot.sql"),
+            &[
+                ASK_ABOUT_TOP.into(),
+                crate::statements::WINDOW_MINUTES.into(),
+            ],
         )?;
     }
     Ok(open)
-}
-
-/// What [`in_transaction`] gives for a body that returns a `Result` of its own, made one
-/// `Result`: the value, or the message of the SPI error or of the ERROR raised.
-pub(crate) fn flattened<T, E: std::fmt::Display>(
-    result: Result<Result<T, E>, String>,
-) -> Result<T, String> {
-    result.and_then(|inner| inner.map_err(|e| e.to_string()))
-}
-
-/// Reads the configuration file again when the postmaster asked (SIGHUP).
-pub(crate) fn reload_when_asked() {
-    unsafe {
-        if pg_sys::ConfigReloadPending != 0 {
-            pg_sys::ConfigReloadPending = 0;
-            pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
-        }
-    }
 }
 
 fn analysis_failed(log_once: &mut LogOnce, message: &str) {
@@ -303,110 +216,6 @@ fn failed(
     record(unrecorded);
 }
 
-/// Session settings for all the worker's statements, set directly rather than with SQL
-/// statements that pg_stat_statements would record before `track = none` took effect.
-pub(crate) fn prepare_session() {
-    for (name, value) in [
-        (c"pg_stat_statements.track", c"none"),
-        (c"lock_timeout", LOCK_TIMEOUT),
-        (c"search_path", c"pg_catalog, pg_temp"),
-    ] {
-        unsafe {
-            pg_sys::SetConfigOption(
-                name.as_ptr(),
-                value.as_ptr(),
-                pg_sys::GucContext::PGC_SUSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-            );
-        }
-    }
-}
-
 fn pg_stat_statements_loaded() -> bool {
     unsafe { !pg_sys::GetConfigOption(c"pg_stat_statements.max".as_ptr(), true, false).is_null() }
-}
-
-/// Runs `body` in its own transaction, bounded by [`SAMPLE_TIMEOUT_MS`]. A PostgreSQL ERROR or
-/// a panic inside rolls the transaction back and comes back as `Err(message)`.
-pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-        pg_sys::ffi::pg_guard_ffi_boundary(|| {
-            enable_timeout_after(STATEMENT_TIMEOUT_ID, SAMPLE_TIMEOUT_MS)
-        });
-    }
-    let result = PgTryBuilder::new(AssertUnwindSafe(|| {
-        let value = body();
-        unsafe {
-            pg_sys::PopActiveSnapshot();
-            pg_sys::CommitTransactionCommand();
-        }
-        Ok(value)
-    }))
-    .catch_others(|caught| Err(describe(&caught)))
-    .execute();
-    unsafe {
-        pg_sys::ffi::pg_guard_ffi_boundary(|| disable_timeout(STATEMENT_TIMEOUT_ID, false));
-        // a timeout that fired just as the sample ended must not cancel the next one
-        pg_sys::QueryCancelPending = 0;
-        if result.is_err() {
-            pg_sys::AbortCurrentTransaction();
-        }
-    }
-    result
-}
-
-fn describe(caught: &CaughtError) -> String {
-    match caught {
-        CaughtError::PostgresError(report)
-        | CaughtError::ErrorReport(report)
-        | CaughtError::RustPanic {
-            ereport: report, ..
-        } => report.message().to_string(),
-    }
-}
-
-/// Wakes the background worker of type `backend_type`, if it runs, when the current
-/// transaction commits: what the caller queued is visible then, and need not wait for the
-/// worker's next poll.
-pub fn wake_at_commit(backend_type: &str) {
-    let pid = Spi::get_one_with_args::<i32>(
-        "SELECT (SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = $1 LIMIT 1)",
-        &[backend_type.into()],
-    )
-    .ok()
-    .flatten();
-    if let Some(pid) = pid {
-        pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || unsafe {
-            let proc_ = pg_sys::BackendPidGetProc(pid);
-            if !proc_.is_null() {
-                pg_sys::SetLatch(&mut (*proc_).procLatch);
-            }
-        });
-    }
-}
-
-/// SIGTERM seen. pgrx clears its own flag each time it is read (and its `wait_latch` reads it):
-/// remembered here, a request to stop is never lost between two reads.
-static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
-
-/// Whether this worker was asked to stop.
-pub fn stop_requested() -> bool {
-    if BackgroundWorker::sigterm_received() {
-        STOP_REQUESTED.store(true, Ordering::Relaxed);
-    }
-    STOP_REQUESTED.load(Ordering::Relaxed)
-}
-
-/// Sleeps until the latch is set or `timeout` passes; false once the worker must stop.
-pub fn sleep(timeout: Duration) -> bool {
-    if stop_requested() {
-        return false;
-    }
-    if !BackgroundWorker::wait_latch(Some(timeout)) {
-        STOP_REQUESTED.store(true, Ordering::Relaxed);
-    }
-    !stop_requested()
 }
