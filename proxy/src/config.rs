@@ -49,7 +49,9 @@ pub const USAGE: &str =
        optischema-proxy --config FILE.json
 
   --dsn          a database to show, as a libpq connection string or URI, for a role with
-                 optischema_reader only; NAME defaults to its dbname
+                 optischema_reader only; NAME defaults to its dbname. env:VAR or file:PATH
+                 instead of the DSN: the DSN is in that environment variable or file, so
+                 that its password is not on the command line
   --admin-dsn    a connection for NAME's actions (trial, apply, revert, dismiss), for a role
                  with optischema_admin
   --admin-token-file
@@ -94,7 +96,7 @@ fn valid_name(name: &str) -> bool {
 pub fn named_dsn(arg: &str) -> Result<(Option<String>, String), String> {
     let arg = arg.trim();
     let is_uri = |s: &str| s.starts_with("postgres://") || s.starts_with("postgresql://");
-    if is_uri(arg) {
+    if is_uri(arg) || is_reference(arg) {
         return Ok((None, arg.to_string()));
     }
     let Some((head, rest)) = arg.split_once('=') else {
@@ -178,13 +180,41 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("--listen takes ADDRESS:PORT, such as 127.0.0.1:8080, not {s:?}"))
 }
 
+/// A process's environment, as `std::env::var` would give it.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A connection string as given: itself, or the one in environment variable VAR (`env:VAR`) or
+/// in a file (`file:PATH`, a mounted secret say), so that no password need be on the command
+/// line, where `ps` shows it.
+pub fn resolve(given: String, env: Env) -> Result<String, String> {
+    if let Some(var) = given.strip_prefix("env:") {
+        return env(var)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("environment variable {var} (from env:{var}) is not set"));
+    }
+    if let Some(path) = given.strip_prefix("file:") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the connection string file {path}: {e}"))?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(format!("the connection string file {path} is empty"));
+        }
+        return Ok(text.to_string());
+    }
+    Ok(given)
+}
+
+fn is_reference(arg: &str) -> bool {
+    arg.starts_with("env:") || arg.starts_with("file:")
+}
+
 /// The configuration from the command line (`args` without the program name) and the
-/// environment's `OPTISCHEMA_ADMIN_TOKEN` and `OPTISCHEMA_PROXY_TOKEN`.
-pub fn from_args(
-    args: &[String],
-    env_token: Option<String>,
-    env_read_token: Option<String>,
-) -> Result<Config, String> {
+/// environment: `OPTISCHEMA_ADMIN_TOKEN`, `OPTISCHEMA_PROXY_TOKEN` and the variables that
+/// `env:VAR` connection strings name.
+pub fn from_args(args: &[String], env: Env) -> Result<Config, String> {
+    let env_token = env("OPTISCHEMA_ADMIN_TOKEN").filter(|t| !t.is_empty());
+    let env_read_token = env("OPTISCHEMA_PROXY_TOKEN").filter(|t| !t.is_empty());
     let mut listen = "127.0.0.1:8080".to_string();
     let mut ui = PathBuf::from("ui");
     let mut dsns: Vec<(Option<String>, String)> = Vec::new();
@@ -219,7 +249,7 @@ pub fn from_args(
         }
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let file: File =
+        let mut file: File =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let admin_token = token("admin token", file.admin_token_file.as_deref(), env_token)?;
         let read_token = token(
@@ -227,10 +257,12 @@ pub fn from_args(
             file.token_file.as_deref().or(read_token_file.as_deref()),
             env_read_token,
         )?;
-        for d in &file.databases {
+        for d in &mut file.databases {
             if !valid_name(&d.name) {
                 return Err(format!("database name {:?} is not valid", d.name));
             }
+            d.dsn = resolve(std::mem::take(&mut d.dsn), env)?;
+            d.admin_dsn = d.admin_dsn.take().map(|a| resolve(a, env)).transpose()?;
         }
         return finish(Config {
             listen: parse_listen(file.listen.as_deref().unwrap_or(&listen))?,
@@ -250,6 +282,7 @@ pub fn from_args(
     }
     let mut databases: Vec<Database> = Vec::new();
     for (i, (name, dsn)) in dsns.into_iter().enumerate() {
+        let dsn = resolve(dsn, env)?;
         let name = name
             .or_else(|| dbname_of(&dsn))
             .unwrap_or_else(|| format!("db{}", i + 1));
@@ -272,7 +305,7 @@ pub fn from_args(
             .iter_mut()
             .find(|d| d.name == target)
             .ok_or_else(|| format!("--admin-dsn names {target:?}, which no --dsn gives"))?;
-        db.admin_dsn = Some(dsn);
+        db.admin_dsn = Some(resolve(dsn, env)?);
     }
     finish(Config {
         listen: parse_listen(&listen)?,
@@ -305,6 +338,19 @@ mod tests {
 
     fn args(s: &[&str]) -> Vec<String> {
         s.iter().map(|a| a.to_string()).collect()
+    }
+
+    /// An environment holding `vars` only.
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
     }
 
     #[test]
@@ -368,8 +414,7 @@ mod tests {
                 "--listen",
                 "0.0.0.0:9000",
             ]),
-            Some("0123456789abcdef".into()),
-            None,
+            &env(&[("OPTISCHEMA_ADMIN_TOKEN", "0123456789abcdef")]),
         )
         .unwrap();
         assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
@@ -383,7 +428,7 @@ mod tests {
         );
         assert_eq!(c.admin_token.as_deref(), Some("0123456789abcdef"));
         // defaults: loopback, read-only
-        let c = from_args(&args(&["--dsn", "dbname=shop"]), None, None).unwrap();
+        let c = from_args(&args(&["--dsn", "dbname=shop"]), &no_env).unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.admin_token, None);
         assert_eq!(c.read_token, None);
@@ -391,7 +436,7 @@ mod tests {
 
     #[test]
     fn bad_command_lines_say_what_is_wrong() {
-        let err = |a: &[&str]| from_args(&args(a), None, None).unwrap_err();
+        let err = |a: &[&str]| from_args(&args(a), &no_env).unwrap_err();
         assert!(err(&[]).contains("no database given"));
         assert!(err(&["--dsn"]).contains("--dsn needs a value"));
         assert!(err(&["--dsn", "dbname=a", "--bogus"]).contains("unknown argument \"--bogus\""));
@@ -400,20 +445,66 @@ mod tests {
         assert!(err(&["--dsn", "dbname=a", "--admin-dsn", "b=dbname=a"])
             .contains("which no --dsn gives"));
         assert!(err(&["--dsn", "dbname=a", "--listen", "localhost"]).contains("ADDRESS:PORT"));
-        assert!(
-            from_args(&args(&["--dsn", "dbname=a"]), Some("short".into()), None)
-                .unwrap_err()
-                .contains("the admin token must be at least 16")
-        );
-        assert!(
-            from_args(&args(&["--dsn", "dbname=a"]), None, Some("short".into()))
-                .unwrap_err()
-                .contains("the read token must be at least 16")
-        );
+        assert!(from_args(
+            &args(&["--dsn", "dbname=a"]),
+            &env(&[("OPTISCHEMA_ADMIN_TOKEN", "short")])
+        )
+        .unwrap_err()
+        .contains("the admin token must be at least 16"));
+        assert!(from_args(
+            &args(&["--dsn", "dbname=a"]),
+            &env(&[("OPTISCHEMA_PROXY_TOKEN", "short")])
+        )
+        .unwrap_err()
+        .contains("the read token must be at least 16"));
         assert!(
             err(&["--dsn", "dbname=a", "--token-file", "/nonexistent/token"])
                 .contains("cannot read the read token file /nonexistent/token")
         );
+    }
+
+    #[test]
+    fn connection_strings_may_come_from_the_environment_or_a_file() {
+        let dir = std::env::temp_dir().join(format!("optischema-proxy-dsn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("admin-dsn");
+        std::fs::write(&secret, "host=h dbname=shop user=dba password=s3cret\n").unwrap();
+        let admin = format!("file:{}", secret.display());
+        let vars = env(&[("SHOP_DSN", "host=h dbname=shop user=dash password=hunter2")]);
+        let c = from_args(
+            &args(&["--dsn", "env:SHOP_DSN", "--admin-dsn", &admin]),
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(c.databases[0].name, "shop", "named after the DSN's dbname");
+        assert_eq!(
+            c.databases[0].dsn,
+            "host=h dbname=shop user=dash password=hunter2"
+        );
+        assert_eq!(
+            c.databases[0].admin_dsn.as_deref(),
+            Some("host=h dbname=shop user=dba password=s3cret")
+        );
+        let c = from_args(&args(&["--dsn", "eu=env:SHOP_DSN"]), &vars).unwrap();
+        assert_eq!(c.databases[0].name, "eu");
+        let err = |a: &[&str]| from_args(&args(a), &vars).unwrap_err();
+        assert!(err(&["--dsn", "env:NOT_SET"])
+            .contains("environment variable NOT_SET (from env:NOT_SET) is not set"));
+        assert!(err(&["--dsn", "file:/nonexistent/dsn"])
+            .contains("cannot read the connection string file /nonexistent/dsn"));
+        // a config file's connection strings too
+        let file = dir.join("proxy.json");
+        std::fs::write(
+            &file,
+            r#"{"databases": [{"name": "shop", "dsn": "env:SHOP_DSN"}]}"#,
+        )
+        .unwrap();
+        let c = from_args(&args(&["--config", file.to_str().unwrap()]), &vars).unwrap();
+        assert_eq!(
+            c.databases[0].dsn,
+            "host=h dbname=shop user=dash password=hunter2"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -427,15 +518,13 @@ mod tests {
         std::fs::write(&file, "from-the-file-0123456789\n").unwrap();
         let c = from_args(
             &args(&["--dsn", "dbname=a", "--token-file", file.to_str().unwrap()]),
-            None,
-            Some("from-the-environment-0123".into()),
+            &env(&[("OPTISCHEMA_PROXY_TOKEN", "from-the-environment-0123")]),
         )
         .unwrap();
         assert_eq!(c.read_token.as_deref(), Some("from-the-file-0123456789"));
         let c = from_args(
             &args(&["--dsn", "dbname=a"]),
-            None,
-            Some("from-the-environment-0123".into()),
+            &env(&[("OPTISCHEMA_PROXY_TOKEN", "from-the-environment-0123")]),
         )
         .unwrap();
         assert_eq!(c.read_token.as_deref(), Some("from-the-environment-0123"));
@@ -459,7 +548,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let c = from_args(&args(&["--config", file.to_str().unwrap()]), None, None).unwrap();
+        let c = from_args(&args(&["--config", file.to_str().unwrap()]), &no_env).unwrap();
         assert_eq!(c.listen, "127.0.0.1:7000".parse().unwrap());
         assert_eq!(c.admin_token.as_deref(), Some("a-long-enough-token"));
         assert_eq!(
@@ -468,7 +557,7 @@ mod tests {
         );
         std::fs::write(&file, r#"{"databases": [], "colour": "red"}"#).unwrap();
         assert!(
-            from_args(&args(&["--config", file.to_str().unwrap()]), None, None)
+            from_args(&args(&["--config", file.to_str().unwrap()]), &no_env)
                 .unwrap_err()
                 .contains("unknown field")
         );

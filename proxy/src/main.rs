@@ -172,13 +172,7 @@ async fn forward(mut socket: WebSocket, app: Arc<App>) {
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let env_token = std::env::var("OPTISCHEMA_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    let env_read_token = std::env::var("OPTISCHEMA_PROXY_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    let config = match config::from_args(&args, env_token, env_read_token) {
+    let config = match config::from_args(&args, &|name| std::env::var(name).ok()) {
         Ok(c) => c,
         Err(message) => {
             eprintln!("{message}");

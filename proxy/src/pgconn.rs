@@ -188,7 +188,11 @@ fn key_values(dsn: &str) -> Result<Vec<(String, String)>, String> {
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.next() != Some('=') {
-            return Err(format!("no \"=\" after {key:?} in the connection string"));
+            // the word is not shown: it may be part of a password
+            return Err(
+                "a word without \"=\" in the connection string (quote a value with spaces: key='a b')"
+                    .into(),
+            );
         }
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         let mut value = String::new();
@@ -491,7 +495,7 @@ mod tests {
         assert!(err("host=h sslcert=/c.crt sslkey=/c.key").contains("client certificates"));
         assert!(err("postgres://h/db?sslkey=%2Fk").contains("client certificates"));
         assert!(err("host=h password='open").contains("unterminated"));
-        assert!(err("host").contains("no \"=\""));
+        assert!(err("host").contains("a word without \"=\""));
         let Err(e) = connector(&Tls {
             mode: SslMode::VerifyFull,
             root_cert: Some("/nonexistent/root.crt".into()),

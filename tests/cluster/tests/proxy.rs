@@ -819,3 +819,71 @@ fn tls_to_postgres_follows_sslmode() {
     assert!(unknown.contains("UnknownIssuer"), "{unknown}");
     let _ = std::fs::remove_dir_all(&certs);
 }
+
+#[test]
+fn connection_strings_with_passwords_come_from_the_environment_or_a_file() {
+    let (cluster, mut c) = cluster_with_reader();
+    // dash and dba must give their passwords
+    c.batch_execute(
+        "SET password_encryption = 'scram-sha-256';
+         ALTER ROLE dash PASSWORD 'dash-secret-1'; ALTER ROLE dba PASSWORD 'dba-secret-2'",
+    )
+    .unwrap();
+    let hba = cluster.data().join("pg_hba.conf");
+    let rules = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("host all dash,dba 127.0.0.1/32 scram-sha-256\n{rules}"),
+    )
+    .unwrap();
+    c.query_one("SELECT pg_reload_conf()", &[]).unwrap();
+    let dsn = |user: &str, password: &str| {
+        format!(
+            "host=127.0.0.1 port={} user={user} password={password} dbname=postgres",
+            cluster.port
+        )
+    };
+    let admin_file = cluster.dir.join("admin-dsn");
+    std::fs::write(&admin_file, dsn("dba", "dba-secret-2")).unwrap();
+    let admin_ref = format!("shop=file:{}", admin_file.display());
+    let proxy = Proxy::start(
+        &["--dsn", "shop=env:SHOP_DSN", "--admin-dsn", &admin_ref],
+        &[
+            ("SHOP_DSN", &dsn("dash", "dash-secret-1")),
+            ("OPTISCHEMA_ADMIN_TOKEN", TOKEN),
+        ],
+    );
+    assert_eq!(connection_outcome(&proxy), Ok(()));
+    let (code, _) = get(&proxy, "/api/shop/status");
+    assert_eq!(code, 200);
+    // the admin connection, from the file, logs in too
+    let (code, body) = get_with(&proxy, "/api/shop/actions", Some(TOKEN));
+    assert_eq!(code, 200, "{body}");
+    // the password did matter
+    let wrong = Proxy::start(
+        &["--dsn", "shop=env:SHOP_DSN"],
+        &[("SHOP_DSN", &dsn("dash", "wrong"))],
+    );
+    let error = connection_outcome(&wrong).unwrap_err();
+    assert!(error.contains("password authentication failed"), "{error}");
+
+    // a variable that is not set stops the proxy at once, naming it
+    let binary = std::env::var("OPTISCHEMA_PROXY").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../target/release/optischema-proxy"
+        )
+        .to_string()
+    });
+    let out = std::process::Command::new(binary)
+        .args(["--dsn", "shop=env:OPTISCHEMA_TEST_UNSET_DSN"])
+        .env_remove("OPTISCHEMA_TEST_UNSET_DSN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("environment variable OPTISCHEMA_TEST_UNSET_DSN"),
+        "{stderr}"
+    );
+}
