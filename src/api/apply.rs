@@ -6,6 +6,8 @@ use super::{reject, ArgError, ADMIN};
 use crate::acting;
 use crate::apply;
 use crate::apply::action::{self, Step};
+use crate::apply::Mode;
+use crate::rules::Kind;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
@@ -19,7 +21,7 @@ fn required(id: Option<i64>) -> i64 {
 }
 
 /// The recommendation's kind, status and SQL, locked until the caller's transaction ends.
-fn locked(id: i64) -> (String, String, String) {
+fn locked(id: i64) -> (Kind, String, String) {
     let row = Spi::connect_mut(|client| {
         let table = client.update(
             "SELECT kind, status, sql FROM optischema.recommendation_store WHERE id = $1 FOR UPDATE",
@@ -37,24 +39,37 @@ fn locked(id: i64) -> (String, String, String) {
         )))
     })
     .unwrap_or_else(|e| error!("optischema: reading the recommendation failed: {e}"));
-    row.unwrap_or_else(|| {
+    let (kind, status, sql) = row.unwrap_or_else(|| {
         reject(ArgError {
             message: format!("there is no recommendation with id {id}"),
             hint: "Take an id from optischema.recommendations.".into(),
         })
-    })
+    });
+    match Kind::parse(&kind) {
+        Some(kind) => (kind, status, sql),
+        None => reject_unsupported(
+            id,
+            format!("applying {kind} recommendations is not supported"),
+        ),
+    }
 }
 
 /// Queues the action for the apply worker, recorded as asked by `caller`: the typed steps it
 /// runs, and how they read now.
-fn queue(caller: pg_sys::Oid, id: i64, mode: &str, plan: &[Step], steps: Vec<String>) -> i64 {
+fn queue(caller: pg_sys::Oid, id: i64, mode: Mode, plan: &[Step], steps: Vec<String>) -> i64 {
     let who = acting::role_name(caller);
     let plan = pgrx::JsonB(serde_json::to_value(plan).expect("steps serialize"));
     let action = Spi::get_one_with_args::<i64>(
         "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps, requested_by)
                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id)
          SELECT (SELECT id FROM a)",
-        &[id.into(), mode.into(), plan.into(), steps.into(), who.into()],
+        &[
+            id.into(),
+            mode.as_str().into(),
+            plan.into(),
+            steps.into(),
+            who.into(),
+        ],
     )
     .unwrap_or_else(|e| error!("optischema: queueing the action failed: {e}"));
     let Some(action) = action else {
@@ -68,7 +83,7 @@ fn queue(caller: pg_sys::Oid, id: i64, mode: &str, plan: &[Step], steps: Vec<Str
 }
 
 /// The statements `plan` runs now, each checked as the worker will check it again.
-fn checked(kind: &str, mode: &str, id: i64, plan: &[Step]) -> Vec<String> {
+fn checked(kind: Kind, mode: Mode, id: i64, plan: &[Step]) -> Vec<String> {
     let steps = action::statements(plan, id)
         .and_then(|steps| apply::validate::check_all(kind, mode, &steps, id).map(|()| steps));
     steps.unwrap_or_else(|message| reject_unsupported(id, message))
@@ -89,8 +104,8 @@ fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
     acting::require_member(caller, ADMIN);
     let id = required(id);
     let mode = match mode.as_deref().map(str::trim) {
-        Some("apply") => "apply",
-        Some("trial") => "trial",
+        Some("apply") => Mode::Apply,
+        Some("trial") => Mode::Trial,
         other => reject(ArgError {
             message: format!(
                 "mode must be 'apply' or 'trial', not {}",
@@ -102,23 +117,27 @@ fn apply(id: Option<i64>, mode: default!(Option<String>, "'apply'")) -> i64 {
     acting::as_extension_owner(|| queue_apply(caller, id, mode))
 }
 
-fn queue_apply(caller: pg_sys::Oid, id: i64, mode: &str) -> i64 {
+fn queue_apply(caller: pg_sys::Oid, id: i64, mode: Mode) -> i64 {
     let (kind, status, sql) = locked(id);
     if status != "open" {
         reject(ArgError {
             message: format!(
                 "recommendation {id} is {status}: only open recommendations can be {}",
-                if mode == "trial" { "tried" } else { "applied" }
+                if mode == Mode::Trial {
+                    "tried"
+                } else {
+                    "applied"
+                }
             ),
             hint: "See optischema.recommendations for its status.".into(),
         })
     }
-    let plan = match action::from_recommendation(&kind, mode, &sql) {
+    let plan = match action::from_recommendation(kind, mode, &sql) {
         Ok(plan) => plan,
         Err(message) => reject_unsupported(id, message),
     };
-    let steps = checked(&kind, mode, id, &plan);
-    permitted(caller, id, &kind, &steps, mode);
+    let steps = checked(kind, mode, id, &plan);
+    permitted(caller, id, &plan, mode);
     queue(caller, id, mode, &plan, steps)
 }
 
@@ -136,19 +155,20 @@ fn reject_unsupported(id: i64, message: String) -> ! {
 
 /// A setting is changed only where the caller could change it itself: ALTER SYSTEM needs a
 /// superuser, a role's or a database's settings what ALTER ROLE or ALTER DATABASE need.
-fn permitted(caller: pg_sys::Oid, id: i64, kind: &str, steps: &[String], mode: &str) {
-    if kind != "config" || mode == "trial" {
+fn permitted(caller: pg_sys::Oid, id: i64, plan: &[Step], mode: Mode) {
+    if mode == Mode::Trial {
         return;
     }
-    for step in steps.iter().filter(|s| s.as_str() != apply::RELOAD) {
-        // a scope not understood (ALTER ROLE CURRENT_USER, say) is not allowed
-        let allowed = apply::validate::config_scope(step)
-            .is_some_and(|scope| apply::validate::may_set(caller, &scope));
-        if !allowed {
+    for step in plan {
+        let Step::Set { scope, .. } = step else {
+            continue;
+        };
+        if !scope.may_be_set_by(caller) {
+            let what = step.statement(id).ok().flatten().unwrap_or_default();
             ereport!(
                 ERROR,
                 PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("recommendation {id}: permission denied to make this change: {step}"),
+                format!("recommendation {id}: permission denied to make this change: {what}"),
                 "Only a role that could run the statement itself can apply it (ALTER SYSTEM needs a superuser)."
             );
         }
@@ -169,7 +189,7 @@ fn revert(id: Option<i64>) -> i64 {
 
 fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
     let (kind, status, _) = locked(id);
-    if kind == "analyze" {
+    if kind == Kind::Analyze {
         reject(ArgError {
             message: format!("recommendation {id} is an ANALYZE, which has nothing to undo"),
             hint: "Statistics change with every ANALYZE; the next one replaces these.".into(),
@@ -197,7 +217,7 @@ fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
             hint: "Undo it by hand; optischema.actions shows what was run.".into(),
         })
     };
-    let steps = checked(&kind, "revert", id, &plan);
-    permitted(caller, id, &kind, &steps, "revert");
-    queue(caller, id, "revert", &plan, steps)
+    let steps = checked(kind, Mode::Revert, id, &plan);
+    permitted(caller, id, &plan, Mode::Revert);
+    queue(caller, id, Mode::Revert, &plan, steps)
 }

@@ -6,8 +6,10 @@
 //! rebuilt statement is then checked again by [`super::validate`] before it runs.
 
 use super::validate::{one_statement, text, ALLOWED_SETTINGS};
+use super::Mode;
 use crate::plans::ident::quote_ident;
 use crate::rules::is_protected_schema;
+use crate::rules::Kind;
 use crate::whatif::hypo::list_items;
 use pgrx::pg_sys::{self, NodeTag};
 use pgrx::prelude::*;
@@ -78,17 +80,42 @@ pub enum Scope {
     Session,
 }
 
+impl Scope {
+    /// Whether `user` could make a change of this scope itself: ALTER SYSTEM is for
+    /// superusers; a role's settings for superusers, the role itself, or CREATEROLE over a
+    /// non-superuser; a database's for superusers and its owner's members.
+    pub fn may_be_set_by(&self, user: pg_sys::Oid) -> bool {
+        unsafe {
+            if pg_sys::superuser_arg(user) {
+                return true;
+            }
+            match *self {
+                Scope::System => false,
+                Scope::Session => true,
+                Scope::Role { role } => {
+                    let role = pg_sys::Oid::from(role);
+                    role == user
+                        || (pg_sys::has_createrole_privilege(user) && !pg_sys::superuser_arg(role))
+                }
+                Scope::Database { database } => {
+                    pg_sys::pg_database_ownercheck(pg_sys::Oid::from(database), user)
+                }
+            }
+        }
+    }
+}
+
 /// The statistics kinds CREATE STATISTICS knows.
 const STATISTICS_KINDS: &[&str] = &["ndistinct", "dependencies", "mcv"];
 
 /// What applying (or, with `mode` trial, trying) a recommendation of `kind` whose statement is
 /// `sql` does, read by the server's parser: exactly one statement of the shape the kind makes.
-pub fn from_recommendation(kind: &str, mode: &str, sql: &str) -> Result<Vec<Step>, String> {
+pub fn from_recommendation(kind: Kind, mode: Mode, sql: &str) -> Result<Vec<Step>, String> {
     let node = one_statement(sql)?;
     let tag = unsafe { (*node).type_ };
     let unexpected = || format!("unexpected {kind} statement: {}", shortened(sql));
     match (kind, tag) {
-        ("index", NodeTag::T_IndexStmt) => {
+        (Kind::Index, NodeTag::T_IndexStmt) => {
             let stmt = unsafe { &*(node as *mut pg_sys::IndexStmt) };
             if stmt.unique || !stmt.idxname.is_null() {
                 return Err(unexpected());
@@ -97,7 +124,7 @@ pub fn from_recommendation(kind: &str, mode: &str, sql: &str) -> Result<Vec<Step
             let body = after_relation(sql, stmt.relation).ok_or_else(unexpected)?;
             Ok(vec![Step::BuildIndex { table, body }])
         }
-        ("drop_index", NodeTag::T_DropStmt) => {
+        (Kind::DropIndex, NodeTag::T_DropStmt) => {
             let stmt = unsafe { &*(node as *mut pg_sys::DropStmt) };
             if stmt.removeType != pg_sys::ObjectType::OBJECT_INDEX {
                 return Err(unexpected());
@@ -117,7 +144,7 @@ pub fn from_recommendation(kind: &str, mode: &str, sql: &str) -> Result<Vec<Step
                 if_exists: false,
             }])
         }
-        ("statistics", NodeTag::T_CreateStatsStmt) => {
+        (Kind::Statistics, NodeTag::T_CreateStatsStmt) => {
             let stmt = unsafe { &*(node as *mut pg_sys::CreateStatsStmt) };
             let relations = list_items(stmt.relations);
             let [relation] = relations.as_slice() else {
@@ -147,7 +174,7 @@ pub fn from_recommendation(kind: &str, mode: &str, sql: &str) -> Result<Vec<Step
                 Step::Analyze { table },
             ])
         }
-        ("analyze", NodeTag::T_VacuumStmt) => {
+        (Kind::Analyze, NodeTag::T_VacuumStmt) => {
             let stmt = unsafe { &*(node as *mut pg_sys::VacuumStmt) };
             let rels = list_items(stmt.rels);
             let [rel] = rels.as_slice() else {
@@ -161,20 +188,21 @@ pub fn from_recommendation(kind: &str, mode: &str, sql: &str) -> Result<Vec<Step
                 table: table_oid(rel.relation)?,
             }])
         }
-        ("config", _) => setting(node, mode, sql),
-        ("rewrite", NodeTag::T_SelectStmt) if mode == "trial" => Ok(vec![Step::TryRewrite {
-            sql: sql.to_string(),
-        }]),
-        ("rewrite", _) if mode != "trial" => Err(
+        (Kind::Config, _) => setting(node, mode, sql),
+        (Kind::Rewrite, NodeTag::T_SelectStmt) if mode == Mode::Trial => {
+            Ok(vec![Step::TryRewrite {
+                sql: sql.to_string(),
+            }])
+        }
+        (Kind::Rewrite, _) if mode != Mode::Trial => Err(
             "applying rewrite recommendations is not supported: the application's SQL is the application's to change (a rewrite can be tried)".into(),
         ),
-        ("index" | "drop_index" | "statistics" | "analyze" | "rewrite", _) => Err(unexpected()),
-        (other, _) => Err(format!("applying {other} recommendations is not supported")),
+        _ => Err(unexpected()),
     }
 }
 
 /// A per-role, per-database or server-wide setting; a session's only in a trial.
-fn setting(node: *mut pg_sys::Node, mode: &str, sql: &str) -> Result<Vec<Step>, String> {
+fn setting(node: *mut pg_sys::Node, mode: Mode, sql: &str) -> Result<Vec<Step>, String> {
     let (scope, set) = unsafe {
         match (*node).type_ {
             NodeTag::T_AlterRoleSetStmt => {
@@ -208,7 +236,7 @@ fn setting(node: *mut pg_sys::Node, mode: &str, sql: &str) -> Result<Vec<Step>, 
                 Scope::System,
                 (*(node as *mut pg_sys::AlterSystemStmt)).setstmt,
             ),
-            NodeTag::T_VariableSetStmt if mode == "trial" => {
+            NodeTag::T_VariableSetStmt if mode == Mode::Trial => {
                 (Scope::Session, node as *mut pg_sys::VariableSetStmt)
             }
             NodeTag::T_VariableSetStmt => {

@@ -8,7 +8,9 @@
 //! `pg_toast` or OptiSchema's own schema. Anything else is refused, whoever wrote it.
 
 use super::action::dropped_names;
+use super::Mode::{self, Apply, Revert, Trial};
 use crate::rules::is_protected_schema;
+use crate::rules::Kind;
 use crate::whatif::hypo::list_items;
 use pgrx::pg_sys::{self, NodeTag};
 use pgrx::prelude::*;
@@ -69,33 +71,33 @@ pub const ALLOWED_SETTINGS: &[&str] = &[
 const RELOAD: &str = super::RELOAD;
 
 /// Checks one step of an action on a recommendation of `kind` (`mode` apply, trial or revert).
-pub fn check(kind: &str, mode: &str, step: &str, recommendation_id: i64) -> Result<(), String> {
-    if step == RELOAD && kind == "config" {
+pub fn check(kind: Kind, mode: Mode, step: &str, recommendation_id: i64) -> Result<(), String> {
+    if step == RELOAD && kind == Kind::Config {
         return Ok(());
     }
     let node = one_statement(step)?;
     let tag = unsafe { (*node).type_ };
     let ours = super::index_name(recommendation_id);
     let shape_ok = match (kind, mode, tag) {
-        ("index", "apply" | "trial", NodeTag::T_IndexStmt) => index_build(node, Some(&ours))?,
-        ("index", "revert", NodeTag::T_DropStmt) => index_drop(node, Some(&ours))?,
-        ("drop_index", "apply" | "trial", NodeTag::T_DropStmt) => index_drop(node, None)?,
-        ("drop_index", "revert", NodeTag::T_IndexStmt) => index_build(node, None)?,
-        ("statistics", "apply" | "trial", NodeTag::T_CreateStatsStmt) => statistics(node)?,
-        ("statistics", "apply" | "trial", NodeTag::T_VacuumStmt) => analyze(node)?,
-        ("statistics", "revert", NodeTag::T_DropStmt) => statistics_drop(node),
-        ("analyze", "apply" | "trial", NodeTag::T_VacuumStmt) => analyze(node)?,
+        (Kind::Index, Apply | Trial, NodeTag::T_IndexStmt) => index_build(node, Some(&ours))?,
+        (Kind::Index, Revert, NodeTag::T_DropStmt) => index_drop(node, Some(&ours))?,
+        (Kind::DropIndex, Apply | Trial, NodeTag::T_DropStmt) => index_drop(node, None)?,
+        (Kind::DropIndex, Revert, NodeTag::T_IndexStmt) => index_build(node, None)?,
+        (Kind::Statistics, Apply | Trial, NodeTag::T_CreateStatsStmt) => statistics(node)?,
+        (Kind::Statistics, Apply | Trial, NodeTag::T_VacuumStmt) => analyze(node)?,
+        (Kind::Statistics, Revert, NodeTag::T_DropStmt) => statistics_drop(node),
+        (Kind::Analyze, Apply | Trial, NodeTag::T_VacuumStmt) => analyze(node)?,
         (
-            "config",
+            Kind::Config,
             _,
             NodeTag::T_AlterRoleSetStmt
             | NodeTag::T_AlterDatabaseSetStmt
             | NodeTag::T_AlterSystemStmt,
         ) => setting(node)?,
         // a session setting is only ever tried, in the trial's own transaction
-        ("config", "trial", NodeTag::T_VariableSetStmt) => setting(node)?,
+        (Kind::Config, Trial, NodeTag::T_VariableSetStmt) => setting(node)?,
         // a rewrite is only ever tried: read-only, as its statement's role, rolled back
-        ("rewrite", "trial", NodeTag::T_SelectStmt) => true,
+        (Kind::Rewrite, Trial, NodeTag::T_SelectStmt) => true,
         _ => false,
     };
     if shape_ok {
@@ -110,8 +112,8 @@ pub fn check(kind: &str, mode: &str, step: &str, recommendation_id: i64) -> Resu
 
 /// Checks every step, the first refusal wins.
 pub fn check_all(
-    kind: &str,
-    mode: &str,
+    kind: Kind,
+    mode: Mode,
     steps: &[String],
     recommendation_id: i64,
 ) -> Result<(), String> {
@@ -323,66 +325,4 @@ fn setting(node: *mut pg_sys::Node) -> Result<bool, String> {
         ));
     }
     Ok(true)
-}
-
-/// Where a config step's setting applies.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scope {
-    Role(String),
-    Database(String),
-    System,
-    Session,
-}
-
-/// The scope of a config step (see [`check`] for what it may be); None for other steps.
-pub fn config_scope(step: &str) -> Option<Scope> {
-    let node = one_statement(step).ok()?;
-    unsafe {
-        match (*node).type_ {
-            NodeTag::T_AlterRoleSetStmt => {
-                let role = (*(node as *mut pg_sys::AlterRoleSetStmt)).role;
-                if role.is_null() {
-                    return None;
-                }
-                text((*role).rolename).map(Scope::Role)
-            }
-            NodeTag::T_AlterDatabaseSetStmt => {
-                text((*(node as *mut pg_sys::AlterDatabaseSetStmt)).dbname).map(Scope::Database)
-            }
-            NodeTag::T_AlterSystemStmt => Some(Scope::System),
-            NodeTag::T_VariableSetStmt => Some(Scope::Session),
-            _ => None,
-        }
-    }
-}
-
-/// Whether `user` could make a change of this scope itself: ALTER SYSTEM is for superusers;
-/// a role's settings for superusers, the role itself, or CREATEROLE over a non-superuser; a
-/// database's for superusers and its owner's members.
-pub fn may_set(user: pg_sys::Oid, scope: &Scope) -> bool {
-    unsafe {
-        if pg_sys::superuser_arg(user) {
-            return true;
-        }
-        match scope {
-            Scope::System => false,
-            Scope::Session => true,
-            Scope::Role(name) => {
-                let Ok(c) = CString::new(name.as_str()) else {
-                    return false;
-                };
-                let role = pg_sys::get_role_oid(c.as_ptr(), true);
-                role != pg_sys::Oid::INVALID
-                    && (role == user
-                        || (pg_sys::has_createrole_privilege(user) && !pg_sys::superuser_arg(role)))
-            }
-            Scope::Database(name) => {
-                let Ok(c) = CString::new(name.as_str()) else {
-                    return false;
-                };
-                let db = pg_sys::get_database_oid(c.as_ptr(), true);
-                db != pg_sys::Oid::INVALID && pg_sys::pg_database_ownercheck(db, user)
-            }
-        }
-    }
 }

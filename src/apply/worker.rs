@@ -5,9 +5,10 @@
 //! NOTIFY `apply` says so. A failed build leaves no invalid index behind.
 
 use super::action::{self, Step};
-use super::{exec, index_name};
+use super::{exec, index_name, Mode};
 use crate::bgworker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
 use crate::notify;
+use crate::rules::Kind;
 use crate::settings;
 use crate::trial::Trial;
 use pgrx::bgworkers::{
@@ -41,10 +42,27 @@ pub fn register() {
 struct Action {
     id: i64,
     recommendation_id: i64,
-    mode: String,
-    kind: String,
-    /// What to run, typed; None when the stored plan is not one OptiSchema understands.
+    /// None for a text OptiSchema never writes (the action is refused), as for `kind` and `plan`.
+    mode: Option<Mode>,
+    kind: Option<Kind>,
+    /// What to run, typed.
     plan: Option<Vec<Step>>,
+}
+
+impl Action {
+    /// The action's kind, mode and steps, when they are all OptiSchema's.
+    fn typed(&self) -> Result<(Kind, Mode, &[Step]), String> {
+        match (self.kind, self.mode, self.plan.as_deref()) {
+            (Some(kind), Some(mode), Some(plan)) => Ok((kind, mode, plan)),
+            _ => Err(
+                "refused to run an action whose plan is not a list of OptiSchema's steps".into(),
+            ),
+        }
+    }
+
+    fn is(&self, kind: Kind, mode: Mode) -> bool {
+        self.kind == Some(kind) && self.mode == Some(mode)
+    }
 }
 
 /// Takes the next queued action and prepares it; None when there is none.
@@ -72,8 +90,8 @@ fn next_action() -> spi::Result<Option<Action>> {
         Ok(Some(Action {
             id: row.get::<i64>(1)?.unwrap_or_default(),
             recommendation_id: row.get::<i64>(2)?.unwrap_or_default(),
-            mode: row.get::<String>(3)?.unwrap_or_default(),
-            kind: row.get::<String>(4)?.unwrap_or_default(),
+            mode: row.get::<String>(3)?.as_deref().and_then(Mode::parse),
+            kind: row.get::<String>(4)?.as_deref().and_then(Kind::parse),
             plan: row
                 .get::<pgrx::JsonB>(5)?
                 .and_then(|plan| serde_json::from_value(plan.0).ok()),
@@ -81,7 +99,7 @@ fn next_action() -> spi::Result<Option<Action>> {
     })?;
     let Some(action) = taken else { return Ok(None) };
     // what undoes a drop, a setting or statistics is what exists now
-    if action.mode == "apply" {
+    if action.mode == Some(Mode::Apply) {
         if let Some(plan) = &action.plan {
             let undo: Result<Vec<Step>, String> =
                 plan.iter().try_fold(Vec::new(), |mut all, step| {
@@ -112,7 +130,8 @@ fn record_undo(action_id: i64, recommendation_id: i64, undo: &[Step]) -> spi::Re
 /// NOTIFY `apply`: the phase only; an error's text (which may quote a row's values) stays in
 /// optischema.actions, for admins.
 fn announce(action: &Action, phase: &str) -> spi::Result<()> {
-    let payload = notify::apply_payload(action.id, action.recommendation_id, &action.mode, phase);
+    let mode = action.mode.map_or("unknown", Mode::as_str);
+    let payload = notify::apply_payload(action.id, action.recommendation_id, mode, phase);
     Spi::connect_mut(|client| notify::send(client, &[payload]))
 }
 
@@ -156,7 +175,7 @@ fn finish(
     match outcome {
         Ok(Some(trial)) => record_trial(action, trial, ms),
         Ok(None) => {
-            if action.mode == "apply" {
+            if action.mode == Some(Mode::Apply) {
                 // the index built is dropped by its oid
                 let built = action.plan.iter().flatten().find_map(|step| match step {
                     Step::BuildIndex { table, .. } => Some(*table),
@@ -173,7 +192,7 @@ fn finish(
                   WHERE id = $1",
                 &[action.id.into(), ms.into()],
             )?;
-            let status = if action.mode == "revert" {
+            let status = if action.mode == Some(Mode::Revert) {
                 "reverted"
             } else {
                 "applied"
@@ -277,34 +296,24 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
             // before anything runs: a step that is not what the recommendation's kind runs
             // fails the action, whoever queued it
             let statements = flattened(in_transaction(|| {
-                let plan = action.plan.as_deref().ok_or(
-                    "refused to run an action whose plan is not a list of OptiSchema's steps",
-                )?;
+                let (kind, mode, plan) = action.typed()?;
                 let statements = action::statements(plan, action.recommendation_id)?;
-                super::validate::check_all(
-                    &action.kind,
-                    &action.mode,
-                    &statements,
-                    action.recommendation_id,
-                )?;
-                Ok::<_, String>(statements)
+                super::validate::check_all(kind, mode, &statements, action.recommendation_id)?;
+                Ok::<_, String>((kind, mode, statements))
             }));
             let outcome = match statements {
                 Err(refused) => Err(refused),
-                Ok(statements) if action.mode == "trial" => crate::trial::run::trial(
-                    action.id,
-                    action.recommendation_id,
-                    &action.kind,
-                    &statements,
-                )
-                .map(Some),
-                Ok(statements) => statements
+                Ok((kind, Mode::Trial, statements)) => {
+                    crate::trial::run::trial(action.id, action.recommendation_id, kind, &statements)
+                        .map(Some)
+                }
+                Ok((_, _, statements)) => statements
                     .iter()
                     .try_for_each(|step| exec::run_top_level(step))
                     .map(|()| None),
             };
             let took = started.elapsed();
-            if outcome.is_err() && action.kind == "index" && action.mode == "apply" {
+            if outcome.is_err() && action.is(Kind::Index, Mode::Apply) {
                 // a failed CREATE INDEX CONCURRENTLY leaves an invalid index: drop it
                 if let Ok(Ok(Some(drop))) =
                     in_transaction(|| leftover_index(action.recommendation_id))

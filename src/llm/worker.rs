@@ -319,7 +319,11 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
                 "UPDATE optischema.recommendation_store SET status = 'unverified'
                   WHERE fingerprint = $1 AND status = 'open'",
                 None,
-                &[crate::store::lifecycle::fingerprint("rewrite", &finding.target).into()],
+                &[crate::store::lifecycle::fingerprint(
+                    crate::rules::Kind::Rewrite.as_str(),
+                    &finding.target,
+                )
+                .into()],
             )?;
             return Ok(());
         }

@@ -139,6 +139,20 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Index,
+        Kind::DropIndex,
+        Kind::Statistics,
+        Kind::Analyze,
+        Kind::Config,
+        Kind::Rewrite,
+    ];
+
+    /// The kind a recommendation's stored `kind` names; None for a text OptiSchema never writes.
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Kind::Index => "index",
@@ -148,6 +162,12 @@ impl Kind {
             Kind::Config => "config",
             Kind::Rewrite => "rewrite",
         }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -5,6 +5,7 @@
 use super::{create_table_sql, sample_percent, Column, StatementTrial};
 use crate::acting::Actor;
 use crate::plans::explain;
+use crate::rules::Kind;
 use crate::whatif::{hypo, planner};
 use pgrx::pg_sys::Oid;
 use pgrx::prelude::*;
@@ -53,8 +54,8 @@ impl Subject {
     }
 
     /// What runs after the change in place of text `i`: the rewrite, for a rewrite.
-    pub fn after_text(&self, i: usize, kind: &str) -> &str {
-        if kind == "rewrite" {
+    pub fn after_text(&self, i: usize, kind: Kind) -> &str {
+        if kind == Kind::Rewrite {
             &self.rewritten[i]
         } else {
             &self.texts[i].1
@@ -81,7 +82,7 @@ impl Subject {
 pub struct Plan {
     pub action_id: i64,
     pub recommendation_id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub sql: String,
     pub steps: Vec<String>,
     pub subjects: Vec<Subject>,
@@ -109,10 +110,10 @@ enum Change {
     None,
 }
 
-fn change_of(kind: &str, sql: &str) -> spi::Result<Change> {
+fn change_of(kind: Kind, sql: &str) -> spi::Result<Change> {
     Ok(match kind {
-        "index" => Change::Add(sql.to_string()),
-        "drop_index" => {
+        Kind::Index => Change::Add(sql.to_string()),
+        Kind::DropIndex => {
             let name = sql.trim_start_matches("DROP INDEX CONCURRENTLY ").trim();
             match Spi::get_one_with_args::<Oid>(
                 "SELECT (SELECT to_regclass($1)::oid)",
@@ -126,7 +127,7 @@ fn change_of(kind: &str, sql: &str) -> spi::Result<Change> {
     })
 }
 
-fn subject(queryid: i64, kind: &str, sql: &str, change: &Change) -> spi::Result<Option<Subject>> {
+fn subject(queryid: i64, kind: Kind, sql: &str, change: &Change) -> spi::Result<Option<Subject>> {
     let Some((query, role)) = crate::llm::context::statement(queryid)? else {
         return Ok(None);
     };
@@ -173,7 +174,7 @@ fn subject(queryid: i64, kind: &str, sql: &str, change: &Change) -> spi::Result<
                 };
                 let relations: Vec<Oid> =
                     st.columns_read().into_iter().map(|(oid, _)| oid).collect();
-                let rewritten = (kind == "rewrite").then(|| match &values {
+                let rewritten = (kind == Kind::Rewrite).then(|| match &values {
                     Some(v) => planner::with_values(&explain::planning_text(sql), v),
                     None => sql.to_string(),
                 });
@@ -214,7 +215,7 @@ fn subject(queryid: i64, kind: &str, sql: &str, change: &Change) -> spi::Result<
 pub fn plan(
     action_id: i64,
     recommendation_id: i64,
-    kind: &str,
+    kind: Kind,
     steps: &[String],
 ) -> spi::Result<Plan> {
     // statement texts name tables as the application sees them
@@ -230,7 +231,7 @@ pub fn plan(
     Ok(Plan {
         action_id,
         recommendation_id,
-        kind: kind.to_string(),
+        kind,
         sql,
         steps: steps.to_vec(),
         subjects,

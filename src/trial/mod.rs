@@ -13,6 +13,7 @@ pub mod run;
 pub mod sandbox;
 
 use crate::plans::model::{Explained, PlanNode};
+use crate::rules::Kind;
 use serde::Serialize;
 
 /// How many times each statement runs before and after, at most; the median time counts.
@@ -179,20 +180,19 @@ pub fn compared(mut s: StatementTrial) -> StatementTrial {
 
 /// What makes the change in the sandbox, which nobody else uses: the stored statements without
 /// `CONCURRENTLY`, and a setting for the session instead of a role or database.
-pub fn sandbox_steps(kind: &str, steps: &[String]) -> Result<Vec<String>, String> {
+pub fn sandbox_steps(kind: Kind, steps: &[String]) -> Result<Vec<String>, String> {
     match kind {
-        "index" | "drop_index" => Ok(steps
+        Kind::Index | Kind::DropIndex => Ok(steps
             .iter()
             .map(|s| s.replacen(" CONCURRENTLY", "", 1))
             .collect()),
-        "statistics" | "analyze" => Ok(steps.to_vec()),
-        "config" => steps
+        Kind::Statistics | Kind::Analyze => Ok(steps.to_vec()),
+        Kind::Config => steps
             .iter()
             .map(|s| session_setting(s, false))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("unexpected setting statement: {}", steps.join("; "))),
-        "rewrite" => Ok(Vec::new()),
-        other => Err(format!("trying {other} recommendations is not supported")),
+        Kind::Rewrite => Ok(Vec::new()),
     }
 }
 
@@ -375,18 +375,26 @@ mod tests {
     fn the_sandbox_makes_changes_without_concurrently_and_settings_per_session() {
         assert_eq!(
             sandbox_steps(
-                "index",
+                Kind::Index,
                 &["CREATE INDEX CONCURRENTLY optischema_rec_4 ON public.t USING btree (a)".into()]
             )
             .unwrap(),
             vec!["CREATE INDEX optischema_rec_4 ON public.t USING btree (a)"]
         );
         assert_eq!(
-            sandbox_steps("drop_index", &["DROP INDEX CONCURRENTLY public.t_b".into()]).unwrap(),
+            sandbox_steps(
+                Kind::DropIndex,
+                &["DROP INDEX CONCURRENTLY public.t_b".into()]
+            )
+            .unwrap(),
             vec!["DROP INDEX public.t_b"]
         );
         assert_eq!(
-            sandbox_steps("config", &["ALTER ROLE app SET work_mem = '64MB'".into()]).unwrap(),
+            sandbox_steps(
+                Kind::Config,
+                &["ALTER ROLE app SET work_mem = '64MB'".into()]
+            )
+            .unwrap(),
             vec!["SET work_mem = '64MB'"]
         );
         assert_eq!(
@@ -397,9 +405,8 @@ mod tests {
             session_setting("SET enable_seqscan = off", false).as_deref(),
             Some("SET enable_seqscan = off")
         );
-        assert!(sandbox_steps("config", &["ALTER ROLE app".into()]).is_err());
-        assert!(sandbox_steps("rewrite", &[]).unwrap().is_empty());
-        assert!(sandbox_steps("vacuum", &[]).is_err());
+        assert!(sandbox_steps(Kind::Config, &["ALTER ROLE app".into()]).is_err());
+        assert!(sandbox_steps(Kind::Rewrite, &[]).unwrap().is_empty());
     }
 
     #[test]

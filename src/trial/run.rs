@@ -5,8 +5,10 @@
 use super::gather::{self, Plan, Subject};
 use super::{compared, read_explain, repeated, session_setting, Run, StatementTrial, Trial};
 use crate::acting::{act_as, Actor};
+use crate::apply::Mode;
 use crate::bgworker::in_transaction;
 use crate::plans::explain::{self, in_rolled_back_subtransaction};
+use crate::rules::Kind;
 use crate::settings;
 use pgrx::prelude::*;
 
@@ -17,7 +19,7 @@ const SANDBOX_TIMEOUT_MS: i32 = 60_000;
 pub fn trial(
     action_id: i64,
     recommendation_id: i64,
-    kind: &str,
+    kind: Kind,
     steps: &[String],
 ) -> Result<Trial, String> {
     let plan = in_transaction(|| gather::plan(action_id, recommendation_id, kind, steps))?
@@ -29,7 +31,7 @@ pub fn trial(
     }
     match settings::sandbox_conninfo() {
         // an ANALYZE would be tried on fresh copies, which tells nothing: it is tried here
-        Some(conninfo) if kind != "analyze" => {
+        Some(conninfo) if kind != Kind::Analyze => {
             let limit = i64::from(settings::SANDBOX_COPY_LIMIT_MB.get()) << 20;
             let copy = in_transaction(|| gather::copy(&plan, limit))?.map_err(|e| e.to_string())?;
             let (copied, statements) =
@@ -68,17 +70,17 @@ fn explain_here(text: &str, role: Option<&str>) -> Result<Run, String> {
 /// What the change runs here, rolled back with the rest; None when it cannot run here (an
 /// index build or drop would block writes), and the after comes from the projection.
 fn change_here(plan: &Plan) -> Option<Vec<String>> {
-    match plan.kind.as_str() {
-        "config" => Some(
+    match plan.kind {
+        Kind::Config => Some(
             plan.steps
                 .iter()
                 .filter_map(|s| session_setting(s, true))
                 .collect(),
         ),
         // CREATE STATISTICS and ANALYZE take locks that let writes go on
-        "statistics" | "analyze" => Some(plan.steps.clone()),
-        "rewrite" => Some(Vec::new()),
-        _ => None,
+        Kind::Statistics | Kind::Analyze => Some(plan.steps.clone()),
+        Kind::Rewrite => Some(Vec::new()),
+        Kind::Index | Kind::DropIndex => None,
     }
 }
 
@@ -96,7 +98,7 @@ fn here(plan: &Plan, s: &Subject) -> Vec<StatementTrial> {
                 t.note = Some("not run: it writes, and only a sandbox runs writes".into());
                 return t;
             }
-            let after_text = s.after_text(i, &plan.kind);
+            let after_text = s.after_text(i, plan.kind);
             // one transaction a statement: the worker's statement timeout bounds each
             let ran = in_transaction(|| {
                 in_rolled_back_subtransaction(|| {
@@ -106,7 +108,7 @@ fn here(plan: &Plan, s: &Subject) -> Vec<StatementTrial> {
                     let after = change_here(plan).map(|change| {
                         for sql in &change {
                             // what runs here, as the worker, is one checked statement
-                            crate::apply::validate::check(&plan.kind, "trial", sql, 0)?;
+                            crate::apply::validate::check(plan.kind, Mode::Trial, sql, 0)?;
                             if let Err(e) = Spi::run(sql) {
                                 return Err(format!("the change failed: {e}"));
                             }

@@ -142,14 +142,14 @@ fn measure(conn: &mut Connection, plan: &Plan) -> Result<Vec<StatementTrial>, St
             match explain(conn, text) {
                 Ok(run) => {
                     t.before = Some(run);
-                    again.push((trials.len(), s.after_text(i, &plan.kind)));
+                    again.push((trials.len(), s.after_text(i, plan.kind)));
                 }
                 Err(e) => t.error = Some(format!("before: {e}")),
             }
             trials.push(t);
         }
     }
-    for sql in sandbox_steps(&plan.kind, &plan.steps)? {
+    for sql in sandbox_steps(plan.kind, &plan.steps)? {
         conn.run(&sql)
             .map_err(|e| format!("the change failed in the sandbox: {e}"))?;
     }
