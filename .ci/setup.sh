@@ -9,9 +9,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 # postgresql-15-hypopg is only a reference for the what-if tests, never a dependency of the extension
 packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-hypopg libclang-dev clang sudo pkg-config curl)
-# the test suite also drives the dashboard in headless Chromium and checks the compose file
+# the test suite also drives the dashboard in headless Chromium, checks the compose file and
+# makes certificates for the proxy's TLS test
 if [[ ${1:-} == --test ]]; then
-    packages+=(chromium chromium-driver docker-compose)
+    packages+=(chromium chromium-driver docker-compose openssl)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -439,6 +439,7 @@ impl Proxy {
         let mut command = Command::new(&binary);
         command.args(args).args(["--listen", &listen, "--ui", ui]);
         command.env_remove("OPTISCHEMA_ADMIN_TOKEN");
+        command.env_remove("OPTISCHEMA_PROXY_TOKEN");
         for (k, v) in env {
             command.env(k, v);
         }
