@@ -2,6 +2,7 @@
 //! connection; trial, apply, revert and dismiss need the admin token and an admin connection.
 
 use crate::db::Db;
+use crate::error::ApiError;
 use crate::events::safe_json_text;
 use crate::App;
 use axum::extract::{Path, Query, State};
@@ -10,66 +11,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-
-/// An error as the browser gets it: a status and a message, never a connection string.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
-    }
-
-    pub fn read_only(db: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            format!(
-                "the dashboard is read-only for database {db}: start the proxy with --admin-dsn and an admin token to try, apply, revert or dismiss"
-            ),
-        )
-    }
-
-    /// A statement's error: the server's message (and hint), with a status from its SQLSTATE.
-    pub fn from_db(e: tokio_postgres::Error) -> ApiError {
-        let Some(db) = e.as_db_error() else {
-            return ApiError::unavailable("the database connection failed; the proxy reconnects");
-        };
-        let code = db.code().code();
-        let status = match code {
-            "42501" => StatusCode::FORBIDDEN,
-            "57014" => StatusCode::GATEWAY_TIMEOUT,
-            c if c.starts_with("22") || c.starts_with("42") || c.starts_with("23") => {
-                StatusCode::BAD_REQUEST
-            }
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let mut message = db.message().to_string();
-        if let Some(hint) = db.hint() {
-            message.push_str(&format!(" (hint: {hint})"));
-        }
-        ApiError::new(status, message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
-    }
-}
 
 /// A JSON body already serialized.
 fn json_text(text: String) -> Response {

@@ -2,8 +2,8 @@
 //! connected again (and LISTENing again) whenever it is lost; actions on a short admin
 //! connection of their own.
 
-use crate::api::ApiError;
 use crate::config::Database;
+use crate::error::ApiError;
 use crate::events;
 use crate::pgconn::Target;
 use crate::workers::{self, Verdict, WorkerPids};

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod config;
 mod db;
+mod error;
 mod events;
 mod origin;
 mod pgconn;
