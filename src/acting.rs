@@ -8,6 +8,7 @@
 //! LISTEN and temporary tables all fail there, so the code cannot climb back to the superuser.
 //! A statement whose role is unknown or gone is not planned at all.
 
+use crate::errors;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 use std::ffi::CString;
@@ -54,14 +55,14 @@ pub fn act_as(actor: Actor<'_>) {
 
 fn role_oid(name: &str) -> Oid {
     let Ok(c_name) = CString::new(name) else {
-        error!("a role name cannot contain a NUL byte")
+        errors::nul_byte("a role name")
     };
     let oid = unsafe { pg_sys::get_role_oid(c_name.as_ptr(), true) };
     if oid == Oid::INVALID {
-        ereport!(
-            ERROR,
+        errors::raise(
             PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-            format!("role \"{name}\" does not exist: {UNKNOWN_ROLE}")
+            format!("role \"{name}\" does not exist: {UNKNOWN_ROLE}"),
+            None,
         );
     }
     oid
@@ -74,10 +75,10 @@ pub fn as_table_owner<R>(relid: Oid, body: impl FnOnce() -> R) -> R {
     let owner = unsafe {
         let rel = pg_sys::RelationIdGetRelation(relid);
         if rel.is_null() {
-            ereport!(
-                ERROR,
+            errors::raise(
                 PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                format!("the relation with OID {} does not exist", u32::from(relid))
+                format!("the relation with OID {} does not exist", u32::from(relid)),
+                None,
             );
         }
         let owner = (*(*rel).rd_rel).relowner;
@@ -95,7 +96,13 @@ fn extension_owner() -> Oid {
     )
     .ok()
     .flatten();
-    owner.unwrap_or_else(|| error!("optischema: the extension's schema is missing"))
+    owner.unwrap_or_else(|| {
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_INVALID_SCHEMA_NAME, // 3F000, undefined_schema
+            "optischema: the extension's schema is missing",
+            Some("CREATE EXTENSION optischema in this database."),
+        )
+    })
 }
 
 /// The role calling the SQL function now (what `current_user` says).
@@ -120,7 +127,7 @@ pub fn role_name(oid: Oid) -> String {
 /// Raises SQLSTATE 42501 unless `user` is a superuser or a member of `role`.
 pub fn require_member(user: Oid, role: &str) {
     let Ok(c_role) = CString::new(role) else {
-        error!("a role name cannot contain a NUL byte")
+        errors::nul_byte("a role name")
     };
     let allowed = unsafe {
         pg_sys::superuser_arg(user) || {
@@ -129,11 +136,9 @@ pub fn require_member(user: Oid, role: &str) {
         }
     };
     if !allowed {
-        ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        errors::insufficient_privilege(
             format!("permission denied: only members of {role} may do this"),
-            format!("GRANT {role} TO the role that should be allowed.")
+            &format!("GRANT {role} TO the role that should be allowed."),
         );
     }
 }

@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod api;
 pub mod apply;
 pub mod bgworker;
+pub mod errors;
 pub mod hot;
 pub mod llm;
 pub mod notify;

@@ -2,6 +2,7 @@
 
 use super::{args, reject, statement_here, valid, ArgError, ADMIN};
 use crate::acting;
+use crate::errors;
 use crate::llm::{context, worker};
 use crate::settings;
 use pgrx::prelude::*;
@@ -34,8 +35,8 @@ fn ask(queryid: Option<i64>) -> pgrx::JsonB {
 }
 
 fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
-    let Some((_, _, _, fingerprint)) = context::plan_of(queryid)
-        .unwrap_or_else(|e| error!("optischema: planning the statement failed: {e}"))
+    let Some((_, _, _, fingerprint)) =
+        context::plan_of(queryid).unwrap_or_else(|e| errors::internal("planning the statement", e))
     else {
         reject(ArgError {
             message: format!(
@@ -45,8 +46,7 @@ fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
         })
     };
     let model = settings::llm_model();
-    let failed =
-        |e: pgrx::spi::Error| -> ! { error!("optischema: reading the AI cache failed: {e}") };
+    let failed = |e: pgrx::spi::Error| -> ! { errors::internal("reading the AI cache", e) };
     if let Some(answer) =
         worker::cached(queryid, &fingerprint, &model).unwrap_or_else(|e| failed(e))
     {
@@ -68,7 +68,7 @@ fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
          LIMIT 1",
         &[queryid.into(), caller.into()],
     )
-    .unwrap_or_else(|e| error!("optischema: queueing the request failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("queueing the request", e));
     crate::bgworker::wake_at_commit(worker::WORKER_TYPE);
     pgrx::JsonB(json!({ "status": "queued", "queryid": queryid, "request_id": request_id }))
 }

@@ -7,8 +7,8 @@ use crate::acting;
 use crate::apply;
 use crate::apply::action::{self, Step};
 use crate::apply::Mode;
+use crate::errors;
 use crate::rules::Kind;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 fn required(id: Option<i64>) -> i64 {
@@ -38,7 +38,7 @@ fn locked(id: i64) -> (Kind, String, String) {
             r.get::<String>(3)?.unwrap_or_default(),
         )))
     })
-    .unwrap_or_else(|e| error!("optischema: reading the recommendation failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("reading the recommendation", e));
     let (kind, status, sql) = row.unwrap_or_else(|| {
         reject(ArgError {
             message: format!("there is no recommendation with id {id}"),
@@ -71,7 +71,7 @@ fn queue(caller: pg_sys::Oid, id: i64, mode: Mode, plan: &[Step], steps: Vec<Str
             who.into(),
         ],
     )
-    .unwrap_or_else(|e| error!("optischema: queueing the action failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("queueing the action", e));
     let Some(action) = action else {
         reject(ArgError {
             message: format!("an action on recommendation {id} is already queued or running"),
@@ -143,14 +143,10 @@ fn queue_apply(caller: pg_sys::Oid, id: i64, mode: Mode) -> i64 {
 
 /// A recommendation whose statement OptiSchema would not run (SQLSTATE 0A000).
 fn reject_unsupported(id: i64, message: String) -> ! {
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+    errors::unsupported(
         format!("recommendation {id}: {message}"),
-        "optischema",
+        "OptiSchema runs only the statements it generates for a recommendation's kind.",
     )
-    .set_hint("OptiSchema runs only the statements it generates for a recommendation's kind.")
-    .report(PgLogLevel::ERROR);
-    unreachable!()
 }
 
 /// A setting is changed only where the caller could change it itself: ALTER SYSTEM needs a
@@ -165,11 +161,9 @@ fn permitted(caller: pg_sys::Oid, id: i64, plan: &[Step], mode: Mode) {
         };
         if !scope.may_be_set_by(caller) {
             let what = step.statement(id).ok().flatten().unwrap_or_default();
-            ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            errors::insufficient_privilege(
                 format!("recommendation {id}: permission denied to make this change: {what}"),
-                "Only a role that could run the statement itself can apply it (ALTER SYSTEM needs a superuser)."
+                "Only a role that could run the statement itself can apply it (ALTER SYSTEM needs a superuser).",
             );
         }
     }
@@ -209,7 +203,7 @@ fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
                   ORDER BY id DESC LIMIT 1)",
         &[id.into()],
     )
-    .unwrap_or_else(|e| error!("optischema: reading the actions failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("reading the actions", e));
     let plan = undo.and_then(|u| serde_json::from_value::<Vec<Step>>(u.0).ok());
     let Some(plan) = plan.filter(|p| !p.is_empty()) else {
         reject(ArgError {

@@ -9,11 +9,7 @@ pub const MAX_BUCKETS: i128 = 100_000;
 /// History is stored in buckets of this width; finer buckets cannot be answered.
 pub const STORAGE_BUCKET_S: i64 = 60;
 
-#[derive(Debug, PartialEq)]
-pub struct ArgError {
-    pub message: String,
-    pub hint: String,
-}
+pub use crate::errors::ArgError;
 
 fn fail<T>(message: impl Into<String>, hint: impl Into<String>) -> Result<T, ArgError> {
     Err(ArgError {

@@ -6,9 +6,10 @@ mod apply;
 pub mod args;
 mod whatif;
 
-use args::{ArgError, Span};
+use crate::errors;
+use crate::errors::ArgError;
+use args::Span;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::acting;
@@ -18,24 +19,10 @@ use crate::sampling::worker::WORKER_TYPE;
 use crate::settings;
 use crate::store;
 
-/// Raises SQLSTATE 22023 with the message and hint of `e`.
 /// The role whose members may change things through the API.
 pub(crate) const ADMIN: &str = "optischema_admin";
 
-pub(crate) fn reject(e: ArgError) -> ! {
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-        e.message,
-        "optischema",
-    )
-    .set_hint(e.hint)
-    .report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
-}
-
-pub(crate) fn valid<T>(checked: Result<T, ArgError>) -> T {
-    checked.unwrap_or_else(|e| reject(e))
-}
+pub(crate) use crate::errors::{reject, valid};
 
 fn span(value: Option<Interval>) -> Option<Span> {
     value.map(|i| Span {
@@ -94,7 +81,7 @@ fn hot_queries(
         }
         Ok(out)
     })
-    .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("reading history", e));
     TableIterator::new(rows)
 }
 
@@ -142,7 +129,7 @@ fn query_history(
         }
         Ok(out)
     })
-    .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("reading history", e));
     TableIterator::new(rows)
 }
 
@@ -174,7 +161,7 @@ fn status() -> TableIterator<
     ),
 > {
     let tokens_today = crate::llm::worker::tokens_today()
-        .unwrap_or_else(|e| error!("optischema: reading AI calls failed: {e}"));
+        .unwrap_or_else(|e| errors::internal("reading AI calls", e));
     let row = Spi::connect(|client| -> spi::Result<_> {
         let table = client.select(
             include_str!("../../sql/queries/status.sql"),
@@ -202,7 +189,7 @@ fn status() -> TableIterator<
             row.get::<TimestampWithTimeZone>(12)?,
         ))
     })
-    .unwrap_or_else(|e| error!("optischema: reading status failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("reading status", e));
     TableIterator::once(row)
 }
 
@@ -231,7 +218,7 @@ fn reset_all() -> i64 {
             .get_one::<i64>()
             .map(Option::unwrap_or_default)
     })
-    .unwrap_or_else(|e| error!("optischema: reset failed: {e}"))
+    .unwrap_or_else(|e| errors::internal("reset", e))
 }
 
 /// The generic plan of a statement OptiSchema has seen, planned without running it:
@@ -254,7 +241,7 @@ pub(crate) fn statement_here(queryid: i64) -> Option<String> {
             Ok(Some((row.get::<String>(1)?, row.get::<String>(2)?)))
         },
     )
-    .unwrap_or_else(|e| error!("optischema: reading statements failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("reading statements", e));
     let Some((query, elsewhere)) = known else {
         // hidden from the caller by optischema.statements' row security, or never sampled
         let sampled = acting::as_extension_owner(|| {
@@ -267,11 +254,9 @@ pub(crate) fn statement_here(queryid: i64) -> Option<String> {
         .flatten()
         .unwrap_or(false);
         if sampled {
-            ereport!(
-                ERROR,
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            errors::insufficient_privilege(
                 format!("permission denied to read statement {queryid}"),
-                "A statement's text is for members of the role that ran it and of pg_read_all_stats, as in pg_stat_statements."
+                "A statement's text is for members of the role that ran it and of pg_read_all_stats, as in pg_stat_statements.",
             );
         }
         reject(ArgError {
@@ -299,20 +284,18 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
         return pgrx::JsonB(out);
     };
     let figures = crate::statements::hot_statements(1, Some(queryid))
-        .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
+        .unwrap_or_else(|e| errors::internal("reading history", e))
         .pop()
         .map(|s| s.figures)
         .unwrap_or_else(|| StatementFigures {
             queryid,
             window_hours: 1.0,
             role: crate::statements::statement_role(queryid)
-                .unwrap_or_else(|e| error!("optischema: reading history failed: {e}")),
+                .unwrap_or_else(|e| errors::internal("reading history", e)),
             ..Default::default()
         });
     let statement = crate::statements::HotStatement { query, figures };
-    match analysis::examine(&statement)
-        .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
-    {
+    match analysis::examine(&statement).unwrap_or_else(|e| errors::internal("analysis", e)) {
         analysis::Verdict::Findings {
             plan,
             raw,
@@ -329,7 +312,7 @@ fn explain(queryid: Option<i64>) -> pgrx::JsonB {
                 custom: custom.clone().unwrap_or_default(),
             };
             let advice = analysis::advise(std::slice::from_ref(&examined))
-                .unwrap_or_else(|e| error!("optischema: what-if planning failed: {e}"));
+                .unwrap_or_else(|e| errors::internal("what-if planning", e));
             let findings: Vec<_> = examined
                 .findings
                 .into_iter()
@@ -369,7 +352,7 @@ fn analyze_now() -> i64 {
         // statements are planned as their users run them, as the worker does
         acting::use_planning_path();
         analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |_| true)
-            .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
+            .unwrap_or_else(|e| errors::internal("analysis", e))
     })
 }
 
@@ -394,7 +377,7 @@ fn dismiss_by_id(id: Option<i64>, reason: Option<String>) -> i64 {
             Ok(payload)
         })
     })
-    .unwrap_or_else(|e| error!("optischema: dismiss failed: {e}"));
+    .unwrap_or_else(|e| errors::internal("dismiss", e));
     if payload.is_none() {
         reject(ArgError {
             message: format!("there is no recommendation with id {id}"),

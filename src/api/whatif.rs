@@ -5,6 +5,7 @@ use super::{args, reject, valid, ArgError};
 use crate::acting::Actor;
 use crate::advisor::workload;
 use crate::analysis::{self, Examined, Verdict};
+use crate::errors;
 use crate::rules::StatementFigures;
 use crate::settings;
 use crate::statements::{self, HotStatement};
@@ -134,14 +135,14 @@ fn examined_for(query: Option<&str>) -> (Vec<Examined>, bool) {
     let (statements, known) = match query {
         None => (
             statements::hot_statements(settings::HOT_TOP_N.get(), None)
-                .unwrap_or_else(|e| error!("optischema: reading history failed: {e}")),
+                .unwrap_or_else(|e| errors::internal("reading history", e)),
             true,
         ),
         Some(text) => {
             let queryid = known_queryid(text);
             let hot = queryid.and_then(|q| {
                 statements::hot_statements(1, Some(q))
-                    .unwrap_or_else(|e| error!("optischema: reading history failed: {e}"))
+                    .unwrap_or_else(|e| errors::internal("reading history", e))
                     .pop()
             });
             match hot {
@@ -169,9 +170,7 @@ fn examined_for(query: Option<&str>) -> (Vec<Examined>, bool) {
     };
     let mut out = Vec::new();
     for statement in statements {
-        match analysis::examine(&statement)
-            .unwrap_or_else(|e| error!("optischema: analysis failed: {e}"))
-        {
+        match analysis::examine(&statement).unwrap_or_else(|e| errors::internal("analysis", e)) {
             Verdict::Findings {
                 plan,
                 findings,
@@ -210,7 +209,7 @@ fn recommend_indexes(
     let query = query.map(|q| valid(args::statement_text("query", Some(q))));
     let (examined, known) = examined_for(query.as_deref());
     let advice = analysis::advise_with(&examined, known)
-        .unwrap_or_else(|e| error!("optischema: what-if planning failed: {e}"));
+        .unwrap_or_else(|e| errors::internal("what-if planning", e));
     TableIterator::new(advice.into_iter().map(move |a| {
         (
             a.finding.sql,

@@ -4,6 +4,7 @@
 //! server's simple-query loop does (postgres.c, exec_simple_query): parse, analyse, plan, run in
 //! an unnamed portal with isTopLevel set, commit.
 
+use crate::errors;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -26,7 +27,7 @@ pub fn run_top_level(sql: &str) -> Result<(), String> {
         let parsed = pg_sys::pg_parse_query(text.as_ptr());
         let count = parsed.as_ref().map(|l| l.length).unwrap_or(0);
         if count != 1 {
-            error!("expected one statement, found {count}");
+            errors::not_one_statement(count as usize);
         }
         let raw: *mut pg_sys::RawStmt = (*(*parsed).elements).ptr_value.cast();
         let snapshot = pg_sys::analyze_requires_snapshot(raw);

@@ -4,6 +4,7 @@
 //! subtransaction that is rolled back, within the worker's statement timeout.
 
 use crate::acting::{act_as, Actor};
+use crate::errors;
 use crate::plans::explain::{self, in_rolled_back_subtransaction};
 use crate::whatif::planner;
 use pgrx::prelude::*;
@@ -75,7 +76,7 @@ fn difference(
             "SELECT (SELECT count(*) FROM (({q}) EXCEPT ALL ({r})) a)
                   + (SELECT count(*) FROM (({r}) EXCEPT ALL ({q})) b)"
         ))
-        .unwrap_or_else(|e| error!("{e}"))
+        .unwrap_or_else(|e| errors::internal("comparing the rows", e))
         .unwrap_or(0)
     })
     .map_err(|(message, _)| message)

@@ -4,8 +4,8 @@
 
 use super::{lexer, repair};
 use crate::acting::{act_as, Actor};
+use crate::errors;
 use pgrx::pg_sys;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use std::panic::AssertUnwindSafe;
 
@@ -99,8 +99,7 @@ pub fn set_local(name: &std::ffi::CStr, value: &std::ffi::CStr) {
 
 /// Statements in `sql`, as the server's parser counts them (raises on a syntax error).
 fn statement_count(sql: &str) -> usize {
-    let text =
-        std::ffi::CString::new(sql).unwrap_or_else(|_| error!("the statement contains a NUL byte"));
+    let text = std::ffi::CString::new(sql).unwrap_or_else(|_| errors::nul_byte("the statement"));
     unsafe {
         let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         list.as_ref().map(|l| l.length as usize).unwrap_or(0)
@@ -120,12 +119,7 @@ fn plan_in_subtransaction(
     // one statement only: SPI would run every statement of "SELECT 1; DROP TABLE t"
     let statements = statement_count(text);
     if statements != 1 {
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
-            format!("expected one statement, found {statements}"),
-            "optischema",
-        )
-        .report(PgLogLevel::ERROR);
+        errors::not_one_statement(statements);
     }
     set_local(c"lock_timeout", c"1s");
     if let Actor::Role(_) = actor {
@@ -135,8 +129,8 @@ fn plan_in_subtransaction(
     if !prepared {
         act_as(actor);
         return Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON, VERBOSE) {text}"))
-            .unwrap_or_else(|e| error!("{e}"))
-            .unwrap_or_else(|| error!("EXPLAIN returned nothing"))
+            .unwrap_or_else(|e| errors::internal("EXPLAIN", e))
+            .unwrap_or_else(|| errors::internal("EXPLAIN", "it returned nothing"))
             .0;
     }
     drop_probe_now();
@@ -146,7 +140,8 @@ fn plan_in_subtransaction(
         c"force_generic_plan"
     };
     set_local(c"plan_cache_mode", mode);
-    Spi::run(&format!("PREPARE {PROBE} AS {text}")).unwrap_or_else(|e| error!("{e}"));
+    Spi::run(&format!("PREPARE {PROBE} AS {text}"))
+        .unwrap_or_else(|e| errors::internal("PREPARE", e));
     let params = Spi::get_one::<i32>(&format!(
         "SELECT cardinality(parameter_types) FROM pg_catalog.pg_prepared_statements WHERE name = '{PROBE}'"
     ))
@@ -159,9 +154,13 @@ fn plan_in_subtransaction(
             .iter()
             .map(|x| x.clone().unwrap_or_else(|| "NULL".into()))
             .collect(),
-        Some(v) => error!(
-            "the captured set has {} values, the statement takes {params}",
-            v.len()
+        Some(v) => errors::raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "the captured set has {} values, the statement takes {params}",
+                v.len()
+            ),
+            None,
         ),
     };
     let args = if args.is_empty() {
@@ -173,8 +172,8 @@ fn plan_in_subtransaction(
     Spi::get_one::<pgrx::Json>(&format!(
         "EXPLAIN (FORMAT JSON, VERBOSE) EXECUTE {PROBE}{args}"
     ))
-    .unwrap_or_else(|e| error!("{e}"))
-    .unwrap_or_else(|| error!("EXPLAIN returned nothing"))
+    .unwrap_or_else(|e| errors::internal("EXPLAIN", e))
+    .unwrap_or_else(|| errors::internal("EXPLAIN", "it returned nothing"))
     .0
 }
 

@@ -4,6 +4,7 @@
 
 use super::{create_table_sql, sample_percent, Column, StatementTrial};
 use crate::acting::Actor;
+use crate::errors;
 use crate::plans::explain;
 use crate::rules::Kind;
 use crate::whatif::{hypo, planner};
@@ -280,9 +281,10 @@ const PLANNER_SETTINGS: &[&str] = &[
     "jit",
 ];
 
-/// Raises `message` as an ERROR: the worker's transaction ends and the trial fails with it.
+/// Raises `message` as an ERROR (0A000: what a sandbox trial cannot do): the worker's
+/// transaction ends and the trial fails with it.
 fn fail(message: String) -> ! {
-    error!("{message}")
+    errors::unsupported(message, "Try it without a sandbox (optischema.sandbox_conninfo unset): it then runs here, rolled back.")
 }
 
 /// Copies of every relation `plan`'s statements depend on, rows up to `limit_bytes` a table

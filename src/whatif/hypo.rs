@@ -7,6 +7,7 @@
 //! collations and sort orders mean exactly what they mean to `CREATE INDEX`.
 
 use super::size;
+use crate::errors;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -120,10 +121,10 @@ pub(crate) fn list_items(list: *mut pg_sys::List) -> Vec<*mut std::ffi::c_void> 
 }
 
 fn reject(message: String) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "optischema")
-        .set_hint("Give a CREATE INDEX statement on an existing table, for example: CREATE INDEX ON t (a, b).")
-        .report(PgLogLevel::ERROR);
-    unreachable!()
+    errors::reject(errors::ArgError {
+        message,
+        hint: "Give a CREATE INDEX statement on an existing table, for example: CREATE INDEX ON t (a, b).".into(),
+    })
 }
 
 /// Parses and analyses one `CREATE INDEX` statement into a hypothetical index. Raises a clear
@@ -549,7 +550,12 @@ unsafe fn index_tlist(
             } else {
                 exprs
                     .next()
-                    .unwrap_or_else(|| error!("hypothetical index: expression list too short"))
+                    .unwrap_or_else(|| {
+                        errors::internal(
+                            "building the hypothetical index",
+                            "its expression list is too short",
+                        )
+                    })
                     .cast()
             };
             let entry = pg_sys::makeTargetEntry(expr, (i + 1) as i16, std::ptr::null_mut(), false);

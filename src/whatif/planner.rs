@@ -8,9 +8,9 @@
 
 use super::hypo::{self, list_items, HypoIndex};
 use crate::acting::{act_as, Actor};
+use crate::errors;
 use crate::plans::explain;
 use crate::plans::repair::Token;
-use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -73,12 +73,7 @@ fn raw_statement(text: &CString) -> *mut pg_sys::RawStmt {
         let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         let count = list.as_ref().map(|l| l.length).unwrap_or(0);
         if count != 1 {
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
-                format!("expected one statement, found {count}"),
-                "optischema",
-            )
-            .report(PgLogLevel::ERROR);
+            errors::not_one_statement(count as usize);
         }
         (*(*list).elements).ptr_value.cast()
     }
@@ -88,11 +83,17 @@ fn only_query(list: *mut pg_sys::List) -> *mut pg_sys::Query {
     unsafe {
         let count = list.as_ref().map(|l| l.length).unwrap_or(0);
         if count != 1 {
-            error!("the statement rewrites into {count} statements; only one can be planned");
+            errors::unsupported(
+                format!("the statement rewrites into {count} statements; only one can be planned"),
+                "Plan the statements a rule produces one by one.",
+            );
         }
         let query: *mut pg_sys::Query = (*(*list).elements).ptr_value.cast();
         if !(*query).utilityStmt.is_null() {
-            error!("utility statements have no plan");
+            errors::unsupported(
+                "utility statements have no plan",
+                "Give a SELECT, INSERT, UPDATE, DELETE or MERGE.",
+            );
         }
         query
     }
@@ -101,7 +102,7 @@ fn only_query(list: *mut pg_sys::List) -> *mut pg_sys::Query {
 /// Parses and analyses `sql` with its `$n` parameters typed by their use. Returns the query
 /// tree and the parameters' types.
 unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
-    let text = CString::new(sql).unwrap_or_else(|_| error!("the statement contains a NUL byte"));
+    let text = CString::new(sql).unwrap_or_else(|_| errors::nul_byte("the statement"));
     unsafe {
         let raw = raw_statement(&text);
         let mut types: *mut Oid = std::ptr::null_mut();
@@ -124,10 +125,14 @@ unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
 pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
     let (_, _, types) = unsafe { analyze_generic(sql) };
     if values.len() != types.len() {
-        error!(
-            "the captured set has {} values, the statement takes {}",
-            values.len(),
-            types.len()
+        errors::raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!(
+                "the captured set has {} values, the statement takes {}",
+                values.len(),
+                types.len()
+            ),
+            None,
         );
     }
     let mut literal = sql.to_string();
@@ -154,7 +159,7 @@ fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
     };
     // a custom plan: each $n becomes its value
     let literal = with_values(sql, values);
-    let text = CString::new(literal).unwrap_or_else(|_| error!("a value contains a NUL byte"));
+    let text = CString::new(literal).unwrap_or_else(|_| errors::nul_byte("a value"));
     unsafe {
         let raw = raw_statement(&text);
         let analysed = pg_sys::pg_analyze_and_rewrite_fixedparams(
