@@ -180,21 +180,10 @@ fn as_user<R>(user: Oid, restricted: bool, body: impl FnOnce() -> R) -> R {
 /// default `"$user", public`, with `pg_temp` last. Never the caller's: a session's path or its
 /// temporary tables must not decide what another role's statement resolves to.
 pub fn use_planning_path() {
-    let path = Spi::get_one::<String>(
-        "SELECT coalesce(
-                (SELECT pg_catalog.substr(c, 13)
-                   FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c
-                  WHERE s.setrole OPERATOR(pg_catalog.=) 0
-                    AND s.setdatabase OPERATOR(pg_catalog.=)
-                        (SELECT oid FROM pg_catalog.pg_database
-                          WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
-                    AND c OPERATOR(pg_catalog.~~) 'search_path=%'
-                  LIMIT 1),
-                '\"$user\", public')",
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| "\"$user\", public".into());
+    let path = Spi::get_one::<String>(include_str!("../sql/acting/planning_path.sql"))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "\"$user\", public".into());
     let with_temp_last = format!("{path}, pg_temp");
     let value =
         CString::new(with_temp_last).unwrap_or_else(|_| c"\"$user\", public, pg_temp".into());

@@ -27,19 +27,23 @@ pub mod whatif;
 
 pgrx::pg_module_magic!();
 
-extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+extension_sql_file!("../sql/schema/bootstrap.sql", name = "bootstrap", bootstrap);
 extension_sql_file!(
-    "../sql/recommendations.sql",
+    "../sql/schema/recommendations.sql",
     name = "recommendations",
     requires = ["bootstrap"]
 );
-extension_sql_file!("../sql/ai.sql", name = "ai", requires = ["recommendations"]);
 extension_sql_file!(
-    "../sql/apply.sql",
+    "../sql/schema/ai.sql",
+    name = "ai",
+    requires = ["recommendations"]
+);
+extension_sql_file!(
+    "../sql/schema/apply.sql",
     name = "apply",
     requires = ["recommendations"]
 );
-extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+extension_sql_file!("../sql/schema/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
@@ -59,6 +63,8 @@ pub extern "C-unwind" fn _PG_init() {
 mod advisor_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod api_tests;
+#[cfg(test)]
+mod layout_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod test_support;
 

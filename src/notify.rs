@@ -200,8 +200,7 @@ pub fn send_queued(client: &mut SpiClient<'_>) -> spi::Result<usize> {
         return Ok(0);
     }
     let sent = client.update(
-        "WITH queued AS (DELETE FROM optischema.outbox RETURNING id, payload)
-         SELECT pg_catalog.pg_notify($1, payload) FROM (SELECT payload FROM queued ORDER BY id) q",
+        include_str!("../sql/notify/send_queued.sql"),
         None,
         &[CHANNEL.into()],
     )?;

@@ -18,7 +18,7 @@ pub struct HotStatement {
 pub fn hot_statements(limit: i32, queryid: Option<i64>) -> spi::Result<Vec<HotStatement>> {
     Spi::connect(|client| {
         let table = client.select(
-            include_str!("../sql/analysis/hot_statements.sql"),
+            include_str!("../sql/statements/hot_statements.sql"),
             None,
             &[limit.into(), WINDOW_MINUTES.into(), queryid.into()],
         )?;
@@ -48,10 +48,7 @@ pub fn hot_statements(limit: i32, queryid: Option<i64>) -> spi::Result<Vec<HotSt
 /// history, or the role was dropped since).
 pub fn statement_role(queryid: i64) -> spi::Result<Option<String>> {
     Spi::get_one_with_args::<String>(
-        "SELECT (SELECT r.rolname::text
-                   FROM optischema.history_all h JOIN pg_catalog.pg_roles r ON r.oid = h.userid
-                  WHERE h.queryid = $1
-                  GROUP BY r.rolname ORDER BY sum(h.calls) DESC, r.rolname LIMIT 1)",
+        include_str!("../sql/statements/statement_role.sql"),
         &[queryid.into()],
     )
 }

@@ -384,7 +384,7 @@ fn window_writes() -> spi::Result<Vec<Write>> {
     let statements: Vec<(i64, String, f64, f64)> = Spi::connect(|client| {
         client
             .select(
-                include_str!("../../sql/analysis/write_statements.sql"),
+                include_str!("../../sql/advisor/write_statements.sql"),
                 None,
                 &[WINDOW_MINUTES.into()],
             )?
@@ -452,7 +452,7 @@ fn table_writes(tables: &[Oid]) -> spi::Result<HashMap<Oid, TableWrites>> {
         let (count, columns) = Spi::connect(|client| {
             let row = client
                 .select(
-                    include_str!("../../sql/analysis/indexed_columns.sql"),
+                    include_str!("../../sql/advisor/indexed_columns.sql"),
                     Some(1),
                     &[(*relid).into()],
                 )?

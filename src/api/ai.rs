@@ -60,12 +60,7 @@ fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
         );
     }
     let request_id = Spi::get_one_with_args::<i64>(
-        "WITH new AS (INSERT INTO optischema.ai_requests (queryid, requested_by) VALUES ($1, $2)
-                      ON CONFLICT DO NOTHING RETURNING id)
-         SELECT id FROM new
-         UNION ALL
-         SELECT id FROM optischema.ai_requests WHERE queryid = $1 AND status IN ('queued', 'running')
-         LIMIT 1",
+        include_str!("../../sql/api/queue_question.sql"),
         &[queryid.into(), caller.into()],
     )
     .unwrap_or_else(|e| errors::internal("queueing the request", e));

@@ -60,9 +60,7 @@ fn queue(caller: pg_sys::Oid, id: i64, mode: Mode, plan: &[Step], steps: Vec<Str
     let who = acting::role_name(caller);
     let plan = pgrx::JsonB(serde_json::to_value(plan).expect("steps serialize"));
     let action = Spi::get_one_with_args::<i64>(
-        "WITH a AS (INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps, requested_by)
-                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id)
-         SELECT (SELECT id FROM a)",
+        include_str!("../../sql/api/queue_action.sql"),
         &[
             id.into(),
             mode.as_str().into(),
@@ -197,15 +195,8 @@ fn queue_revert(caller: pg_sys::Oid, id: i64) -> i64 {
             hint: "See optischema.actions for what was applied.".into(),
         })
     }
-    let undo = Spi::get_one_with_args::<pgrx::JsonB>(
-        "SELECT (SELECT undo FROM optischema.action_log
-                  WHERE recommendation_id = $1 AND mode = 'apply' AND status = 'done'
-                  ORDER BY id DESC LIMIT 1)",
-        &[id.into()],
-    )
-    .unwrap_or_else(|e| errors::internal("reading the actions", e));
-    let plan = undo.and_then(|u| serde_json::from_value::<Vec<Step>>(u.0).ok());
-    let Some(plan) = plan.filter(|p| !p.is_empty()) else {
+    let undo = action::last_undo(id).unwrap_or_else(|e| errors::internal("reading the actions", e));
+    let Some(plan) = undo else {
         reject(ArgError {
             message: format!("recommendation {id} was applied without a way back recorded"),
             hint: "Undo it by hand; optischema.actions shows what was run.".into(),

@@ -1,5 +1,5 @@
 //! The SQL API in schema `optischema`: thin functions that validate their arguments
-//! (see `args`) and read OptiSchema's tables. The queries live in `sql/queries/`.
+//! (see `args`) and read OptiSchema's tables. The queries live in `sql/api/`.
 
 mod ai;
 mod apply;
@@ -58,7 +58,7 @@ fn hot_queries(
     let max_rows = valid(args::max_rows(max_rows));
     let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
         let table = client.select(
-            include_str!("../../sql/queries/hot_queries.sql"),
+            include_str!("../../sql/api/hot_queries.sql"),
             None,
             &[since.into(), max_rows.into()],
         )?;
@@ -110,7 +110,7 @@ fn query_history(
     ));
     let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
         let table = client.select(
-            include_str!("../../sql/queries/query_history.sql"),
+            include_str!("../../sql/api/query_history.sql"),
             None,
             &[queryid.into(), since.into(), bucket.into()],
         )?;
@@ -164,7 +164,7 @@ fn status() -> TableIterator<
         .unwrap_or_else(|e| errors::internal("reading AI calls", e));
     let row = Spi::connect(|client| -> spi::Result<_> {
         let table = client.select(
-            include_str!("../../sql/queries/status.sql"),
+            include_str!("../../sql/api/status.sql"),
             Some(1),
             &[WORKER_TYPE.into(), crate::llm::worker::WORKER_TYPE.into()],
         )?;
@@ -213,7 +213,7 @@ fn reset_all() -> i64 {
             &[],
         )?;
         client
-            .update(include_str!("../../sql/queries/reset.sql"), Some(1), &[])?
+            .update(include_str!("../../sql/api/reset.sql"), Some(1), &[])?
             .first()
             .get_one::<i64>()
             .map(Option::unwrap_or_default)
@@ -230,7 +230,7 @@ pub(crate) fn statement_here(queryid: i64) -> Option<String> {
     let known = Spi::connect(
         |client| -> spi::Result<Option<(Option<String>, Option<String>)>> {
             let table = client.select(
-                include_str!("../../sql/queries/statement_for_explain.sql"),
+                include_str!("../../sql/api/statement_for_explain.sql"),
                 Some(1),
                 &[queryid.into()],
             )?;

@@ -393,12 +393,21 @@ pub fn statements(steps: &[Step], recommendation_id: i64) -> Result<Vec<String>,
     Ok(out)
 }
 
+/// What undoes the last done apply of `recommendation_id`: its typed steps, None without them.
+pub fn last_undo(recommendation_id: i64) -> pgrx::spi::Result<Option<Vec<Step>>> {
+    let undo = Spi::get_one_with_args::<pgrx::JsonB>(
+        include_str!("../../sql/apply/last_undo.sql"),
+        &[recommendation_id.into()],
+    )?;
+    Ok(undo
+        .and_then(|u| serde_json::from_value::<Vec<Step>>(u.0).ok())
+        .filter(|steps| !steps.is_empty()))
+}
+
 /// What undoes the index OptiSchema built for `recommendation_id` on `table`.
 pub fn built_index(table: u32, recommendation_id: i64) -> Result<Option<Step>, String> {
     let index = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT (SELECT i.indexrelid FROM pg_catalog.pg_index i
-                   JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
-                  WHERE i.indrelid = $1 AND c.relname = $2)",
+        include_str!("../../sql/apply/built_index.sql"),
         &[
             pg_sys::Oid::from(table).into(),
             super::index_name(recommendation_id).into(),
@@ -414,8 +423,7 @@ pub fn built_index(table: u32, recommendation_id: i64) -> Result<Option<Step>, S
 /// The index `index` as it is defined now, to build it again after it is dropped.
 fn restore(index: u32) -> Result<Step, String> {
     let row = Spi::get_two_with_args::<String, pg_sys::Oid>(
-        "SELECT pg_catalog.pg_get_indexdef(i.indexrelid), i.indrelid
-           FROM pg_catalog.pg_index i WHERE i.indexrelid = $1",
+        include_str!("../../sql/apply/index_definition.sql"),
         &[pg_sys::Oid::from(index).into()],
     )
     .map_err(|e| e.to_string())?;
@@ -521,10 +529,7 @@ fn table_oid(rv: *mut pg_sys::RangeVar) -> Result<u32, String> {
 
 fn relation_oid(schema: &str, name: &str, kinds: &str) -> Result<Option<u32>, String> {
     Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT (SELECT c.oid FROM pg_catalog.pg_class c
-                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE n.nspname = $1 AND c.relname = $2
-                    AND c.relkind::text = ANY (pg_catalog.string_to_array($3, NULL)))",
+        include_str!("../../sql/apply/relation_oid.sql"),
         &[schema.into(), name.into(), kinds.into()],
     )
     .map(|oid| oid.map(|o| o.to_u32()))
@@ -535,9 +540,7 @@ fn relation_oid(schema: &str, name: &str, kinds: &str) -> Result<Option<u32>, St
 /// in a protected schema.
 fn relation_name(oid: u32, kinds: &str) -> Result<Option<(String, String)>, String> {
     let row = Spi::get_two_with_args::<String, String>(
-        "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
-           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.oid = $1 AND c.relkind::text = ANY (pg_catalog.string_to_array($2, NULL))",
+        include_str!("../../sql/apply/relation_name.sql"),
         &[pg_sys::Oid::from(oid).into(), kinds.into()],
     )
     .map_err(|e| e.to_string())?;

@@ -2,7 +2,7 @@
 //! and calls in the window after the apply against the same length before, from the history.
 //! Run by the sampler after its analysis; announced on NOTIFY `realized`.
 
-use super::action::{self, Step};
+use super::action;
 use crate::notify;
 use crate::settings;
 use pgrx::datum::TimestampWithTimeZone;
@@ -59,9 +59,7 @@ pub fn measure() -> spi::Result<()> {
             None
         };
         Spi::run_with_args(
-            "UPDATE optischema.recommendation_store
-                SET realized_improvement_pct = $2, realized_ms_saved_per_hour = $3, realized_at = now()
-              WHERE id = $1",
+            include_str!("../../sql/apply/record_realized.sql"),
             &[
                 id.into(),
                 measured.map(|m| m.0).into(),
@@ -129,8 +127,7 @@ fn harm(
         )));
     }
     let table = Spi::get_one_with_args::<pgrx::pg_sys::Oid>(
-        "SELECT (SELECT i.indrelid FROM pg_catalog.pg_index i
-                   JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1)",
+        include_str!("../../sql/apply/index_table.sql"),
         &[super::index_name(id).into()],
     )?;
     let Some(table) = table else { return Ok(None) };
@@ -150,13 +147,7 @@ fn harm(
 
 /// Queues the revert of recommendation `id`, saying why.
 fn auto_revert(id: i64, reason: &str) -> spi::Result<()> {
-    let undo = Spi::get_one_with_args::<pgrx::JsonB>(
-        "SELECT (SELECT undo FROM optischema.action_log
-                  WHERE recommendation_id = $1 AND mode = 'apply' AND status = 'done'
-                  ORDER BY id DESC LIMIT 1)",
-        &[id.into()],
-    )?;
-    let Some(plan) = undo.and_then(|u| serde_json::from_value::<Vec<Step>>(u.0).ok()) else {
+    let Some(plan) = action::last_undo(id)? else {
         return Ok(());
     };
     // how it reads now; the worker rebuilds and checks it again when it runs
@@ -165,9 +156,7 @@ fn auto_revert(id: i64, reason: &str) -> spi::Result<()> {
     };
     let plan = pgrx::JsonB(serde_json::to_value(&plan).expect("steps serialize"));
     Spi::run_with_args(
-        "INSERT INTO optischema.action_log (recommendation_id, mode, plan, steps, requested_by, reason)
-         VALUES ($1, 'revert', $2, $3, 'optischema auto_revert', $4)
-         ON CONFLICT DO NOTHING",
+        include_str!("../../sql/apply/queue_auto_revert.sql"),
         &[
             id.into(),
             plan.into(),

@@ -239,10 +239,7 @@ fn index_drop(node: *mut pg_sys::Node, name: Option<&str>) -> Result<bool, Strin
         return Ok(index == n);
     }
     let backs_constraint = Spi::get_one_with_args::<bool>(
-        "SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint c
-                          JOIN pg_catalog.pg_class i ON i.oid = c.conindid
-                          JOIN pg_catalog.pg_namespace n ON n.oid = i.relnamespace
-                         WHERE n.nspname = $1 AND i.relname = $2)",
+        include_str!("../../sql/apply/backs_constraint.sql"),
         &[schema.clone().into(), index.clone().into()],
     )
     .map_err(|e| e.to_string())?

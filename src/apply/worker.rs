@@ -74,12 +74,7 @@ fn next_action() -> spi::Result<Option<Action>> {
     }
     let taken = Spi::connect_mut(|client| {
         let table = client.update(
-            "UPDATE optischema.action_log a SET status = 'running', started_at = clock_timestamp()
-               FROM optischema.recommendation_store r
-              WHERE r.id = a.recommendation_id
-                AND a.id = (SELECT id FROM optischema.action_log WHERE status = 'queued'
-                             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING a.id, a.recommendation_id, a.mode, r.kind, a.plan",
+            include_str!("../../sql/apply/take_action.sql"),
             Some(1),
             &[],
         )?;
@@ -139,16 +134,12 @@ fn announce(action: &Action, phase: &str) -> spi::Result<()> {
 fn record_trial(action: &Action, trial: &Trial, ms: f64) -> spi::Result<()> {
     let json = pgrx::JsonB(serde_json::to_value(trial).expect("a trial serializes"));
     Spi::run_with_args(
-        "UPDATE optischema.action_log SET status = 'done', finished_at = clock_timestamp(), duration_ms = $2,
-                result = $3
-          WHERE id = $1",
+        include_str!("../../sql/apply/trial_done.sql"),
         &[action.id.into(), ms.into(), json.into()],
     )?;
     let json = pgrx::JsonB(serde_json::to_value(trial).expect("a trial serializes"));
     Spi::run_with_args(
-        "UPDATE optischema.recommendation_store
-            SET evidence = evidence || jsonb_build_object('trial', $2::jsonb), updated_at = now()
-          WHERE id = $1",
+        include_str!("../../sql/apply/trial_evidence.sql"),
         &[action.recommendation_id.into(), json.into()],
     )?;
     let payload = notify::trial_payload(&notify::TrialDone {
@@ -188,8 +179,7 @@ fn finish(
                 }
             }
             Spi::run_with_args(
-                "UPDATE optischema.action_log SET status = 'done', finished_at = clock_timestamp(), duration_ms = $2
-                  WHERE id = $1",
+                include_str!("../../sql/apply/action_done.sql"),
                 &[action.id.into(), ms.into()],
             )?;
             let status = if action.mode == Some(Mode::Revert) {
@@ -205,9 +195,7 @@ fn finish(
         }
         Err(message) => {
             Spi::run_with_args(
-                "UPDATE optischema.action_log SET status = 'failed', finished_at = clock_timestamp(),
-                        duration_ms = $2, error = $3
-                  WHERE id = $1",
+                include_str!("../../sql/apply/action_failed.sql"),
                 &[action.id.into(), ms.into(), message.clone().into()],
             )?;
             announce(action, "failed")
@@ -223,27 +211,16 @@ fn interrupted() -> spi::Result<Vec<i64>> {
     {
         return Ok(Vec::new());
     }
-    Ok(Spi::get_one::<Vec<i64>>(
-        "WITH cut AS (
-             UPDATE optischema.action_log a
-                SET status = 'failed', finished_at = clock_timestamp(),
-                    error = 'interrupted: the server or the apply worker stopped while it ran'
-              WHERE status = 'running'
-             RETURNING a.recommendation_id, a.mode)
-         SELECT coalesce(array_agg(c.recommendation_id), '{}')
-           FROM cut c JOIN optischema.recommendation_store r ON r.id = c.recommendation_id
-          WHERE c.mode = 'apply' AND r.kind = 'index'",
-    )?
-    .unwrap_or_default())
+    Ok(
+        Spi::get_one::<Vec<i64>>(include_str!("../../sql/apply/fail_interrupted.sql"))?
+            .unwrap_or_default(),
+    )
 }
 
 /// After a failed build: the invalid index the build left, if any, as a statement dropping it.
 fn leftover_index(recommendation_id: i64) -> spi::Result<Option<String>> {
     Spi::get_one_with_args::<String>(
-        "SELECT (SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname)
-                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                   JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
-                  WHERE c.relname = $1 AND c.relkind = 'i' AND NOT i.indisvalid LIMIT 1)",
+        include_str!("../../sql/apply/leftover_index.sql"),
         &[index_name(recommendation_id).into()],
     )
 }

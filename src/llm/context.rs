@@ -96,10 +96,7 @@ fn findings(queryid: i64) -> spi::Result<Vec<Value>> {
     Spi::connect(|client| {
         client
             .select(
-                "SELECT kind, status, title, sql, est_improvement_pct, est_ms_saved_per_hour, source
-                   FROM optischema.recommendation_store
-                  WHERE queryid = $1 AND status IN ('open', 'dismissed', 'applied')
-                  ORDER BY id",
+                include_str!("../../sql/llm/findings.sql"),
                 None,
                 &[queryid.into()],
             )?

@@ -62,8 +62,7 @@ pub fn tokens_today() -> spi::Result<i64> {
 /// The cached answer for this statement, plan, model and prompt version, if any.
 pub fn cached(queryid: i64, fingerprint: &str, model: &str) -> spi::Result<Option<pgrx::JsonB>> {
     Spi::get_one_with_args::<pgrx::JsonB>(
-        "SELECT (SELECT answer FROM optischema.ai_cache
-                  WHERE queryid = $1 AND plan_fingerprint = $2 AND model = $3 AND prompt_version = $4)",
+        include_str!("../../sql/llm/cached_answer.sql"),
         &[
             queryid.into(),
             fingerprint.into(),
@@ -161,12 +160,7 @@ fn fail_interrupted() -> spi::Result<()> {
     {
         return Ok(());
     }
-    Spi::run(
-        "UPDATE optischema.ai_requests
-            SET status = 'failed', finished_at = now(),
-                error = 'interrupted: the AI worker stopped while the request was running'
-          WHERE status = 'running'",
-    )
+    Spi::run(include_str!("../../sql/llm/fail_interrupted.sql"))
 }
 
 /// Records the call and what came of it; announces a new answer.
@@ -181,8 +175,7 @@ fn finish(call: &Call, outcome: &Outcome, took: Duration) -> spi::Result<()> {
         Outcome::Answered { .. } => None,
     };
     Spi::run_with_args(
-        "INSERT INTO optischema.ai_calls (queryid, model, outcome, prompt_tokens, completion_tokens, duration_ms, error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        include_str!("../../sql/llm/record_call.sql"),
         &[
             call.queryid.into(),
             call.model.clone().into(),
@@ -196,12 +189,7 @@ fn finish(call: &Call, outcome: &Outcome, took: Duration) -> spi::Result<()> {
     match outcome {
         Outcome::Answered { answer, usage } => {
             Spi::run_with_args(
-                "INSERT INTO optischema.ai_cache
-                     (queryid, plan_fingerprint, model, prompt_version, answer, prompt_tokens, completion_tokens)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (queryid, plan_fingerprint, model, prompt_version) DO UPDATE
-                    SET answer = excluded.answer, prompt_tokens = excluded.prompt_tokens,
-                        completion_tokens = excluded.completion_tokens, created_at = now()",
+                include_str!("../../sql/llm/cache_answer.sql"),
                 &[
                     call.queryid.into(),
                     call.plan_fingerprint.clone().into(),
@@ -232,9 +220,7 @@ fn retry_or_fail(
     }
     let wait = answer::backoff_s(call.attempts - 1, retry_after_s) as f64;
     Spi::run_with_args(
-        "UPDATE optischema.ai_requests
-            SET status = 'queued', error = $2, not_before = now() + make_interval(secs => $3)
-          WHERE id = $1",
+        include_str!("../../sql/llm/retry_or_fail.sql"),
         &[call.request_id.into(), error.into(), wait.into()],
     )
 }
@@ -316,8 +302,7 @@ fn offer_rewrite(queryid: i64, answer: &Answer, model: &str) -> spi::Result<()> 
         let payload = crate::store::upsert_estimated(client, Some(queryid), &finding, pct, saved)?;
         if !verified {
             client.update(
-                "UPDATE optischema.recommendation_store SET status = 'unverified'
-                  WHERE fingerprint = $1 AND status = 'open'",
+                include_str!("../../sql/llm/offer_rewrite.sql"),
                 None,
                 &[crate::store::lifecycle::fingerprint(
                     crate::rules::Kind::Rewrite.as_str(),

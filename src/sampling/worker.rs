@@ -160,7 +160,7 @@ fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::s
     // the hottest statements with something to fix get an explanation, while the budget lasts
     if crate::llm::worker::unavailable()?.is_none() {
         Spi::run_with_args(
-            include_str!("../../sql/llm/enqueue_hot.sql"),
+            include_str!("../../sql/sampling/enqueue_hot.sql"),
             &[
                 ASK_ABOUT_TOP.into(),
                 crate::statements::WINDOW_MINUTES.into(),

@@ -89,7 +89,7 @@ pub fn upsert_estimated(
         source.into(),
     ];
     let table = client.update(
-        include_str!("../../sql/analysis/upsert_recommendation.sql"),
+        include_str!("../../sql/store/upsert_recommendation.sql"),
         Some(1),
         &args,
     )?;
@@ -146,7 +146,7 @@ pub fn stale_when_gone(
     window_minutes: i32,
 ) -> spi::Result<Vec<String>> {
     let table = client.update(
-        include_str!("../../sql/analysis/stale_when_gone.sql"),
+        include_str!("../../sql/store/stale_when_gone.sql"),
         None,
         &[window_minutes.into()],
     )?;

@@ -324,10 +324,7 @@ pub fn copy(plan: &Plan, limit_bytes: i64) -> spi::Result<Copy> {
     for oid in relations {
         let Some((schema, qualified, relkind, user)) = Spi::connect(|c| {
             let t = c.select(
-                "SELECT n.nspname::text, format('%I.%I', n.nspname, c.relname), c.relkind::text,
-                        n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
-                   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                  WHERE c.oid = $1",
+                include_str!("../../sql/trial/relation.sql"),
                 Some(1),
                 &[oid.into()],
             )?;
@@ -454,16 +451,14 @@ fn table_copy(
     let mut after_rows = Vec::new();
     Spi::connect(|c| {
         for row in c.select(
-            "SELECT pg_catalog.pg_get_indexdef(indexrelid) FROM pg_catalog.pg_index
-              WHERE indrelid = $1 AND indisvalid ORDER BY indexrelid",
+            include_str!("../../sql/trial/indexes.sql"),
             None,
             &[oid.into()],
         )? {
             after_rows.extend(row.get::<String>(1)?);
         }
         for row in c.select(
-            "SELECT pg_catalog.pg_get_statisticsobjdef(oid) FROM pg_catalog.pg_statistic_ext
-              WHERE stxrelid = $1 ORDER BY oid",
+            include_str!("../../sql/trial/statistics.sql"),
             None,
             &[oid.into()],
         )? {
