@@ -3,7 +3,7 @@
 # it on the host, where there is no container engine): the extension packaged for PostgreSQL 15
 # and the dashboard's proxy, both into OUT (default target/docker).
 #   OUT/extension/usr/lib/postgresql/15/lib/optischema.so
-#   OUT/extension/usr/share/postgresql/15/extension/optischema{.control,--0.1.0.sql}
+#   OUT/extension/usr/share/postgresql/15/extension/optischema{.control,--<version>.sql,--<from>--<to>.sql}
 #   OUT/bin/optischema-proxy
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,6 @@
 //! The code layout's rules, checked: SQL lives in `sql/<module path>/` and only that module
-//! (or one below it) includes it; the install scripts are in `sql/schema/`; no SQL file is left
-//! unused. See the README's "Code layout".
+//! (or one below it) includes it; the install scripts are in `sql/schema/`, the upgrade
+//! scripts `sql/optischema--<from>--<to>.sql`; no SQL file is left unused. See the README's "Code layout".
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

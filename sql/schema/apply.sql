@@ -7,7 +7,7 @@ CREATE TABLE optischema.action_log (
     requested_at      timestamptz NOT NULL DEFAULT now(),
     status            text NOT NULL DEFAULT 'queued'
                       CHECK (status IN ('queued', 'running', 'done', 'failed')),
-    -- what is run, in order (typed steps, see the README's "Actions"); the worker rebuilds each
+    -- what is run, in order (typed steps, see the README's "Applying fixes"); the worker rebuilds each
     -- statement from them when it runs
     plan              jsonb NOT NULL CHECK (jsonb_typeof(plan) = 'array'),
     -- the statements as they read when queued, for people

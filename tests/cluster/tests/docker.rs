@@ -95,11 +95,17 @@ fn the_image_build_steps_produce_the_extension_and_the_proxy() {
     let control =
         std::fs::read_to_string(ext.join("share/postgresql/15/extension/optischema.control"))
             .unwrap();
-    assert!(control.contains("default_version = '0.1.0'"), "{control}");
+    assert!(control.contains("default_version = '0.2.0'"), "{control}");
     let script =
-        std::fs::read_to_string(ext.join("share/postgresql/15/extension/optischema--0.1.0.sql"))
+        std::fs::read_to_string(ext.join("share/postgresql/15/extension/optischema--0.2.0.sql"))
             .unwrap();
     assert!(script.contains("CREATE TABLE optischema.action_log"));
+    // an install of the image updates in place from the version before
+    let upgrade = std::fs::read_to_string(
+        ext.join("share/postgresql/15/extension/optischema--0.1.0--0.2.0.sql"),
+    )
+    .unwrap();
+    assert!(upgrade.contains("ALTER TABLE optischema.action_log"));
     let proxy = Command::new(out_dir.join("bin/optischema-proxy"))
         .arg("--help")
         .output()

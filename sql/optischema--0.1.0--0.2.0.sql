@@ -1,0 +1,25 @@
+-- OptiSchema 0.1.0 -> 0.2.0: typed actions and the outbox of users' announcements.
+-- Run by ALTER EXTENSION optischema UPDATE (a superuser, as CREATE EXTENSION); the catalog it
+-- leaves is the one a fresh 0.2.0 install makes (tests/cluster/tests/upgrade.rs compares them).
+
+-- Actions are typed: the worker rebuilds every statement from `plan` when it runs (see the
+-- README's "Applying fixes"). Actions of 0.1.0 have no plan: one still queued or running would
+-- run nothing, so it fails and is asked for again; what 0.1.0 applied is reverted by hand (its
+-- `undo_sql` says how), since no typed undo was recorded.
+ALTER TABLE optischema.action_log
+    ADD COLUMN plan jsonb CHECK (jsonb_typeof(plan) = 'array'),
+    ADD COLUMN undo jsonb CHECK (jsonb_typeof(undo) = 'array');
+UPDATE optischema.action_log
+   SET status = 'failed', finished_at = clock_timestamp(),
+       error = 'queued before the update to OptiSchema 0.2.0: apply it again'
+ WHERE status IN ('queued', 'running');
+UPDATE optischema.action_log SET plan = '[]';
+ALTER TABLE optischema.action_log ALTER COLUMN plan SET NOT NULL;
+
+-- NOTIFY payloads from users' sessions, sent by the apply worker.
+CREATE TABLE optischema.outbox (
+    id        bigserial PRIMARY KEY,
+    payload   text NOT NULL,
+    queued_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON optischema.outbox FROM PUBLIC;
