@@ -465,9 +465,12 @@ fn the_real_saving_is_measured_after_the_window() {
 
 #[test]
 fn auto_revert_undoes_an_index_that_slows_the_writes() {
+    // the limit is low: CPU contention from other work on the machine stretches every call
+    // alike, which shrinks the measured ratio of a slowdown, not its sign
     let cluster = Cluster::start(&[
         "optischema.realize_window = 1",
         "optischema.auto_revert = on",
+        "optischema.auto_revert_write_slowdown_pct = 5",
     ]);
     let mut c = cluster.connect_with_extension();
     // updates of counter are HOT while no index uses it; four other indexes to maintain
