@@ -50,8 +50,14 @@ pub struct HypoIndex {
     indpred: *mut pg_sys::List,
     unique: bool,
     amroutine: *mut pg_sys::IndexAmRoutine,
-    /// Estimated width of one entry's data, for the size estimate.
+    /// Estimated width of one entry's data, for the size estimate: all columns, and the keys.
     pub data_width: i64,
+    key_width: i64,
+    /// Statistics of each key column (`None` for an expression), for how entries share keys.
+    key_stats: Vec<Option<size::ColumnStats>>,
+    /// Whether CREATE INDEX would deduplicate equal keys into posting lists.
+    deduplicate: bool,
+    leaf_fillfactor: i64,
     /// Share of the table's rows a partial index holds (1 without a predicate).
     pred_selectivity: f64,
     /// Table columns the index uses: keys, INCLUDE, in expressions or the predicate.
@@ -238,6 +244,10 @@ fn analysed(
             unique: (*stmt).unique,
             amroutine,
             data_width: 0,
+            key_width: 0,
+            key_stats: Vec::new(),
+            deduplicate: false,
+            leaf_fillfactor: size::DEFAULT_LEAF_FILLFACTOR,
             pred_selectivity: 1.0,
             columns: Vec::new(),
         };
@@ -291,6 +301,12 @@ fn analysed(
             if i >= keys.len() {
                 continue;
             }
+            h.key_width = h.data_width;
+            h.key_stats.push(
+                (attnum > 0)
+                    .then(|| column_stats(relid, attnum as i16))
+                    .flatten(),
+            );
             if !elem.collation.is_null() {
                 collation = pg_sys::get_collation_oid(elem.collation, false);
             }
@@ -305,6 +321,22 @@ fn analysed(
                 pg_sys::SortByNulls::SORTBY_NULLS_LAST => false,
                 _ => desc,
             });
+        }
+        // _bt_load(): a fresh unique index has no duplicates to merge, INCLUDE columns and
+        // opclasses without "equal means identical bytes" (_bt_allequalimage) rule it out
+        h.deduplicate = btree
+            && !h.unique
+            && include.is_empty()
+            && (0..keys.len()).all(|i| equal_image(h.opfamily[i], h.opcintype[i], h.collations[i]));
+        for option in list_items((*stmt).options) {
+            let def = option as *mut pg_sys::DefElem;
+            match CStr::from_ptr((*def).defname).to_bytes() {
+                b"deduplicate_items" if btree => h.deduplicate &= pg_sys::defGetBoolean(def),
+                b"fillfactor" if btree => {
+                    h.leaf_fillfactor = (pg_sys::defGetInt32(def) as i64).clamp(10, 100)
+                }
+                _ => {}
+            }
         }
         if !(*stmt).whereClause.is_null() {
             h.indpred = pg_sys::make_ands_implicit((*stmt).whereClause.cast());
@@ -401,6 +433,77 @@ unsafe fn predicate_selectivity(relid: Oid, predicate: *mut pg_sys::Node) -> f64
     }
 }
 
+/// Whether the B-tree opclass of `opfamily` for `opcintype` under `collation` says equal values
+/// are always bitwise equal (its BTEQUALIMAGE_PROC, as _bt_allequalimage asks it). Only a
+/// built-in procedure is called: an opclass a role wrote counts as "no".
+unsafe fn equal_image(opfamily: Oid, opcintype: Oid, collation: Oid) -> bool {
+    const BTEQUALIMAGE_PROC: i16 = 4;
+    unsafe {
+        let proc = pg_sys::get_opfamily_proc(opfamily, opcintype, opcintype, BTEQUALIMAGE_PROC);
+        if proc == Oid::INVALID
+            || pg_sys::get_func_namespace(proc) != Oid::from(pg_sys::PG_CATALOG_NAMESPACE)
+        {
+            return false;
+        }
+        pg_sys::OidFunctionCall1Coll(proc, collation, pg_sys::Datum::from(opcintype)).value() != 0
+    }
+}
+
+/// What pg_statistic says about column `attnum` of `relid`: NULLs, distinct values and the
+/// frequencies of the most common ones. `None` before the first ANALYZE.
+unsafe fn column_stats(relid: Oid, attnum: i16) -> Option<size::ColumnStats> {
+    unsafe {
+        let tuple = pg_sys::SearchSysCache3(
+            pg_sys::SysCacheIdentifier::STATRELATTINH as c_int,
+            pg_sys::Datum::from(relid),
+            pg_sys::Datum::from(attnum),
+            pg_sys::Datum::from(false),
+        );
+        if tuple.is_null() {
+            return None;
+        }
+        let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_statistic>(tuple);
+        let mut stats = size::ColumnStats {
+            null_frac: form.stanullfrac as f64,
+            n_distinct: form.stadistinct as f64,
+            common_freqs: Vec::new(),
+        };
+        let mut slot = pg_sys::AttStatsSlot::default();
+        if pg_sys::get_attstatsslot(
+            &mut slot,
+            tuple,
+            pg_sys::STATISTIC_KIND_MCV as c_int,
+            Oid::INVALID,
+            pg_sys::ATTSTATSSLOT_NUMBERS as c_int,
+        ) {
+            stats.common_freqs = (0..slot.nnumbers as usize)
+                .map(|i| *slot.numbers.add(i) as f64)
+                .collect();
+            pg_sys::free_attstatsslot(&mut slot);
+        }
+        pg_sys::ReleaseSysCache(tuple);
+        Some(stats)
+    }
+}
+
+impl HypoIndex {
+    /// The tree `h` would be on a table of `table_rows` rows.
+    fn tree(&self, table_rows: f64) -> size::TreeSize {
+        let keys = if self.deduplicate {
+            size::key_distribution(table_rows, &self.key_stats, self.pred_selectivity)
+        } else {
+            None
+        };
+        let shape = size::Shape {
+            key_width: self.key_width,
+            include_width: self.data_width - self.key_width,
+            keys,
+            leaf_fillfactor: self.leaf_fillfactor,
+        };
+        size::btree(table_rows * self.pred_selectivity, &shape)
+    }
+}
+
 /// Pages of `h` from the table's statistics, for an index the planner never looked at.
 pub fn standalone_pages(h: &HypoIndex) -> f64 {
     let tuples = unsafe {
@@ -415,7 +518,7 @@ pub fn standalone_pages(h: &HypoIndex) -> f64 {
         }
         tuples
     };
-    size::btree(tuples * h.pred_selectivity, h.data_width).pages
+    h.tree(tuples).pages
 }
 
 #[pg_guard]
@@ -508,7 +611,7 @@ unsafe fn inject(rel: *mut pg_sys::RelOptInfo, h: &HypoIndex) {
 
         // size: entries are the table's rows, or those its predicate keeps
         let tuples = (*rel).tuples.max(0.0) * h.pred_selectivity;
-        let tree = size::btree(tuples, h.data_width);
+        let tree = h.tree((*rel).tuples.max(0.0));
         info.tuples = tuples;
         info.pages = tree.pages as pg_sys::BlockNumber;
         info.tree_height = tree.tree_height;
