@@ -67,7 +67,11 @@ fn the_dashboard_follows_the_workload_live() {
 
     // a change announced by a worker reaches the screen within 2 s (here a dismissal, which
     // the apply worker announces for the caller; a client's own NOTIFY is not forwarded)
-    let planted = planted(&mut c, "index", "CREATE INDEX CONCURRENTLY ON public.dash_feed (x)");
+    let planted = planted(
+        &mut c,
+        "index",
+        "CREATE INDEX CONCURRENTLY ON public.dash_feed (x)",
+    );
     let sent = Instant::now();
     c.query_one("SELECT (optischema.dismiss($1)).id", &[&planted])
         .unwrap();

@@ -190,7 +190,10 @@ fn payloads_of_a_users_call_are_sent_by_a_worker() {
     }
     let (pid, payload, after) = announced.expect("the dismissal was not announced");
     assert_eq!(payload["status"], "dismissed");
-    assert!(after < Duration::from_secs(3), "announced {after:?} after the call");
+    assert!(
+        after < Duration::from_secs(3),
+        "announced {after:?} after the call"
+    );
     let sender: String = c
         .query_one(
             "SELECT backend_type FROM pg_stat_activity WHERE pid = $1",
