@@ -54,8 +54,6 @@ pub extern "C-unwind" fn _PG_init() {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-mod advisor_tests;
-#[cfg(any(test, feature = "pg_test"))]
 mod api_tests;
 #[cfg(any(test, feature = "pg_test"))]
 mod test_support;

@@ -5,6 +5,7 @@
 
 pub(crate) mod fixtures;
 
+mod advisor;
 mod analysis;
 mod arguments;
 mod capture;
