@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit tests and #[pg_test]s (cargo pgrx test), the proxy's unit tests,
-# then the integration tests under tests/cluster against real preloaded clusters that they start
-# and stop themselves (with the proxy and headless Chromium for the dashboard).
+# The whole test suite: unit tests and #[pg_test]s (cargo pgrx test), the SQL API's pg_regress
+# files (tests/regress, against a temporary cluster of their own), the proxy's unit tests, then
+# the integration tests under tests/cluster against real preloaded clusters that they start and
+# stop themselves (with the proxy and headless Chromium for the dashboard).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup.sh --test
@@ -48,6 +49,8 @@ backend_tests() {
     unlink_installed_library
     cargo pgrx test pg15
 }
+# each file is one test, counted through the cargo-style line run.sh ends with
+regress_tests() { PG_CONFIG="$PG_CONFIG" bash tests/regress/run.sh; }
 proxy_tests() { cargo test --locked --no-fail-fast -p optischema-proxy; }
 cluster_tests() {
     (cd tests/cluster && PG_CONFIG="$PG_CONFIG" cargo test --no-fail-fast -- --test-threads=2)
@@ -55,10 +58,11 @@ cluster_tests() {
 
 step "unit and backend tests (cargo pgrx test pg15)" backend_tests
 
-echo "== installing the release build for the cluster tests"
+echo "== installing the release build for the pg_regress and cluster tests"
 unlink_installed_library
 cargo pgrx install --release --pg-config "$PG_CONFIG" >/dev/null
 
+step "SQL API specification (pg_regress: tests/regress)" regress_tests
 step "the dashboard's proxy: unit tests" proxy_tests
 cargo build --release --locked -p optischema-proxy
 export OPTISCHEMA_PROXY="$PWD/target/release/optischema-proxy"

@@ -60,8 +60,6 @@ pub extern "C-unwind" fn _PG_init() {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-mod advisor_tests;
-#[cfg(any(test, feature = "pg_test"))]
 mod api_tests;
 #[cfg(test)]
 mod layout_tests;

@@ -1,0 +1,123 @@
+//! `explain()`: typed literals repaired, statements planned and never run, what cannot be
+//! planned, unknown queryids, the findings; and the server's lexer it relies on.
+
+#[pgrx::pg_schema]
+mod tests {
+    use crate::api_tests::fixtures::{explain, plant_workload, seed_statements};
+    use crate::test_support::rejected;
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn explain_plans_a_typed_literal_statement_without_running_it() {
+        seed_statements(&[
+            (
+                1,
+                "SELECT id FROM events WHERE at > now() - interval $1 AND kind = $2",
+            ),
+            (2, "DELETE FROM events WHERE id > $1"),
+        ]);
+        let out = explain(1);
+        assert_eq!(
+            out["planned_sql"],
+            "SELECT id FROM events WHERE at > now() - $1::interval AND kind = $2"
+        );
+        let plan = &out["generic_plan"][0]["Plan"];
+        assert_eq!(plan["Node Type"], "Seq Scan");
+        assert_eq!(plan["Relation Name"], "events");
+        assert!(plan["Filter"].as_str().unwrap().contains("$1"), "{plan}");
+        // a DELETE is planned, not run
+        let out = explain(2);
+        assert_eq!(out["generic_plan"][0]["Plan"]["Operation"], "Delete");
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM events").unwrap(),
+            Some(2000)
+        );
+        // nothing is left behind
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM pg_prepared_statements").unwrap(),
+            Some(0)
+        );
+    }
+
+    #[pg_test]
+    fn explain_reports_what_cannot_be_planned() {
+        seed_statements(&[
+            (3, "VACUUM events"),
+            (4, "SELECT id FROM events WHERE kind = 'unterminated"),
+            (5, "SELECT nope FROM missing_table"),
+        ]);
+        for queryid in [3, 4, 5] {
+            let out = explain(queryid);
+            assert!(out.get("generic_plan").is_none(), "{out}");
+            assert!(!out["unexplainable"].as_str().unwrap().is_empty(), "{out}");
+        }
+        assert!(explain(5)["unexplainable"]
+            .as_str()
+            .unwrap()
+            .contains("missing_table"));
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM pg_prepared_statements").unwrap(),
+            Some(0)
+        );
+        // the transaction is still usable after all those errors
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT count(*) FROM events").unwrap(),
+            Some(2000)
+        );
+    }
+
+    #[pg_test]
+    fn explain_rejects_unknown_and_null_queryids() {
+        rejected("SELECT optischema.explain(987654321)");
+        rejected("SELECT optischema.explain(NULL)");
+    }
+
+    #[pg_test]
+    fn server_lexer_finds_typed_literals() {
+        use crate::plans::repair::Token;
+        let tokens = crate::plans::lexer::tokens("SELECT date $1, x AT TIME ZONE $2 FROM \"T\"");
+        assert_eq!(
+            tokens[0],
+            Token::Keyword {
+                at: 0,
+                word: "select".into()
+            }
+        );
+        assert_eq!(
+            tokens[1],
+            Token::Ident {
+                at: 7,
+                name: "date".into()
+            }
+        );
+        assert_eq!(tokens[2], Token::Param { at: 12, number: 1 });
+        assert_eq!(
+            tokens.last().unwrap(),
+            &Token::Ident {
+                at: 39,
+                name: "T".into()
+            }
+        );
+        let sql = "SELECT date $1, x AT TIME ZONE $2 FROM t";
+        assert_eq!(
+            crate::plans::repair::repair_typed_params(sql, &crate::plans::lexer::tokens(sql))
+                .as_deref(),
+            Some("SELECT $1::date, x AT TIME ZONE $2 FROM t")
+        );
+    }
+
+    #[pg_test]
+    fn explain_carries_the_findings() {
+        plant_workload();
+        let out = explain(103);
+        let findings = out["findings"].as_array().unwrap();
+        assert_eq!(findings.len(), 1, "{out}");
+        assert_eq!(findings[0]["rule"], "sort_index");
+        assert_eq!(findings[0]["kind"], "index");
+        assert_eq!(explain(104)["findings"], serde_json::json!([]));
+        assert_eq!(
+            explain(107)["planned_sql"],
+            "SELECT count(*) FROM shop_orders WHERE created_at > now() - $1::interval"
+        );
+    }
+}
