@@ -52,6 +52,15 @@ pub fn redact(text: &str, known: &[&str]) -> Option<String> {
         let mut from = 0;
         while let Some(at) = find_ignoring_case(out.as_bytes(), name.as_bytes(), from) {
             let mut after = at + name.len();
+            // another setting whose name starts the same (llm_api_key_file: a path, no secret)
+            if out
+                .as_bytes()
+                .get(after)
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            {
+                from = after;
+                continue;
+            }
             // the quote that closes the name itself ("optischema.llm_api_key" changed to ...)
             if matches!(out.as_bytes().get(after), Some(b'"' | b'\'')) {
                 after += 1;
@@ -193,6 +202,20 @@ unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setting_whose_name_only_starts_like_a_secret_is_left_alone() {
+        let text = r#"must be superuser or have privileges of pg_read_all_settings to examine "optischema.llm_api_key_file""#;
+        assert_eq!(redact(text, &[]), None);
+        assert_eq!(
+            redact(
+                "SET optischema.llm_api_key_file = '/etc/k'; SET optischema.llm_api_key = 'sk-x'",
+                &[]
+            )
+            .as_deref(),
+            Some("SET optischema.llm_api_key_file = '/etc/k'; SET optischema.llm_api_key = '[redacted]'")
+        );
+    }
 
     #[test]
     fn the_reload_message_loses_the_value() {

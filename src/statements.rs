@@ -77,8 +77,7 @@ pub fn captured_sets(queryid: i64) -> spi::Result<Option<Vec<CapturedSet>>> {
             return Ok(None);
         }
         let table = client.select(
-            "SELECT params::text, times_seen FROM optischema.captured_params \
-              WHERE queryid = $1 ORDER BY times_seen DESC, last_seen DESC LIMIT $2",
+            include_str!("../sql/statements/captured_sets.sql"),
             None,
             &[queryid.into(), CUSTOM_PLANS.into()],
         )?;

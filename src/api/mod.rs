@@ -205,13 +205,7 @@ fn reset() -> i64 {
 fn reset_all() -> i64 {
     Spi::connect_mut(|client| -> spi::Result<i64> {
         // Same row lock as a sample: a sample in progress finishes first, none starts meanwhile.
-        client.update(
-            "UPDATE optischema.sampler_state \
-                SET generation = generation + 1, baseline_taken = false, hot_top = '{}' \
-              WHERE id = 1",
-            None,
-            &[],
-        )?;
+        client.update(include_str!("../../sql/api/reset_all.sql"), None, &[])?;
         client
             .update(include_str!("../../sql/api/reset.sql"), Some(1), &[])?
             .first()

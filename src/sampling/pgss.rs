@@ -7,9 +7,7 @@ use pgrx::spi::{self, quote_identifier, SpiClient};
 pub fn schema(client: &SpiClient<'_>) -> spi::Result<Option<String>> {
     client
         .select(
-            "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
-             JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
-             WHERE e.extname = 'pg_stat_statements'",
+            include_str!("../../sql/sampling/pgss_schema.sql"),
             None,
             &[],
         )?

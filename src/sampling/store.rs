@@ -41,11 +41,7 @@ pub fn lock_state(client: &mut SpiClient<'_>, pgss_schema: &str) -> spi::Result<
 }
 
 pub fn load_snapshot(client: &SpiClient<'_>) -> spi::Result<HashMap<StatementKey, Counters>> {
-    super::pgss::read_entries(
-        client,
-        "SELECT userid::int8, dbid::int8, queryid, toplevel, calls, total_ms, rows, \
-                shared_blks_hit, shared_blks_read, temp_blks_written FROM optischema.snapshot",
-    )
+    super::pgss::read_entries(client, include_str!("../../sql/sampling/load_snapshot.sql"))
 }
 
 pub fn load_known_queryids(client: &SpiClient<'_>) -> spi::Result<HashSet<i64>> {
@@ -171,8 +167,7 @@ pub fn close_minutes(client: &mut SpiClient<'_>) -> spi::Result<()> {
 pub fn touch_statements(client: &mut SpiClient<'_>, queryids: &[i64]) -> spi::Result<()> {
     if !queryids.is_empty() {
         client.update(
-            "UPDATE optischema.statements SET last_seen = now() \
-             WHERE queryid = ANY($1) AND last_seen < date_trunc('minute', now())",
+            include_str!("../../sql/sampling/touch_statements.sql"),
             None,
             &[queryids.to_vec().into()],
         )?;

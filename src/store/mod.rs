@@ -44,8 +44,7 @@ pub fn upsert_estimated(
     let fingerprint = lifecycle::fingerprint(finding.kind.as_str(), &finding.target);
     let existing = {
         let table = client.update(
-            "SELECT id, status, est_improvement_pct FROM optischema.recommendation_store \
-              WHERE fingerprint = $1 FOR UPDATE",
+            include_str!("../../sql/store/lock_by_fingerprint.sql"),
             Some(1),
             &[fingerprint.clone().into()],
         )?;
@@ -113,9 +112,7 @@ pub fn stale_unless_found(
     found: &[String],
 ) -> spi::Result<Vec<String>> {
     let table = client.update(
-        "UPDATE optischema.recommendation_store SET status = 'stale', updated_at = now() \
-          WHERE queryid = $1 AND status = 'open' AND source IN ('rules', 'whatif') AND fingerprint <> ALL ($2) \
-         RETURNING id, queryid, kind, status, title, est_improvement_pct",
+        include_str!("../../sql/store/stale_unless_found.sql"),
         None,
         &[queryid.into(), found.to_vec().into()],
     )?;
@@ -130,10 +127,7 @@ pub fn stale_table_findings(
     found: &[String],
 ) -> spi::Result<Vec<String>> {
     let table = client.update(
-        "UPDATE optischema.recommendation_store SET status = 'stale', updated_at = now() \
-          WHERE queryid IS NULL AND kind = 'drop_index' AND status = 'open' \
-            AND evidence ->> 'relation' = $1 AND fingerprint <> ALL ($2) \
-         RETURNING id, queryid, kind, status, title, est_improvement_pct",
+        include_str!("../../sql/store/stale_table_findings.sql"),
         None,
         &[relation.into(), found.to_vec().into()],
     )?;
@@ -174,10 +168,7 @@ pub fn dismiss(
     reason: Option<&str>,
 ) -> spi::Result<Option<String>> {
     let table = client.update(
-        "UPDATE optischema.recommendation_store \
-            SET status = 'dismissed', dismissed_reason = $2, updated_at = now() \
-          WHERE id = $1 \
-         RETURNING id, queryid, kind, status, title, est_improvement_pct",
+        include_str!("../../sql/store/dismiss.sql"),
         Some(1),
         &[id.into(), reason.into()],
     )?;

@@ -1,0 +1,4 @@
+-- $1 queryid, $2 fingerprints found now: the statement's other open findings become stale.
+UPDATE optischema.recommendation_store SET status = 'stale', updated_at = now()
+ WHERE queryid = $1 AND status = 'open' AND source IN ('rules', 'whatif') AND fingerprint <> ALL ($2)
+RETURNING id, queryid, kind, status, title, est_improvement_pct
