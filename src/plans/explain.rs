@@ -98,11 +98,15 @@ pub fn set_local(name: &std::ffi::CStr, value: &std::ffi::CStr) {
 }
 
 /// Statements in `sql`, as the server's parser counts them (raises on a syntax error).
-fn statement_count(sql: &str) -> usize {
+/// The node types of the statements `sql` holds, as the server's parser reads them.
+fn statement_kinds(sql: &str) -> Vec<pg_sys::NodeTag> {
     let text = std::ffi::CString::new(sql).unwrap_or_else(|_| errors::nul_byte("the statement"));
     unsafe {
         let list = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
-        list.as_ref().map(|l| l.length as usize).unwrap_or(0)
+        crate::whatif::hypo::list_items(list)
+            .into_iter()
+            .map(|raw| (*(*(raw as *mut pg_sys::RawStmt)).stmt).type_)
+            .collect()
     }
 }
 
@@ -117,9 +121,19 @@ fn plan_in_subtransaction(
     prepared: bool,
 ) -> serde_json::Value {
     // one statement only: SPI would run every statement of "SELECT 1; DROP TABLE t"
-    let statements = statement_count(text);
-    if statements != 1 {
-        errors::not_one_statement(statements);
+    let kinds = statement_kinds(text);
+    if kinds.len() != 1 {
+        errors::not_one_statement(kinds.len());
+    }
+    use pg_sys::NodeTag::*;
+    if !matches!(
+        kinds[0],
+        T_SelectStmt | T_InsertStmt | T_UpdateStmt | T_DeleteStmt | T_MergeStmt
+    ) {
+        errors::unsupported(
+            "utility statements have no plan",
+            "Give a SELECT, INSERT, UPDATE, DELETE or MERGE.",
+        );
     }
     set_local(c"lock_timeout", c"1s");
     if let Actor::Role(_) = actor {

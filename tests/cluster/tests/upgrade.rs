@@ -45,7 +45,7 @@ fn catalog(c: &mut Client) -> Vec<String> {
                        c.relrowsecurity, c.relforcerowsecurity, c.reloptions,
                        (SELECT array_agg(a ORDER BY a::text)
                           FROM unnest(coalesce(c.relacl, acldefault(
-                                 CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END, c.relowner))) a))
+                                 (CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\", c.relowner))) a))
            FROM pg_class c WHERE c.relnamespace = 'optischema'::regnamespace",
         // columns by name, with type, nullability and default
         "SELECT format('column %s.%s %s notnull=%s default=%s', c.relname, a.attname,
@@ -105,7 +105,7 @@ fn every_released_version_updates_to_what_a_fresh_install_makes() {
     assert!(want.len() > 100, "{} catalog lines", want.len());
     assert!(want
         .iter()
-        .any(|l| l.starts_with("column action_log.plan jsonb notnull=true")));
+        .any(|l| l.starts_with("column action_log.plan jsonb notnull=t ")));
 
     for released in RELEASED {
         // the released install script, as that version's package installed it

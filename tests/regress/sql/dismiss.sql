@@ -45,7 +45,7 @@ SELECT optischema.apply(:rec);
 \echo :LAST_ERROR_SQLSTATE
 SELECT optischema.apply(:rec, 'trial');
 SELECT optischema.revert(:rec);
--- dismissing it again replaces the reason (here with none)
+-- dismissing it again without a reason keeps the reason given
 SELECT status, dismissed_reason FROM optischema.dismiss(:rec);
 
 -- ids that do not exist
