@@ -70,6 +70,10 @@ fn sql_files_live_with_the_module_that_runs_them() {
             .unwrap()
             .to_string_lossy()
             .to_string();
+        // upgrade scripts are run by ALTER EXTENSION ... UPDATE, not by a module
+        if path.starts_with("optischema--") {
+            continue;
+        }
         assert!(used.contains(path.as_str()), "sql/{path} is not used");
     }
     assert!(included.len() > 50, "{} inclusions found", included.len());
