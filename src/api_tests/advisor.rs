@@ -46,13 +46,14 @@ mod tests {
         assert!(used);
         assert!(after < before / 5.0, "{before} -> {after}");
         // the same statement written differently is unknown: its generic plan expects half the
-        // table for any value, and the index would save it little
+        // table for any value, so the index saves it far less than it saves 'pending' (a real
+        // index on this table gives the generic plan a cost of 1588 against 2185 without)
         let (_, before_generic, after_generic) =
             whatif_row("SELECT id FROM sk WHERE (status = $1)");
         assert_eq!(before_generic, before);
         assert!(
-            after_generic > before_generic * 0.8,
-            "{before_generic} -> {after_generic}"
+            after_generic > before_generic * 0.5 && after_generic > after * 10.0,
+            "{before_generic} -> {after_generic}, captured {after}"
         );
     }
 
