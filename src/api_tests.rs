@@ -674,7 +674,8 @@ mod tests {
         Spi::run("SELECT * FROM cap_first WHERE a = 11").unwrap();
         let values: Vec<String> = capture::drain().into_iter().map(|(_, v)| v).collect();
         assert_eq!(values, ["[\"7\"]", "[\"8\"]", "[\"9\"]", "[\"10\"]"]);
-        Spi::run("RESET optischema.param_sample_rate; RESET optischema.param_capture_first").unwrap();
+        Spi::run("RESET optischema.param_sample_rate; RESET optischema.param_capture_first")
+            .unwrap();
     }
 
     #[pg_test]

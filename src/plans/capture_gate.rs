@@ -302,8 +302,16 @@ mod tests {
             assert_eq!(first_of(&gate, q, 5), Some(Capture::First));
         }
         assert_eq!(gate.first_left.0.load(Relaxed), FIRST_PER_DRAIN / 2);
-        assert_eq!(first_of(&gate, 1, 5), None, "a second set eats into the reserve");
-        assert_eq!(first_of(&gate, 5000, 5), Some(Capture::First), "a first set may");
+        assert_eq!(
+            first_of(&gate, 1, 5),
+            None,
+            "a second set eats into the reserve"
+        );
+        assert_eq!(
+            first_of(&gate, 5000, 5),
+            Some(Capture::First),
+            "a first set may"
+        );
     }
 
     #[test]
@@ -332,7 +340,11 @@ mod tests {
             assert_eq!(first_of(&gate, *q, 5), Some(Capture::First));
         }
         let late = same_home[PROBE];
-        assert_eq!(first_of(&gate, late, 5), None, "every slot counts for this window");
+        assert_eq!(
+            first_of(&gate, late, 5),
+            None,
+            "every slot counts for this window"
+        );
         assert_eq!(gate.admit(late, 5, || true), Some(Capture::Sampled));
         // the next window: the slots of the last one may be reused
         gate.refill(WINDOW_S);
