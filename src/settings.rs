@@ -145,6 +145,9 @@ pub static INDEX_BUDGET_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
 pub static PARAM_CAPTURE: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PARAM_SAMPLE_RATE: GucSetting<f64> = GucSetting::<f64>::new(0.01);
+/// Executions of each statement captured, per hour, before the sampling rate applies.
+pub static PARAM_CAPTURE_FIRST: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub const PARAM_CAPTURE_FIRST_MAX: i32 = 1000;
 pub static PARAM_EXCLUDE_ROLES: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
 
@@ -160,11 +163,21 @@ fn register_capture() {
     );
     GucRegistry::define_float_guc(
         c"optischema.param_sample_rate",
-        c"Share of executions whose parameter values are captured.",
-        c"0 captures nothing, 1 every execution.",
+        c"Share of executions whose parameter values are captured, past each statement's first ones.",
+        c"0 captures only the first ones (optischema.param_capture_first), 1 every execution.",
         &PARAM_SAMPLE_RATE,
         0.0,
         1.0,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.param_capture_first",
+        c"Executions of each statement whose parameter values are captured before the sampling rate applies.",
+        c"Counted per statement and per hour, and again when no value set of a statement that runs is stored. 0: the sampling rate alone.",
+        &PARAM_CAPTURE_FIRST,
+        0,
+        PARAM_CAPTURE_FIRST_MAX,
         GucContext::Suset,
         GucFlags::default(),
     );

@@ -15,8 +15,10 @@ mod tests {
         crate::plans::capture::drain();
         Spi::run("EXECUTE cap_probe(42, 'it''s')").unwrap();
         Spi::run("SELECT * FROM cap WHERE b = 'x' AND a = -7").unwrap();
-        Spi::run("SET optischema.param_sample_rate = 0").unwrap();
+        Spi::run("SET optischema.param_sample_rate = 0; SET optischema.param_capture_first = 0")
+            .unwrap();
         Spi::run("SELECT * FROM cap WHERE b = 'not captured'").unwrap();
+        Spi::run("RESET optischema.param_capture_first").unwrap();
         let sets: Vec<String> = crate::plans::capture::drain()
             .into_iter()
             .map(|(_, v)| v)
@@ -42,5 +44,39 @@ mod tests {
             .collect();
         assert!(!sets.iter().any(|v| v.contains("excluded")), "{sets:?}");
         assert!(sets.iter().any(|v| v.contains("included")), "{sets:?}");
+    }
+
+    #[pg_test]
+    fn the_first_executions_of_a_statement_are_captured_at_rate_zero_and_again_when_rearmed() {
+        use crate::plans::capture;
+        Spi::run(
+            "CREATE TABLE cap_first (a int);
+             SET optischema.param_sample_rate = 0;
+             SET optischema.param_capture_first = 3;",
+        )
+        .unwrap();
+        capture::drain();
+        for i in 1..=6 {
+            Spi::run(&format!("SELECT * FROM cap_first WHERE a = {i}")).unwrap();
+        }
+        let sets = capture::drain();
+        let values: Vec<&str> = sets.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values, ["[\"1\"]", "[\"2\"]", "[\"3\"]"]);
+        let queryid = sets[0].0;
+        assert!(sets.iter().all(|(q, _)| *q == queryid));
+        // statements without values (utility, none to capture) spend nothing
+        Spi::run("SELECT count(*) FROM cap_first").unwrap();
+        // the worker found none of its sets stored: its next executions are captured again
+        capture::rearm(&[queryid]);
+        for i in 7..=9 {
+            Spi::run(&format!("SELECT * FROM cap_first WHERE a = {i}")).unwrap();
+        }
+        Spi::run("SET optischema.param_capture_first = 4").unwrap();
+        Spi::run("SELECT * FROM cap_first WHERE a = 10").unwrap();
+        Spi::run("SELECT * FROM cap_first WHERE a = 11").unwrap();
+        let values: Vec<String> = capture::drain().into_iter().map(|(_, v)| v).collect();
+        assert_eq!(values, ["[\"7\"]", "[\"8\"]", "[\"9\"]", "[\"10\"]"]);
+        Spi::run("RESET optischema.param_sample_rate; RESET optischema.param_capture_first")
+            .unwrap();
     }
 }

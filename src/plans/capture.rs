@@ -1,13 +1,16 @@
 //! Capturing the parameter values statements really run with.
 //!
-//! A sampled share of executions (`optischema.param_sample_rate`) records its values, keyed by
-//! queryid, in a small ring in shared memory: bound parameters at `ExecutorStart` (extended
-//! protocol, `EXECUTE`), and the constants pg_stat_statements turns into `$n` after parse
-//! analysis (simple protocol). The worker drains the ring into `optischema.captured_params`.
+//! The first executions of each statement (`optischema.param_capture_first`), then a sampled
+//! share (`optischema.param_sample_rate`), record their values, keyed by queryid, in a small
+//! ring in shared memory: bound parameters at `ExecutorStart` (extended protocol, `EXECUTE`),
+//! and the constants pg_stat_statements turns into `$n` after parse analysis (simple
+//! protocol). Which executions: see [`capture_gate`](super::capture_gate). The worker drains
+//! the ring into `optischema.captured_params`.
 //! Values are stored as SQL literals, in pg_stat_statements' `$n` order, so that
 //! `EXECUTE probe(v1, v2, ...)` plans the statement with them. Capture never raises: a value it
 //! cannot read skips that execution.
 
+use super::capture_gate::{Capture, Gate};
 use super::lexer;
 use super::repair::Token;
 use crate::settings;
@@ -38,6 +41,8 @@ struct Ring {
     /// Sets the worker has drained.
     drained: u64,
     slots: [Slot; SLOTS],
+    /// Read and written without the lock, by every backend.
+    gate: Gate,
 }
 
 static mut RING: *mut Ring = std::ptr::null_mut();
@@ -87,6 +92,7 @@ unsafe extern "C-unwind" fn shmem_startup() {
         if !found {
             std::ptr::write_bytes(ring, 0, 1);
             (*ring).lock = &raw mut (*pg_sys::GetNamedLWLockTranche(SHMEM_NAME.as_ptr())).lock;
+            (*ring).gate.refill(epoch_s());
         }
         RING = ring;
         pg_sys::LWLockRelease(init_lock);
@@ -97,10 +103,22 @@ fn ring() -> Option<&'static mut Ring> {
     unsafe { RING.as_mut() }
 }
 
-/// Records one value set. Overwrites the oldest when the worker is behind.
-fn push(queryid: i64, encoded: &str) {
+/// The capture gate, shared by every backend without a lock.
+fn gate() -> Option<&'static Gate> {
+    unsafe { RING.as_ref().map(|ring| &ring.gate) }
+}
+
+fn epoch_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Records one value set, paid from the budget it was admitted under. The budgets keep the
+/// worker from falling behind; if it still does, the oldest set is overwritten.
+fn push(queryid: i64, encoded: &str, capture: Capture) {
     let Some(ring) = ring() else { return };
-    if encoded.len() > TEXT_BYTES {
+    if encoded.len() > TEXT_BYTES || !ring.gate.pay(capture) {
         return;
     }
     unsafe {
@@ -116,7 +134,8 @@ fn push(queryid: i64, encoded: &str) {
     }
 }
 
-/// Takes every set recorded since the last drain (at most the ring's size).
+/// Takes every set recorded since the last drain (at most the ring's size), and gives the
+/// capture budgets back.
 pub fn drain() -> Vec<(i64, String)> {
     let Some(ring) = ring() else {
         return Vec::new();
@@ -135,9 +154,20 @@ pub fn drain() -> Vec<(i64, String)> {
             }
         }
         ring.drained = ring.written;
+        ring.gate.refill(epoch_s());
         pg_sys::LWLockRelease(ring.lock);
     }
     out
+}
+
+/// Statements that ran while none of their value sets is stored: their next first executions
+/// are captured again.
+pub fn rearm(queryids: &[i64]) {
+    if let Some(gate) = gate() {
+        for queryid in queryids {
+            gate.rearm(*queryid as u64);
+        }
+    }
 }
 
 static IN_WORKER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -169,11 +199,21 @@ fn in_worker() -> bool {
     IN_WORKER.load(Ordering::Relaxed) || UNOBSERVED.with(|u| u.get())
 }
 
+/// Whether this execution of `queryid` is captured: its first ones, then a sampled share.
+/// Runs on every execution: no lock, no allocation.
+fn admitted(queryid: u64) -> Option<Capture> {
+    if !settings::PARAM_CAPTURE.get() {
+        return None;
+    }
+    let first_n = settings::PARAM_CAPTURE_FIRST.get().max(0) as u32;
+    gate()?.admit(queryid, first_n, sampled)
+}
+
 /// xorshift: cheap, and good enough to pick a share of executions.
 fn sampled() -> bool {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let rate = settings::PARAM_SAMPLE_RATE.get();
-    if rate <= 0.0 || !settings::PARAM_CAPTURE.get() {
+    if rate <= 0.0 {
         return false;
     }
     if rate >= 1.0 {
@@ -226,8 +266,10 @@ unsafe extern "C-unwind" fn executor_start(
     unsafe {
         // EXPLAIN without ANALYZE runs nothing: not an execution (OptiSchema's own plans are made so)
         let explain_only = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as std::ffi::c_int != 0;
-        if !explain_only && !in_worker() && sampled() {
-            quietly(|| capture_bound_params(query_desc));
+        if !explain_only && !in_worker() {
+            if let Some(capture) = bound_params_admitted(query_desc) {
+                quietly(|| capture_bound_params(query_desc, capture));
+            }
         }
         match PREV_EXECUTOR_START {
             Some(prev) => prev(query_desc, eflags),
@@ -236,20 +278,33 @@ unsafe extern "C-unwind" fn executor_start(
     }
 }
 
-unsafe fn capture_bound_params(query_desc: *mut pg_sys::QueryDesc) {
+/// Whether the execution has bound values worth capturing, and is admitted: checked before
+/// the gate, so that a statement without values never spends a first capture.
+unsafe fn bound_params_admitted(query_desc: *mut pg_sys::QueryDesc) -> Option<Capture> {
     unsafe {
-        let (Some(qd), true) = (query_desc.as_ref(), pg_sys::ParallelWorkerNumber < 0) else {
+        let qd = query_desc.as_ref()?;
+        let (stmt, params) = (qd.plannedstmt.as_ref()?, qd.params.as_ref()?);
+        // lists filled on demand (PL/pgSQL variables) are not the application's values
+        if stmt.queryId == 0
+            || params.numParams <= 0
+            || params.paramFetch.is_some()
+            || pg_sys::ParallelWorkerNumber >= 0
+        {
+            return None;
+        }
+        admitted(stmt.queryId)
+    }
+}
+
+unsafe fn capture_bound_params(query_desc: *mut pg_sys::QueryDesc, capture: Capture) {
+    unsafe {
+        let Some(qd) = query_desc.as_ref() else {
             return;
         };
         let (Some(stmt), Some(params)) = (qd.plannedstmt.as_ref(), qd.params.as_ref()) else {
             return;
         };
-        // lists filled on demand (PL/pgSQL variables) are not the application's values
-        if stmt.queryId == 0
-            || params.numParams <= 0
-            || params.paramFetch.is_some()
-            || role_excluded()
-        {
+        if role_excluded() {
             return;
         }
         let list = params.params.as_slice(params.numParams as usize);
@@ -287,7 +342,7 @@ unsafe fn capture_bound_params(query_desc: *mut pg_sys::QueryDesc) {
             }
         }
         if let Some(encoded) = encode(&values) {
-            push(stmt.queryId as i64, &encoded);
+            push(stmt.queryId as i64, &encoded, capture);
         }
     }
 }
@@ -302,9 +357,32 @@ unsafe extern "C-unwind" fn post_parse_analyze(
         if let Some(prev) = PREV_POST_PARSE {
             prev(pstate, query, jstate);
         }
-        if !jstate.is_null() && (*jstate).clocations_count > 0 && !in_worker() && sampled() {
-            quietly(|| capture_constants(pstate, query, jstate));
+        if !in_worker() {
+            if let Some(capture) = constants_admitted(query, jstate) {
+                quietly(|| capture_constants(pstate, query, jstate, capture));
+            }
         }
+    }
+}
+
+/// Whether the statement has constants worth capturing, and is admitted (see
+/// [`bound_params_admitted`]). Utility statements and queryid 0 never are.
+unsafe fn constants_admitted(
+    query: *mut pg_sys::Query,
+    jstate: *mut pg_sys::JumbleState,
+) -> Option<Capture> {
+    unsafe {
+        let (query, jstate) = (query.as_ref()?, jstate.as_ref()?);
+        // statements mixing `$n` and constants are captured at execution, where both are known
+        if jstate.clocations_count <= 0
+            || query.queryId == 0
+            || !query.utilityStmt.is_null()
+            || jstate.highest_extern_param_id > 0
+            || pg_sys::ParallelWorkerNumber >= 0
+        {
+            return None;
+        }
+        admitted(query.queryId)
     }
 }
 
@@ -312,6 +390,7 @@ unsafe fn capture_constants(
     pstate: *mut pg_sys::ParseState,
     query: *mut pg_sys::Query,
     jstate: *mut pg_sys::JumbleState,
+    capture: Capture,
 ) {
     unsafe {
         let (Some(pstate), Some(query), Some(jstate)) =
@@ -319,12 +398,7 @@ unsafe fn capture_constants(
         else {
             return;
         };
-        // statements mixing `$n` and constants are captured at execution, where both are known
-        if query.queryId == 0 || !query.utilityStmt.is_null() || jstate.highest_extern_param_id > 0
-        {
-            return;
-        }
-        if pstate.p_sourcetext.is_null() || pg_sys::ParallelWorkerNumber >= 0 || role_excluded() {
+        if pstate.p_sourcetext.is_null() || role_excluded() {
             return;
         }
         let source = CStr::from_ptr(pstate.p_sourcetext).to_string_lossy();
@@ -339,7 +413,7 @@ unsafe fn capture_constants(
         let tokens = lexer::tokens(&source);
         if let Some(values) = constants_at(&source, &tokens, &locations) {
             if let Some(encoded) = encode(&values.into_iter().map(Some).collect::<Vec<_>>()) {
-                push(query.queryId as i64, &encoded);
+                push(query.queryId as i64, &encoded, capture);
             }
         }
     }

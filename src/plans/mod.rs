@@ -2,6 +2,7 @@
 //! through SPI without running them.
 
 pub mod capture;
+pub mod capture_gate;
 pub mod explain;
 pub mod ident;
 pub mod lexer;

@@ -105,6 +105,8 @@ impl Sampler {
             store::add_statements(client, &pgss_schema, &new_queryids)?;
             store::touch_statements(client, &seen_again)?;
             store::add_captured_params(client, &crate::plans::capture::drain())?;
+            // a statement that runs without a stored value set has its next executions captured
+            crate::plans::capture::rearm(&store::without_captured_params(client, &ran)?);
 
             let top = store::hot_list(client, settings.hot_top_n)?;
             let top_ids: Vec<i64> = top.iter().map(|h| h.queryid).collect();

@@ -195,6 +195,23 @@ pub fn add_captured_params(client: &mut SpiClient<'_>, sets: &[(i64, String)]) -
     Ok(())
 }
 
+/// Of `queryids`, those of which no captured value set is stored.
+pub fn without_captured_params(client: &SpiClient<'_>, queryids: &[i64]) -> spi::Result<Vec<i64>> {
+    if queryids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = client.select(
+        include_str!("../../sql/sampling/without_captured_params.sql"),
+        None,
+        &[queryids.to_vec().into()],
+    )?;
+    let mut out = Vec::new();
+    for row in table {
+        out.extend(row.get::<i64>(1)?);
+    }
+    Ok(out)
+}
+
 /// The top `n` statements by total time over the last 5 minutes, best first.
 pub fn hot_list(client: &SpiClient<'_>, n: i32) -> spi::Result<Vec<HotQuery>> {
     let table = client.select(
