@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod api;
 pub mod apply;
 pub mod bgworker;
+pub mod databases;
 pub mod errors;
 pub mod hot;
 pub mod llm;
