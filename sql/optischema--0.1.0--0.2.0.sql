@@ -23,3 +23,11 @@ CREATE TABLE optischema.outbox (
     queued_at timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON optischema.outbox FROM PUBLIC;
+
+-- Every database of the server is served: the last batch of history a database took from the
+-- sampler, and the call by which CREATE EXTENSION has a new database served without a restart.
+ALTER TABLE optischema.sampler_state ADD COLUMN handover_source oid, ADD COLUMN handover_seq bigint;
+CREATE FUNCTION optischema.serve_this_database() RETURNS void
+    VOLATILE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'serve_this_database_wrapper';
+REVOKE ALL ON FUNCTION optischema.serve_this_database() FROM PUBLIC;
+SELECT optischema.serve_this_database();

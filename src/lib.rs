@@ -55,6 +55,8 @@ pub extern "C-unwind" fn _PG_init() {
         llm::worker::register();
         apply::worker::register();
         plans::capture::install();
+        databases::registry::install();
+        databases::hooks::install();
         whatif::hypo::install();
         secrets::install();
     }

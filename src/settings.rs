@@ -14,6 +14,7 @@ pub static SAMPLE_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(10);
 /// Minutes of history kept.
 pub static RETENTION_MIN: GucSetting<i32> = GucSetting::<i32>::new(7 * 24 * 60);
 pub static HOT_TOP_N: GucSetting<i32> = GucSetting::<i32>::new(20);
+pub static MAX_DATABASE_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
 pub const SAMPLE_INTERVAL_MIN_S: i32 = 1;
 pub const SAMPLE_INTERVAL_MAX_S: i32 = 3600;
@@ -62,6 +63,16 @@ pub fn register() {
         &HOT_TOP_N,
         1,
         1000,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"optischema.max_database_workers",
+        c"Workers serving the other databases of the server at once.",
+        c"Databases with the extension take turns in proportion to their share of statement time; also bounded by max_worker_processes.",
+        &MAX_DATABASE_WORKERS,
+        0,
+        64,
         GucContext::Sighup,
         GucFlags::default(),
     );

@@ -16,7 +16,11 @@ CREATE TABLE optischema.sampler_state (
     last_sample_at   timestamptz,
     last_sample_ms   double precision,
     last_error       text,
-    last_error_at    timestamptz
+    last_error_at    timestamptz,
+    -- in a database served by another's sampler: the last batch it handed over and this one
+    -- took (the home database's oid, its sequence number), so no batch is counted twice
+    handover_source  oid,
+    handover_seq     bigint
 );
 INSERT INTO optischema.sampler_state DEFAULT VALUES;
 

@@ -97,3 +97,6 @@ GRANT EXECUTE ON FUNCTION optischema.ask(bigint) TO optischema_admin;
 REVOKE ALL ON optischema.action_log, optischema.actions FROM optischema_reader;
 GRANT SELECT ON optischema.action_log, optischema.actions TO optischema_admin;
 GRANT EXECUTE ON FUNCTION optischema.apply(bigint, text), optischema.revert(bigint) TO optischema_admin;
+
+-- This database is served from the commit of CREATE EXTENSION on, without a restart.
+SELECT optischema.serve_this_database();

@@ -238,3 +238,109 @@ mod tests {
         assert!(!b.is_empty());
     }
 }
+
+/// Splits one sample into the batches of the databases it is handed to (every database but the
+/// sampler's own and those in `skip`), with the texts each has not been given yet.
+/// `deltas` are (dbid, delta); `captured` (queryid, dbid, set); `texts` looks a text up.
+pub fn split(
+    source: u32,
+    seq: i64,
+    deltas: &[(u32, Delta)],
+    captured: &[(i64, u32, String)],
+    given: &std::collections::HashMap<u32, std::collections::HashSet<i64>>,
+    skip: &dyn Fn(u32) -> bool,
+    texts: &dyn Fn(i64) -> Option<String>,
+) -> Vec<Batch> {
+    use std::collections::BTreeMap;
+    let mut by_db: BTreeMap<u32, Batch> = BTreeMap::new();
+    let new_batch = |dbid: u32| Batch {
+        source,
+        seq,
+        dbid,
+        deltas: Vec::new(),
+        texts: Vec::new(),
+        captured: Vec::new(),
+    };
+    let handed = |dbid: u32| dbid != source && !skip(dbid);
+    for (dbid, delta) in deltas.iter().filter(|(db, _)| handed(*db)) {
+        by_db
+            .entry(*dbid)
+            .or_insert_with(|| new_batch(*dbid))
+            .deltas
+            .push(delta.clone());
+    }
+    for (queryid, dbid, set) in captured.iter().filter(|(_, db, _)| handed(*db)) {
+        by_db
+            .entry(*dbid)
+            .or_insert_with(|| new_batch(*dbid))
+            .captured
+            .push((*queryid, set.clone()));
+    }
+    for batch in by_db.values_mut() {
+        let mut needed: Vec<i64> = batch
+            .deltas
+            .iter()
+            .map(|d| d.queryid)
+            .filter(|q| !given.get(&batch.dbid).is_some_and(|g| g.contains(q)))
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        batch.texts = needed
+            .into_iter()
+            .filter_map(|q| texts(q).map(|t| (q, t)))
+            .collect();
+    }
+    by_db.into_values().collect()
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn delta(queryid: i64) -> Delta {
+        Delta {
+            bucket: 60,
+            queryid,
+            userid: 10,
+            toplevel: true,
+            calls: 1,
+            total_ms: 2.0,
+            rows: 1,
+            shared_blks_hit: 0,
+            shared_blks_read: 0,
+            temp_blks_written: 0,
+        }
+    }
+
+    #[test]
+    fn each_database_gets_its_own_rows_values_and_the_texts_it_lacks() {
+        let deltas = [
+            (5, delta(1)),
+            (7, delta(1)),
+            (7, delta(2)),
+            (7, delta(2)),
+            (9, delta(3)),
+            (8, delta(4)),
+        ];
+        let captured = [
+            (1, 7, "['a']".to_string()),
+            (1, 5, "['home']".to_string()),
+            (4, 8, "['x']".to_string()),
+        ];
+        let given: HashMap<u32, HashSet<i64>> = [(7, HashSet::from([1]))].into();
+        let batches = split(5, 42, &deltas, &captured, &given, &|db| db == 9, &|q| {
+            (q != 4).then(|| format!("text {q}"))
+        });
+        // the sampler's own database and the skipped one get nothing
+        assert_eq!(batches.iter().map(|b| b.dbid).collect::<Vec<_>>(), [7, 8]);
+        let seven = &batches[0];
+        assert_eq!((seven.source, seven.seq), (5, 42));
+        assert_eq!(seven.deltas.len(), 3);
+        assert_eq!(seven.texts, [(2, "text 2".to_string())]);
+        assert_eq!(seven.captured, [(1, "['a']".to_string())]);
+        // a text gone from the home database (pruned) is not invented
+        assert!(batches[1].texts.is_empty());
+        assert_eq!(batches[1].captured, [(4, "['x']".to_string())]);
+    }
+}

@@ -4,4 +4,9 @@
 //! slots shared by the databases in turns ([`turns`]).
 
 pub mod handover;
+pub mod hooks;
+pub mod ingest;
+pub mod launcher;
+pub mod registry;
 pub mod turns;
+pub mod worker;

@@ -28,6 +28,8 @@ const SHMEM_NAME: &CStr = c"optischema parameter capture";
 #[repr(C)]
 struct Slot {
     queryid: i64,
+    /// The database the statement ran in: its values are handed to that database only.
+    dbid: u32,
     seq: u64,
     len: u32,
     text: [u8; TEXT_BYTES],
@@ -126,6 +128,7 @@ fn push(queryid: i64, encoded: &str, capture: Capture) {
         let seq = ring.written + 1;
         let slot = &mut ring.slots[(ring.written % SLOTS as u64) as usize];
         slot.queryid = queryid;
+        slot.dbid = pg_sys::MyDatabaseId.to_u32();
         slot.seq = seq;
         slot.len = encoded.len() as u32;
         slot.text[..encoded.len()].copy_from_slice(encoded.as_bytes());
@@ -137,6 +140,14 @@ fn push(queryid: i64, encoded: &str, capture: Capture) {
 /// Takes every set recorded since the last drain (at most the ring's size), and gives the
 /// capture budgets back.
 pub fn drain() -> Vec<(i64, String)> {
+    drain_with_databases()
+        .into_iter()
+        .map(|(queryid, _, set)| (queryid, set))
+        .collect()
+}
+
+/// [`drain`], with the database each set was captured in.
+pub fn drain_with_databases() -> Vec<(i64, u32, String)> {
     let Some(ring) = ring() else {
         return Vec::new();
     };
@@ -149,6 +160,7 @@ pub fn drain() -> Vec<(i64, String)> {
             if slot.seq == seq {
                 out.push((
                     slot.queryid,
+                    slot.dbid,
                     String::from_utf8_lossy(&slot.text[..slot.len as usize]).into_owned(),
                 ));
             }

@@ -7,10 +7,12 @@
 
 pub mod delta;
 mod pgss;
-mod store;
+pub(crate) mod store;
 pub mod text;
 pub mod worker;
 
+use crate::databases::handover;
+use crate::databases::registry::{self, State};
 use crate::hot;
 use crate::notify;
 use delta::{Baseline, Counters, SampleDiff, StatementKey};
@@ -39,6 +41,9 @@ impl From<SpiError> for SampleSkip {
 pub struct Sampler {
     snapshot: HashMap<StatementKey, Counters>,
     known_queryids: HashSet<i64>,
+    /// Per database served by the launcher: the queryids whose text it was handed already.
+    /// Lost at a restart, when texts are handed once more (taking them again changes nothing).
+    texts_given: HashMap<u32, HashSet<i64>>,
     /// `sampler_state.generation` the in-memory state belongs to; None before the first load.
     generation: Option<i64>,
 }
@@ -51,6 +56,8 @@ pub struct Pending {
     diff: SampleDiff,
     new_queryids: Vec<i64>,
     pruned_queryids: Vec<i64>,
+    /// The other databases' shares of the sample, handed over once it has committed.
+    batches: Vec<crate::databases::handover::Batch>,
 }
 
 pub struct SampleSettings {
@@ -104,7 +111,11 @@ impl Sampler {
             store::write_snapshot(client, &diff.changed, &diff.vanished)?;
             store::add_statements(client, &pgss_schema, &new_queryids)?;
             store::touch_statements(client, &seen_again)?;
-            store::add_captured_params(client, &crate::plans::capture::drain())?;
+            let captured = crate::plans::capture::drain_with_databases();
+            let sets: Vec<(i64, String)> =
+                captured.iter().map(|(q, _, set)| (*q, set.clone())).collect();
+            store::add_captured_params(client, &sets)?;
+            let batches = self.handover(client, &diff.deltas, &captured)?;
             // a statement that runs without a stored value set has its next executions captured
             crate::plans::capture::rearm(&store::without_captured_params(client, &ran)?);
 
@@ -142,6 +153,7 @@ impl Sampler {
                 diff,
                 new_queryids,
                 pruned_queryids,
+                batches,
             };
             Ok(pending)
         })
@@ -159,6 +171,91 @@ impl Sampler {
         for q in pending.pruned_queryids {
             self.known_queryids.remove(&q);
         }
+        // written after the commit, so that a rolled-back sample hands nothing over; a batch
+        // that cannot be written leaves that database's history short of this sample
+        let spool = handover::Spool::new(crate::databases::worker::SPOOL_DIR);
+        for batch in pending.batches {
+            if spool.write(&batch).is_ok() {
+                self.texts_given
+                    .entry(batch.dbid)
+                    .or_default()
+                    .extend(batch.texts.iter().map(|(q, _)| *q));
+            }
+        }
+    }
+
+    /// The batches of the other databases the launcher serves (or has yet to visit).
+    fn handover(
+        &self,
+        client: &mut pgrx::spi::SpiClient<'_>,
+        deltas: &[(StatementKey, Counters)],
+        captured: &[(i64, u32, String)],
+    ) -> Result<Vec<handover::Batch>, SpiError> {
+        let home = unsafe { pgrx::pg_sys::MyDatabaseId }.to_u32();
+        let known = registry::entries();
+        let skip = |dbid: u32| {
+            known
+                .iter()
+                .any(|e| e.dbid == dbid && matches!(e.state, State::NoExtension | State::Dropping))
+        };
+        if deltas.iter().all(|(k, _)| k.dbid == home || skip(k.dbid))
+            && captured.iter().all(|(_, db, _)| *db == home || skip(*db))
+        {
+            return Ok(Vec::new());
+        }
+        let (bucket, seq) = client
+            .select(include_str!("../../sql/sampling/handover_stamp.sql"), Some(1), &[])?
+            .first()
+            .get_two::<i64, i64>()?;
+        let rows: Vec<(u32, handover::Delta)> = deltas
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.dbid,
+                    handover::Delta {
+                        bucket: bucket.unwrap_or_default(),
+                        queryid: k.queryid,
+                        userid: k.userid,
+                        toplevel: k.toplevel,
+                        calls: c.calls,
+                        total_ms: c.total_ms,
+                        rows: c.rows,
+                        shared_blks_hit: c.shared_blks_hit,
+                        shared_blks_read: c.shared_blks_read,
+                        temp_blks_written: c.temp_blks_written,
+                    },
+                )
+            })
+            .collect();
+        let mut needed: Vec<i64> = deltas
+            .iter()
+            .filter(|(k, _)| k.dbid != home && !skip(k.dbid))
+            .filter(|(k, _)| !self.texts_given.get(&k.dbid).is_some_and(|g| g.contains(&k.queryid)))
+            .map(|(k, _)| k.queryid)
+            .collect();
+        needed.sort_unstable();
+        needed.dedup();
+        let mut texts: HashMap<i64, String> = HashMap::new();
+        if !needed.is_empty() {
+            for row in client.select(
+                include_str!("../../sql/sampling/handover_texts.sql"),
+                None,
+                &[needed.into()],
+            )? {
+                if let (Some(q), Some(t)) = (row.get::<i64>(1)?, row.get::<String>(2)?) {
+                    texts.insert(q, t);
+                }
+            }
+        }
+        Ok(handover::split(
+            home,
+            seq.unwrap_or_default(),
+            &rows,
+            captured,
+            &self.texts_given,
+            &skip,
+            &|q| texts.get(&q).cloned(),
+        ))
     }
 
     /// Drops the in-memory state, so the next sample reloads it from the tables.

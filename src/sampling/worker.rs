@@ -50,6 +50,9 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     let mut last_analyzed: HashMap<i64, Instant> = HashMap::new();
     let mut analysis_log = LogOnce::new("analysis");
     let mut unrecorded: Unrecorded = None;
+    // the sampler also starts the workers of the other databases
+    let mut launcher = crate::databases::launcher::Launcher::default();
+    let home = unsafe { pg_sys::MyDatabaseId }.to_u32();
 
     loop {
         reload_when_asked();
@@ -108,6 +111,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                     Ok(_) => analysis_log.clear(),
                     Err(message) => analysis_failed(&mut analysis_log, &message),
                 }
+                launcher.round(home);
             }
             Ok(Err(SampleSkip::ExtensionMissing)) => {
                 // a dropped extension takes the stored snapshot with it
@@ -139,7 +143,9 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
 /// Analyses the hot statements, all together, when one of them was not analysed within
 /// [`REANALYZE_AFTER`]: a statement that just became hot is analysed right after the sample
 /// that saw it, with the rest of the workload its indexes are chosen for.
-fn analyze_due(last_analyzed: &mut HashMap<i64, Instant>) -> Result<i64, pgrx::spi::SpiError> {
+pub(crate) fn analyze_due(
+    last_analyzed: &mut HashMap<i64, Instant>,
+) -> Result<i64, pgrx::spi::SpiError> {
     // statements are planned as their users run them, not with the worker's own search_path
     crate::acting::use_planning_path();
     let now = Instant::now();

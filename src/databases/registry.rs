@@ -1,0 +1,372 @@
+//! The databases OptiSchema knows, in shared memory: whether each is served (the extension is
+//! created there), the worker serving it now, and the requests to stop it.
+//!
+//! Every backend may write here: the one running `CREATE EXTENSION` (a database to serve), the
+//! one dropping the extension or the whole database (a worker to stop at once), the workers
+//! themselves (started, stopped), the launcher (what it started). All under one LWLock, held
+//! for a few loads and stores only; the launcher is woken through its latch.
+
+use pgrx::pg_sys;
+use std::ffi::CStr;
+
+/// Databases the table can hold; a server with more is served for the first ones only, and
+/// `status()` says so.
+pub const DATABASES: usize = 256;
+const SHMEM_NAME: &CStr = c"optischema databases";
+
+/// What is known of a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum State {
+    /// Seen with statements, not yet visited: its worker finds out whether the extension is there.
+    Unknown = 0,
+    /// The extension is created there.
+    Served = 1,
+    /// A worker found no extension there; `CREATE EXTENSION` makes it served again.
+    NoExtension = 2,
+    /// Being dropped (the database or the extension): no worker may start there until the
+    /// dropping transaction is over.
+    Dropping = 3,
+}
+
+impl State {
+    fn from_u32(v: u32) -> State {
+        match v {
+            1 => State::Served,
+            2 => State::NoExtension,
+            3 => State::Dropping,
+            _ => State::Unknown,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// 0: a free slot.
+    dbid: u32,
+    state: u32,
+    /// The worker serving the database now, 0 when none.
+    pid: i32,
+    /// Set when the worker must leave: it does between two transactions.
+    stop: bool,
+}
+
+/// A copy of one database's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub dbid: u32,
+    pub state: State,
+    pub pid: i32,
+    pub stop: bool,
+}
+
+/// The table proper, plain data so that its rules are tested without a server.
+#[repr(C)]
+struct Table {
+    /// pgprocno of the launcher, -1 when none runs.
+    launcher: i32,
+    slots: [Slot; DATABASES],
+}
+
+impl Table {
+    fn find(&self, dbid: u32) -> Option<usize> {
+        self.slots.iter().position(|s| s.dbid == dbid && dbid != 0)
+    }
+
+    /// The slot of `dbid`, taken if it had none; None when the table is full.
+    fn slot_mut(&mut self, dbid: u32) -> Option<&mut Slot> {
+        let at = match self.find(dbid) {
+            Some(at) => at,
+            None => {
+                let free = self.slots.iter().position(|s| s.dbid == 0)?;
+                self.slots[free] = Slot {
+                    dbid,
+                    ..Slot::default()
+                };
+                free
+            }
+        };
+        Some(&mut self.slots[at])
+    }
+
+    fn entries(&self) -> Vec<Entry> {
+        self.slots
+            .iter()
+            .filter(|s| s.dbid != 0)
+            .map(|s| Entry {
+                dbid: s.dbid,
+                state: State::from_u32(s.state),
+                pid: s.pid,
+                stop: s.stop,
+            })
+            .collect()
+    }
+
+    fn set_state(&mut self, dbid: u32, state: State) -> bool {
+        match self.slot_mut(dbid) {
+            Some(slot) => {
+                slot.state = state as u32;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A worker may start in `dbid` unless it is being dropped, has no extension, or has one.
+    fn may_start(&self, dbid: u32) -> bool {
+        match self.find(dbid) {
+            None => true,
+            Some(at) => {
+                let s = &self.slots[at];
+                s.pid == 0 && matches!(State::from_u32(s.state), State::Unknown | State::Served)
+            }
+        }
+    }
+
+    /// A worker starting in `dbid` takes its slot: refused if another one has it or the
+    /// database is being dropped.
+    fn attach(&mut self, dbid: u32, pid: i32) -> bool {
+        if !self.may_start(dbid) && self.find(dbid).is_some_and(|at| self.slots[at].pid != pid) {
+            return false;
+        }
+        match self.slot_mut(dbid) {
+            Some(slot) => {
+                slot.pid = pid;
+                slot.stop = false;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn detach(&mut self, dbid: u32, pid: i32) {
+        if let Some(at) = self.find(dbid) {
+            if self.slots[at].pid == pid {
+                self.slots[at].pid = 0;
+                self.slots[at].stop = false;
+            }
+        }
+    }
+
+    /// Asks the worker of `dbid` to leave; gives its pid.
+    fn request_stop(&mut self, dbid: u32) -> Option<i32> {
+        let at = self.find(dbid)?;
+        let slot = &mut self.slots[at];
+        (slot.pid != 0).then(|| {
+            slot.stop = true;
+            slot.pid
+        })
+    }
+
+    fn forget(&mut self, dbid: u32) {
+        if let Some(at) = self.find(dbid) {
+            self.slots[at] = Slot::default();
+        }
+    }
+}
+
+#[repr(C)]
+struct Shared {
+    lock: *mut pg_sys::LWLock,
+    table: Table,
+}
+
+static mut SHARED: *mut Shared = std::ptr::null_mut();
+static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
+static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
+
+/// Installs the shared memory hooks. Called from `_PG_init` while preloading.
+pub fn install() {
+    unsafe {
+        PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
+        pg_sys::shmem_request_hook = Some(shmem_request);
+        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
+        pg_sys::shmem_startup_hook = Some(shmem_startup);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn shmem_request() {
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_REQUEST {
+            prev();
+        }
+        pg_sys::RequestAddinShmemSpace(std::mem::size_of::<Shared>());
+        pg_sys::RequestNamedLWLockTranche(SHMEM_NAME.as_ptr(), 1);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn shmem_startup() {
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_STARTUP {
+            prev();
+        }
+        // AddinShmemInitLock is entry 21 of the main LWLock array (storage/lwlocknames.h)
+        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
+        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+        let mut found = false;
+        let shared = pg_sys::ShmemInitStruct(
+            SHMEM_NAME.as_ptr(),
+            std::mem::size_of::<Shared>(),
+            &mut found,
+        )
+        .cast::<Shared>();
+        if !found {
+            std::ptr::write_bytes(shared, 0, 1);
+            (*shared).lock = &raw mut (*pg_sys::GetNamedLWLockTranche(SHMEM_NAME.as_ptr())).lock;
+            (*shared).table.launcher = -1;
+        }
+        SHARED = shared;
+        pg_sys::LWLockRelease(init_lock);
+    }
+}
+
+/// Runs `f` on the table under its lock; None when the library was not preloaded.
+fn locked<T>(mode: pg_sys::LWLockMode::Type, f: impl FnOnce(&mut Table) -> T) -> Option<T> {
+    unsafe {
+        let shared = SHARED.as_mut()?;
+        pg_sys::LWLockAcquire(shared.lock, mode);
+        // nothing in `f` can raise an ERROR: plain loads and stores
+        let out = f(&mut shared.table);
+        pg_sys::LWLockRelease(shared.lock);
+        Some(out)
+    }
+}
+
+fn exclusive<T>(f: impl FnOnce(&mut Table) -> T) -> Option<T> {
+    locked(pg_sys::LWLockMode::LW_EXCLUSIVE, f)
+}
+
+/// Every database known, for the launcher and `status()`.
+pub fn entries() -> Vec<Entry> {
+    locked(pg_sys::LWLockMode::LW_SHARED, |t| t.entries()).unwrap_or_default()
+}
+
+pub fn may_start(dbid: u32) -> bool {
+    locked(pg_sys::LWLockMode::LW_SHARED, |t| t.may_start(dbid)).unwrap_or(false)
+}
+
+pub fn set_state(dbid: u32, state: State) -> bool {
+    exclusive(|t| t.set_state(dbid, state)).unwrap_or(false)
+}
+
+/// The calling worker serves `dbid` from now on; false when it must not (another worker does,
+/// or the database is being dropped).
+pub fn attach(dbid: u32) -> bool {
+    let pid = unsafe { pg_sys::MyProcPid };
+    exclusive(|t| t.attach(dbid, pid)).unwrap_or(false)
+}
+
+pub fn detach(dbid: u32) {
+    let pid = unsafe { pg_sys::MyProcPid };
+    exclusive(|t| t.detach(dbid, pid));
+    wake_launcher();
+}
+
+/// Whether the calling worker was asked to leave `dbid`.
+pub fn stop_requested(dbid: u32) -> bool {
+    let pid = unsafe { pg_sys::MyProcPid };
+    locked(pg_sys::LWLockMode::LW_SHARED, |t| {
+        t.find(dbid)
+            .is_none_or(|at| t.slots[at].stop || t.slots[at].pid != pid)
+    })
+    .unwrap_or(true)
+}
+
+pub fn forget(dbid: u32) {
+    exclusive(|t| t.forget(dbid));
+}
+
+/// Asks the worker of `dbid` to leave at once: the flag for between transactions, a cancel
+/// for the statement it may be running. Gives its pid, to wait for.
+pub fn stop_worker(dbid: u32) -> Option<i32> {
+    let pid = exclusive(|t| t.request_stop(dbid)).flatten()?;
+    unsafe {
+        libc_kill(pid, SIGINT);
+    }
+    Some(pid)
+}
+
+/// Whether a worker still serves `dbid`.
+pub fn has_worker(dbid: u32) -> bool {
+    locked(pg_sys::LWLockMode::LW_SHARED, |t| {
+        t.find(dbid).is_some_and(|at| t.slots[at].pid != 0)
+    })
+    .unwrap_or(false)
+}
+
+/// The calling process is the launcher: others wake it through its latch.
+pub fn become_launcher() {
+    let procno = unsafe { (*pg_sys::MyProc).pgprocno };
+    exclusive(|t| t.launcher = procno);
+}
+
+pub fn wake_launcher() {
+    if let Some(procno) = locked(pg_sys::LWLockMode::LW_SHARED, |t| t.launcher) {
+        if procno >= 0 {
+            unsafe { pg_sys::ProcSendSignal(procno) };
+        }
+    }
+}
+
+const SIGINT: i32 = 2;
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Box<Table> {
+        Box::new(Table {
+            launcher: -1,
+            slots: [Slot::default(); DATABASES],
+        })
+    }
+
+    #[test]
+    fn one_worker_per_database_and_none_while_it_is_dropped() {
+        let mut t = table();
+        assert!(t.may_start(5));
+        assert!(t.attach(5, 100));
+        assert!(!t.may_start(5));
+        // a second worker for the same database is refused, the same one may attach again
+        assert!(!t.attach(5, 101));
+        assert!(t.attach(5, 100));
+        assert_eq!(t.request_stop(5), Some(100));
+        assert!(t.entries()[0].stop);
+        t.set_state(5, State::Dropping);
+        t.detach(5, 100);
+        assert!(!t.may_start(5));
+        assert!(!t.attach(5, 102));
+        // the drop rolled back: served again
+        t.set_state(5, State::Served);
+        assert!(t.attach(5, 102));
+        // a worker that is not the slot's cannot detach it
+        t.detach(5, 100);
+        assert_eq!(t.entries()[0].pid, 102);
+        assert_eq!(t.request_stop(6), None);
+    }
+
+    #[test]
+    fn a_database_without_the_extension_waits_and_a_full_table_refuses() {
+        let mut t = table();
+        t.set_state(7, State::NoExtension);
+        assert!(!t.may_start(7));
+        t.set_state(7, State::Served);
+        assert!(t.may_start(7));
+        t.forget(7);
+        assert!(t.entries().is_empty());
+        for dbid in 1..=DATABASES as u32 {
+            assert!(t.set_state(dbid, State::Served));
+        }
+        assert!(!t.set_state(10_000, State::Served));
+        assert!(!t.attach(10_000, 1));
+        assert_eq!(t.entries().len(), DATABASES);
+        assert!(t.find(0).is_none());
+    }
+}

@@ -1,0 +1,92 @@
+//! The worker of one database: started by the launcher for a turn, it takes in what the sampler
+//! handed over, analyses the database's hot statements, and leaves. It is never restarted by
+//! the postmaster (a database may be gone): the launcher starts it again for its next turn.
+//!
+//! It leaves between two transactions when asked (`DROP DATABASE`, `DROP EXTENSION`, SIGTERM);
+//! a statement it runs then is cancelled by the asker, so it leaves within moments.
+
+use super::handover::Spool;
+use super::registry::{self, State};
+use crate::bgworker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
+};
+use pgrx::prelude::*;
+use std::collections::HashMap;
+
+pub const WORKER_TYPE: &str = "optischema database worker";
+/// Where the sampler hands batches over, relative to the data directory (the workers' cwd).
+pub const SPOOL_DIR: &str = "optischema_spool";
+
+/// Starts a worker for `dbid`; Err when the server has no background worker slot free.
+pub fn start(dbid: u32) -> Result<(), String> {
+    BackgroundWorkerBuilder::new(&format!("optischema worker for database {dbid}"))
+        .set_type(WORKER_TYPE)
+        .set_library("optischema")
+        .set_function("optischema_database_worker_main")
+        .set_argument(Some(pg_sys::Datum::from(dbid)))
+        .enable_spi_access()
+        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_restart_time(None)
+        .load_dynamic()
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn detach_at_exit(_code: i32, arg: pg_sys::Datum) {
+    registry::detach(arg.value() as u32);
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    crate::plans::capture::mark_worker();
+    let dbid = arg.value() as u32;
+    // another worker serves it, or it is being dropped: nothing to do, quietly
+    if !registry::attach(dbid) {
+        return;
+    }
+    unsafe { pg_sys::before_shmem_exit(Some(detach_at_exit), arg) };
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(dbid)), None);
+
+    let created = in_transaction(|| {
+        Spi::get_one::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'optischema')",
+        )
+    });
+    if !matches!(created, Ok(Ok(Some(true)))) {
+        registry::set_state(dbid, State::NoExtension);
+        return;
+    }
+    registry::set_state(dbid, State::Served);
+    if in_transaction(prepare_session).is_err() {
+        return;
+    }
+    let spool = Spool::new(SPOOL_DIR);
+    let mut log_once = LogOnce::new("database worker");
+    reload_when_asked();
+    if registry::stop_requested(dbid) || crate::bgworker::stop_requested() {
+        return;
+    }
+    match flattened(in_transaction(|| super::ingest::take_waiting(&spool, dbid))) {
+        Ok(Some(seq)) => {
+            if let Err(e) = spool.remove_through(dbid, seq) {
+                log_once.failed("removing handed-over batches", &e.to_string());
+            }
+        }
+        Ok(None) => {}
+        Err(message) => log_once.failed("taking in the sampler's batches", &message),
+    }
+    if registry::stop_requested(dbid) || crate::bgworker::stop_requested() {
+        return;
+    }
+    // a turn analyses every hot statement: the last analysis times live with the process
+    let mut analyzed = HashMap::new();
+    if let Err(message) = flattened(in_transaction(|| {
+        crate::sampling::worker::analyze_due(&mut analyzed)
+    })) {
+        log_once.failed("analysis", &message);
+    }
+}
