@@ -129,6 +129,23 @@ impl Spool {
         Ok(total)
     }
 
+    /// The databases with a folder in the spool.
+    pub fn databases(&self) -> io::Result<Vec<u32>> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            if let Some(dbid) = entry?.file_name().to_str().and_then(|n| n.parse().ok()) {
+                out.push(dbid);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
     /// A dropped database, or one without the extension any more: its batches go.
     pub fn forget(&self, dbid: u32) -> io::Result<()> {
         match fs::remove_dir_all(self.folder(dbid)) {
@@ -197,6 +214,7 @@ mod tests {
             spool.write(&batch(16384, seq)).unwrap();
         }
         spool.write(&batch(16385, 11)).unwrap();
+        assert_eq!(spool.databases().unwrap(), [16384, 16385]);
         // a batch being written is not offered
         fs::write(
             root.join("16384").join("00000000000000000101.json.partial"),

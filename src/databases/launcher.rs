@@ -1,7 +1,7 @@
 //! The launcher, run by the sampler after each sample: which databases get a worker now.
 //!
 //! A database other than the sampler's own wants a turn when statements ran there since its
-//! last one (batches wait in the spool) and its last turn is at least [`TURN_EVERY`] old.
+//! last one (batches wait in the spool) and its last turn is at least [`TURN_EVERY_SAMPLES`] samples old.
 //! Turns go by share of statement time ([`Turns`]), within `optischema.max_database_workers`.
 
 use super::handover::Spool;
@@ -14,8 +14,8 @@ use pgrx::prelude::*;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Least time between two turns of one database.
-pub const TURN_EVERY: Duration = Duration::from_secs(60);
+/// Least time between two turns of one database, in samples: a minute at the default interval.
+pub const TURN_EVERY_SAMPLES: u64 = 6;
 
 pub struct Launcher {
     turns: Turns,
@@ -36,8 +36,8 @@ impl Default for Launcher {
 
 impl Launcher {
     pub fn round(&mut self, home: u32) {
-        let shares = match flattened(in_transaction(shares)) {
-            Ok(shares) => shares,
+        let (shares, existing) = match flattened(in_transaction(shares)) {
+            Ok(found) => found,
             Err(message) => return self.log_once.failed("choosing database turns", &message),
         };
         let spool = Spool::new(SPOOL_DIR);
@@ -47,16 +47,24 @@ impl Launcher {
                 let _ = spool.forget(e.dbid);
             }
         }
+        // batches for a database dropped since they were written
+        for dbid in spool.databases().unwrap_or_default() {
+            if !existing.contains(&dbid) {
+                let _ = spool.forget(dbid);
+            }
+        }
         let running = entries.iter().filter(|e| e.pid != 0).count();
         let free = (settings::MAX_DATABASE_WORKERS.get().max(0) as usize).saturating_sub(running);
         let now = Instant::now();
+        let turn_every =
+            Duration::from_secs(settings::sample_interval_s() as u64 * TURN_EVERY_SAMPLES);
         let wanting: Vec<Want> = shares
             .into_iter()
             .filter(|(dbid, _)| *dbid != home && registry::may_start(*dbid))
             .filter(|(dbid, _)| {
                 self.last_turn
                     .get(dbid)
-                    .is_none_or(|at| now.duration_since(*at) >= TURN_EVERY)
+                    .is_none_or(|at| now.duration_since(*at) >= turn_every)
             })
             .filter(|(dbid, _)| spool.pending(*dbid).is_ok_and(|p| !p.is_empty()))
             .map(|(dbid, share)| Want {
@@ -81,9 +89,18 @@ impl Launcher {
     }
 }
 
-/// Each database's share of the server's statement time over the window.
-fn shares() -> Result<Vec<(u32, f64)>, pgrx::spi::SpiError> {
+/// Each database's share of the server's statement time over the window, and the databases
+/// that exist.
+type Found = (Vec<(u32, f64)>, Vec<u32>);
+
+fn shares() -> Result<Found, pgrx::spi::SpiError> {
     Spi::connect(|client| {
+        let mut existing = Vec::new();
+        for row in client.select(include_str!("../../sql/databases/existing.sql"), None, &[])? {
+            if let Some(dbid) = row.get::<i64>(1)? {
+                existing.push(dbid as u32);
+            }
+        }
         let table = client.select(
             include_str!("../../sql/databases/shares.sql"),
             None,
@@ -95,6 +112,6 @@ fn shares() -> Result<Vec<(u32, f64)>, pgrx::spi::SpiError> {
                 out.push((dbid as u32, row.get::<f64>(2)?.unwrap_or(0.0)));
             }
         }
-        Ok(out)
+        Ok((out, existing))
     })
 }

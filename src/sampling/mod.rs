@@ -112,8 +112,10 @@ impl Sampler {
             store::add_statements(client, &pgss_schema, &new_queryids)?;
             store::touch_statements(client, &seen_again)?;
             let captured = crate::plans::capture::drain_with_databases();
-            let sets: Vec<(i64, String)> =
-                captured.iter().map(|(q, _, set)| (*q, set.clone())).collect();
+            let sets: Vec<(i64, String)> = captured
+                .iter()
+                .map(|(q, _, set)| (*q, set.clone()))
+                .collect();
             store::add_captured_params(client, &sets)?;
             let batches = self.handover(client, &diff.deltas, &captured)?;
             // a statement that runs without a stored value set has its next executions captured
@@ -173,6 +175,13 @@ impl Sampler {
         }
         // written after the commit, so that a rolled-back sample hands nothing over; a batch
         // that cannot be written leaves that database's history short of this sample
+        // a database found without the extension has its batches removed: what it was given
+        // is given again once it has the extension
+        for e in registry::entries() {
+            if matches!(e.state, State::NoExtension | State::Dropping) {
+                self.texts_given.remove(&e.dbid);
+            }
+        }
         let spool = handover::Spool::new(crate::databases::worker::SPOOL_DIR);
         for batch in pending.batches {
             if spool.write(&batch).is_ok() {
@@ -204,7 +213,11 @@ impl Sampler {
             return Ok(Vec::new());
         }
         let (bucket, seq) = client
-            .select(include_str!("../../sql/sampling/handover_stamp.sql"), Some(1), &[])?
+            .select(
+                include_str!("../../sql/sampling/handover_stamp.sql"),
+                Some(1),
+                &[],
+            )?
             .first()
             .get_two::<i64, i64>()?;
         let rows: Vec<(u32, handover::Delta)> = deltas
@@ -230,7 +243,12 @@ impl Sampler {
         let mut needed: Vec<i64> = deltas
             .iter()
             .filter(|(k, _)| k.dbid != home && !skip(k.dbid))
-            .filter(|(k, _)| !self.texts_given.get(&k.dbid).is_some_and(|g| g.contains(&k.queryid)))
+            .filter(|(k, _)| {
+                !self
+                    .texts_given
+                    .get(&k.dbid)
+                    .is_some_and(|g| g.contains(&k.queryid))
+            })
             .map(|(k, _)| k.queryid)
             .collect();
         needed.sort_unstable();

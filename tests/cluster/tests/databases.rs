@@ -1,0 +1,121 @@
+//! Every database of the server is served: one sampler, a worker per database where the
+//! extension is created, each database with its own recommendations.
+
+use optischema_cluster_tests::*;
+use postgres::{Client, NoTls};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+fn connect_to(cluster: &Cluster, db: &str) -> Client {
+    Client::connect(
+        &format!("host=127.0.0.1 port={} user=postgres dbname={db}", cluster.port),
+        NoTls,
+    )
+    .expect("connects")
+}
+
+/// A table whose lookups on `column` need an index, and the lookups.
+fn plant(c: &mut Client, table: &str, column: &str) {
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} (id bigserial PRIMARY KEY, {column} int, pad text);
+         INSERT INTO {table} ({column}, pad) SELECT g % 5000, repeat('x', 50) FROM generate_series(1, 200000) g;"
+    ))
+    .unwrap();
+    c.batch_execute(&format!("VACUUM (ANALYZE) {table}")).unwrap();
+}
+
+fn look_up(c: &mut Client, table: &str, column: &str) {
+    for i in 0..20 {
+        c.query(&format!("SELECT id FROM {table} WHERE {column} = $1"), &[&i])
+            .unwrap();
+    }
+}
+
+/// The open index recommendations of the database `c` is connected to.
+fn index_sqls(c: &mut Client) -> Vec<String> {
+    c.query(
+        "SELECT sql FROM optischema.recommendations WHERE kind = 'index' AND status = 'open' ORDER BY sql",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn wait_for_index(c: &mut Client, table: &str, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let sqls = index_sqls(c);
+        if sqls.iter().any(|s| s.contains(&format!("public.{table} ("))) || Instant::now() > deadline {
+            return sqls;
+        }
+        sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once() {
+    let cluster = Cluster::start(&[]);
+    let mut home = cluster.connect_with_extension();
+    for db in ["shop", "crm", "plain"] {
+        home.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    }
+    let mut shop = connect_to(&cluster, "shop");
+    let mut crm = connect_to(&cluster, "crm");
+    let mut plain = connect_to(&cluster, "plain");
+    for c in [&mut shop, &mut crm] {
+        c.batch_execute("CREATE EXTENSION optischema CASCADE").unwrap();
+    }
+    plant(&mut shop, "orders", "customer");
+    plant(&mut crm, "contacts", "account");
+    plant(&mut plain, "events", "device");
+    wait_samples(&mut home, 2);
+    look_up(&mut shop, "orders", "customer");
+    look_up(&mut crm, "contacts", "account");
+    look_up(&mut plain, "events", "device");
+
+    let in_shop = wait_for_index(&mut shop, "orders", Duration::from_secs(60));
+    let in_crm = wait_for_index(&mut crm, "contacts", Duration::from_secs(60));
+    assert!(in_shop.iter().all(|s| s.contains("public.orders (customer")), "{in_shop:?}");
+    assert!(!in_shop.is_empty(), "shop got no recommendation\n{}", cluster.log());
+    assert!(in_crm.iter().all(|s| s.contains("public.contacts (account")), "{in_crm:?}");
+    assert!(!in_crm.is_empty(), "crm got no recommendation\n{}", cluster.log());
+    // the home database advises on none of theirs
+    assert!(index_sqls(&mut home).is_empty());
+    // each database's figures are its own statements', exact
+    let calls: i64 = shop
+        .query_one(
+            "SELECT coalesce(sum(h.calls), 0)::bigint FROM optischema.history_all h
+               JOIN optischema.statements s USING (queryid)
+              WHERE s.query = 'SELECT id FROM orders WHERE customer = $1'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(calls, 20);
+
+    // the extension created later in the third: served without a restart
+    plain.batch_execute("CREATE EXTENSION optischema CASCADE").unwrap();
+    look_up(&mut plain, "events", "device");
+    let in_plain = wait_for_index(&mut plain, "events", Duration::from_secs(60));
+    assert!(
+        in_plain.iter().any(|s| s.contains("public.events (device")),
+        "{in_plain:?}\n{}",
+        cluster.log()
+    );
+
+    // dropping a served database does not wait for its worker
+    drop(shop);
+    let started = Instant::now();
+    home.batch_execute("DROP DATABASE shop").unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "DROP DATABASE took {took:?}");
+    look_up(&mut crm, "contacts", "account");
+    wait_samples(&mut home, 3);
+    let log = cluster.log();
+    assert!(
+        !log.lines().any(|l| l.contains("ERROR") || l.contains("FATAL")),
+        "{log}"
+    );
+}
