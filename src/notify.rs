@@ -181,7 +181,7 @@ pub fn send(client: &mut SpiClient<'_>, payloads: &[String]) -> spi::Result<()> 
             None,
             &[payloads.to_vec().into()],
         )?;
-        crate::bgworker::wake_at_commit(crate::apply::worker::WORKER_TYPE);
+        crate::databases::wake_apply_at_commit();
     }
     Ok(())
 }

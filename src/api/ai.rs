@@ -17,6 +17,15 @@ use serde_json::json;
 #[search_path(pg_catalog, pg_temp)]
 fn ask(queryid: Option<i64>) -> pgrx::JsonB {
     acting::require_member(acting::caller(), ADMIN);
+    if !crate::databases::is_home() {
+        errors::unsupported(
+            format!(
+                "the model is asked in database \"{}\" only",
+                crate::settings::database()
+            ),
+            "Ask there, or set optischema.database to this database (restart needed).",
+        )
+    }
     let queryid = valid(args::queryid(queryid));
     // the caller must be allowed to read the statement's text (see statement_here)
     if statement_here(queryid).is_none() {

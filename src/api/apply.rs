@@ -76,7 +76,7 @@ fn queue(caller: pg_sys::Oid, id: i64, mode: Mode, plan: &[Step], steps: Vec<Str
             hint: "Follow it in optischema.actions, then try again.".into(),
         })
     };
-    crate::bgworker::wake_at_commit(apply::worker::WORKER_TYPE);
+    crate::databases::wake_apply_at_commit();
     action
 }
 

@@ -239,7 +239,21 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
     log!("{WORKER_TYPE} started in database \"{database}\"");
     let mut log_once = LogOnce::new("applying fixes");
     let mut session_ready = false;
-    // an action that was running when the server or this worker stopped did not finish
+    clean_up_interrupted();
+    while crate::bgworker::sleep(POLL) {
+        pg_sys::check_for_interrupts!();
+        reload_when_asked();
+        if !session_ready {
+            session_ready = in_transaction(prepare_session).is_ok();
+        }
+        run_queue(&mut log_once);
+    }
+    log!("{WORKER_TYPE} stopping");
+}
+
+/// An action that was running when the server or its worker stopped did not finish: it is
+/// failed, and the invalid index a cut-short build left is dropped.
+pub(crate) fn clean_up_interrupted() {
     if let Ok(Ok(cut_short)) = in_transaction(interrupted) {
         for recommendation_id in cut_short {
             if let Ok(Ok(Some(drop))) = in_transaction(|| leftover_index(recommendation_id)) {
@@ -247,65 +261,62 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
             }
         }
     }
-    while crate::bgworker::sleep(POLL) {
-        pg_sys::check_for_interrupts!();
-        reload_when_asked();
-        if !session_ready {
-            session_ready = in_transaction(prepare_session).is_ok();
+}
+
+/// Sends the queued announcements and runs the queued actions, one after another, until the
+/// queue is empty or the worker is asked to stop: the apply worker's loop in its database, and
+/// a database worker's turn in the others.
+pub(crate) fn run_queue(log_once: &mut LogOnce) {
+    loop {
+        // what users' sessions asked to announce goes out before anything else
+        if let Err(message) = flattened(in_transaction(|| {
+            Spi::connect_mut(|client| notify::send_queued(client).map(|_| ()))
+        })) {
+            log_once.failed("sending queued announcements", &message);
         }
-        loop {
-            // what users' sessions asked to announce goes out before anything else
-            if let Err(message) = flattened(in_transaction(|| {
-                Spi::connect_mut(|client| notify::send_queued(client).map(|_| ()))
-            })) {
-                log_once.failed("sending queued announcements", &message);
-            }
-            let action = match flattened(in_transaction(next_action)) {
-                Ok(Some(action)) => action,
-                Ok(None) => break,
-                Err(message) => {
-                    log_once.failed("applying", &message);
-                    break;
-                }
-            };
-            let started = Instant::now();
-            // each statement is rebuilt from the typed plan and read again by the parser
-            // before anything runs: a step that is not what the recommendation's kind runs
-            // fails the action, whoever queued it
-            let statements = flattened(in_transaction(|| {
-                let (kind, mode, plan) = action.typed()?;
-                let statements = action::statements(plan, action.recommendation_id)?;
-                super::validate::check_all(kind, mode, &statements, action.recommendation_id)?;
-                Ok::<_, String>((kind, mode, statements))
-            }));
-            let outcome = match statements {
-                Err(refused) => Err(refused),
-                Ok((kind, Mode::Trial, statements)) => {
-                    crate::trial::run::trial(action.id, action.recommendation_id, kind, &statements)
-                        .map(Some)
-                }
-                Ok((_, _, statements)) => statements
-                    .iter()
-                    .try_for_each(|step| exec::run_top_level(step))
-                    .map(|()| None),
-            };
-            let took = started.elapsed();
-            if outcome.is_err() && action.is(Kind::Index, Mode::Apply) {
-                // a failed CREATE INDEX CONCURRENTLY leaves an invalid index: drop it
-                if let Ok(Ok(Some(drop))) =
-                    in_transaction(|| leftover_index(action.recommendation_id))
-                {
-                    let _ = exec::run_top_level(&drop);
-                }
-            }
-            match flattened(in_transaction(|| finish(&action, &outcome, took))) {
-                Ok(()) => log_once.clear(),
-                Err(message) => log_once.failed("recording an action", &message),
-            }
-            if crate::bgworker::stop_requested() {
+        let action = match flattened(in_transaction(next_action)) {
+            Ok(Some(action)) => action,
+            Ok(None) => break,
+            Err(message) => {
+                log_once.failed("applying", &message);
                 break;
             }
+        };
+        let started = Instant::now();
+        // each statement is rebuilt from the typed plan and read again by the parser
+        // before anything runs: a step that is not what the recommendation's kind runs
+        // fails the action, whoever queued it
+        let statements = flattened(in_transaction(|| {
+            let (kind, mode, plan) = action.typed()?;
+            let statements = action::statements(plan, action.recommendation_id)?;
+            super::validate::check_all(kind, mode, &statements, action.recommendation_id)?;
+            Ok::<_, String>((kind, mode, statements))
+        }));
+        let outcome = match statements {
+            Err(refused) => Err(refused),
+            Ok((kind, Mode::Trial, statements)) => {
+                crate::trial::run::trial(action.id, action.recommendation_id, kind, &statements)
+                    .map(Some)
+            }
+            Ok((_, _, statements)) => statements
+                .iter()
+                .try_for_each(|step| exec::run_top_level(step))
+                .map(|()| None),
+        };
+        let took = started.elapsed();
+        if outcome.is_err() && action.is(Kind::Index, Mode::Apply) {
+            // a failed CREATE INDEX CONCURRENTLY leaves an invalid index: drop it
+            if let Ok(Ok(Some(drop))) = in_transaction(|| leftover_index(action.recommendation_id))
+            {
+                let _ = exec::run_top_level(&drop);
+            }
+        }
+        match flattened(in_transaction(|| finish(&action, &outcome, took))) {
+            Ok(()) => log_once.clear(),
+            Err(message) => log_once.failed("recording an action", &message),
+        }
+        if crate::bgworker::stop_requested() {
+            break;
         }
     }
-    log!("{WORKER_TYPE} stopping");
 }

@@ -58,21 +58,40 @@ impl Launcher {
         let now = Instant::now();
         let turn_every =
             Duration::from_secs(settings::sample_interval_s() as u64 * TURN_EVERY_SAMPLES);
-        let wanting: Vec<Want> = shares
-            .into_iter()
+        let requested: Vec<u32> = entries
+            .iter()
+            .filter(|e| e.requested && existing.contains(&e.dbid))
+            .map(|e| e.dbid)
+            .collect();
+        let mut wanting: Vec<Want> = shares
+            .iter()
+            .copied()
             .filter(|(dbid, _)| *dbid != home && registry::may_start(*dbid))
             .filter(|(dbid, _)| {
-                self.last_turn
-                    .get(dbid)
-                    .is_none_or(|at| now.duration_since(*at) >= turn_every)
+                requested.contains(dbid)
+                    || (self
+                        .last_turn
+                        .get(dbid)
+                        .is_none_or(|at| now.duration_since(*at) >= turn_every)
+                        && spool.pending(*dbid).is_ok_and(|p| !p.is_empty()))
             })
-            .filter(|(dbid, _)| spool.pending(*dbid).is_ok_and(|p| !p.is_empty()))
             .map(|(dbid, share)| Want {
                 dbid,
                 share,
-                requested: false,
+                requested: requested.contains(&dbid),
             })
             .collect();
+        // asked for in a database without statements in the window
+        for dbid in requested {
+            if dbid != home && registry::may_start(dbid) && !wanting.iter().any(|w| w.dbid == dbid)
+            {
+                wanting.push(Want {
+                    dbid,
+                    share: 0.0,
+                    requested: true,
+                });
+            }
+        }
         for dbid in self.turns.choose(&wanting, free) {
             match worker::start(dbid) {
                 Ok(()) => {

@@ -50,6 +50,8 @@ struct Slot {
     pid: i32,
     /// Set when the worker must leave: it does between two transactions.
     stop: bool,
+    /// A user queued work here (an action, an announcement) since the last worker started.
+    requested: bool,
 }
 
 /// A copy of one database's entry.
@@ -59,6 +61,7 @@ pub struct Entry {
     pub state: State,
     pub pid: i32,
     pub stop: bool,
+    pub requested: bool,
 }
 
 /// The table proper, plain data so that its rules are tested without a server.
@@ -99,6 +102,7 @@ impl Table {
                 state: State::from_u32(s.state),
                 pid: s.pid,
                 stop: s.stop,
+                requested: s.requested,
             })
             .collect()
     }
@@ -134,6 +138,8 @@ impl Table {
             Some(slot) => {
                 slot.pid = pid;
                 slot.stop = false;
+                // what was asked until now is this worker's to do
+                slot.requested = false;
                 true
             }
             None => false,
@@ -146,6 +152,12 @@ impl Table {
                 self.slots[at].pid = 0;
                 self.slots[at].stop = false;
             }
+        }
+    }
+
+    fn request(&mut self, dbid: u32) {
+        if let Some(slot) = self.slot_mut(dbid) {
+            slot.requested = true;
         }
     }
 
@@ -279,6 +291,12 @@ pub fn forget(dbid: u32) {
     exclusive(|t| t.forget(dbid));
 }
 
+/// A user queued work in `dbid`: its worker is started at the launcher's next round.
+pub fn request(dbid: u32) {
+    exclusive(|t| t.request(dbid));
+    wake_launcher();
+}
+
 /// Asks the worker of `dbid` to leave at once: the flag for between transactions, a cancel
 /// for the statement it may be running. Gives its pid, to wait for.
 pub fn stop_worker(dbid: u32) -> Option<i32> {
@@ -350,6 +368,12 @@ mod tests {
         t.detach(5, 100);
         assert_eq!(t.entries()[0].pid, 102);
         assert_eq!(t.request_stop(6), None);
+        // a request waits for the next worker, which takes it on
+        t.detach(5, 102);
+        t.request(5);
+        assert!(t.entries()[0].requested);
+        assert!(t.attach(5, 103));
+        assert!(!t.entries()[0].requested);
     }
 
     #[test]

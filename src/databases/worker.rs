@@ -67,7 +67,13 @@ pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
     let spool = Spool::new(SPOOL_DIR);
     let mut log_once = LogOnce::new("database worker");
     reload_when_asked();
-    if registry::stop_requested(dbid) || crate::bgworker::stop_requested() {
+    if leaving(dbid) {
+        return;
+    }
+    // what users asked for here first: announcements, trials, fixes to apply or revert
+    crate::apply::worker::clean_up_interrupted();
+    crate::apply::worker::run_queue(&mut LogOnce::new("applying fixes"));
+    if leaving(dbid) {
         return;
     }
     match flattened(in_transaction(|| super::ingest::take_waiting(&spool, dbid))) {
@@ -79,14 +85,19 @@ pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
         Ok(None) => {}
         Err(message) => log_once.failed("taking in the sampler's batches", &message),
     }
-    if registry::stop_requested(dbid) || crate::bgworker::stop_requested() {
+    if leaving(dbid) {
         return;
     }
     // a turn analyses every hot statement: the last analysis times live with the process
     let mut analyzed = HashMap::new();
     if let Err(message) = flattened(in_transaction(|| {
-        crate::sampling::worker::analyze_due(&mut analyzed)
+        crate::sampling::worker::analyze_due(&mut analyzed, false)
     })) {
         log_once.failed("analysis", &message);
     }
+}
+
+/// Asked to leave: by a drop (through the registry) or by SIGTERM.
+fn leaving(dbid: u32) -> bool {
+    registry::stop_requested(dbid) || crate::bgworker::stop_requested()
 }

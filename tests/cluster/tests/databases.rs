@@ -105,6 +105,37 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
         cluster.log()
     );
 
+    // a fix is applied in its own database, by that database's worker
+    let id: i64 = crm
+        .query_one(
+            "SELECT id FROM optischema.recommendations
+              WHERE kind = 'index' AND status = 'open' AND sql LIKE '%public.contacts (account%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let action: i64 = crm
+        .query_one("SELECT optischema.apply($1)", &[&id])
+        .unwrap()
+        .get(0);
+    let (status, error) = wait_action(&mut crm, action);
+    assert_eq!((status.as_str(), error), ("done", None), "{}", cluster.log());
+    let built: i64 = crm
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'contacts' AND indexdef LIKE '%(account%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(built, 1);
+    // the model is asked in the sampler's database only, so far
+    let asked = crm.query_one("SELECT optischema.ask(1)", &[]).unwrap_err();
+    assert_eq!(asked.code().unwrap().code(), "0A000", "{asked}");
+
+    // dropping the extension stops serving the database, quietly
+    plain.batch_execute("DROP EXTENSION optischema").unwrap();
+    look_up(&mut plain, "events", "device");
+
     // dropping a served database does not wait for its worker
     drop(shop);
     let started = Instant::now();
