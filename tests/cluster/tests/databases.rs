@@ -132,7 +132,15 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
     let asked = crm.query_one("SELECT optischema.ask(1)", &[]).unwrap_err();
     assert_eq!(asked.code().unwrap().code(), "0A000", "{asked}");
 
+    let oid_of = |c: &mut Client, db: &str| -> u32 {
+        c.query_one("SELECT oid FROM pg_database WHERE datname = $1", &[&db])
+            .unwrap()
+            .get(0)
+    };
+    let shop_oid = oid_of(&mut home, "shop");
+    let plain_oid = oid_of(&mut home, "plain");
     // dropping the extension stops serving the database, quietly
+    let before_drops = cluster.log().len();
     plain.batch_execute("DROP EXTENSION optischema").unwrap();
     look_up(&mut plain, "events", "device");
 
@@ -146,7 +154,18 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
     wait_samples(&mut home, 3);
     let log = cluster.log();
     assert!(
-        !log.lines().any(|l| l.contains("ERROR") || l.contains("FATAL")),
+        !log[before_drops..].lines().any(|l| l.contains("ERROR") || l.contains("FATAL")),
         "{log}"
     );
+    // nobody serves the database without the extension, and nothing waits for the dropped one
+    let spool = cluster.data().join("optischema_spool");
+    let folders: Vec<String> = std::fs::read_dir(&spool)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for gone in [shop_oid, plain_oid] {
+        assert!(!folders.contains(&gone.to_string()), "{gone} in {folders:?}");
+    }
 }
