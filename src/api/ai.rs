@@ -17,6 +17,7 @@ use serde_json::json;
 #[search_path(pg_catalog, pg_temp)]
 fn ask(queryid: Option<i64>) -> pgrx::JsonB {
     acting::require_member(acting::caller(), ADMIN);
+    let queryid = valid(args::queryid(queryid));
     if !crate::databases::is_home() {
         errors::unsupported(
             format!(
@@ -26,7 +27,6 @@ fn ask(queryid: Option<i64>) -> pgrx::JsonB {
             "Ask there, or set optischema.database to this database (restart needed).",
         )
     }
-    let queryid = valid(args::queryid(queryid));
     // the caller must be allowed to read the statement's text (see statement_here)
     if statement_here(queryid).is_none() {
         reject(ArgError {
