@@ -164,7 +164,7 @@ fn auto_revert(id: i64, reason: &str) -> spi::Result<()> {
             format!("auto_revert: {reason}").into(),
         ],
     )?;
-    crate::bgworker::wake_at_commit(super::worker::WORKER_TYPE);
+    crate::databases::wake_apply_at_commit();
     Ok(())
 }
 

@@ -85,6 +85,10 @@ pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
         Ok(None) => {}
         Err(message) => log_once.failed("taking in the sampler's batches", &message),
     }
+    // what applied fixes really saved, once their window is over (this database's history)
+    if let Err(message) = flattened(in_transaction(crate::apply::realized::measure)) {
+        log_once.failed("measuring realized savings", &message);
+    }
     if leaving(dbid) {
         return;
     }
