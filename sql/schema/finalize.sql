@@ -51,6 +51,7 @@ GRANT EXECUTE ON FUNCTION
     optischema.hot_queries(interval, int),
     optischema.query_history(bigint, interval, interval),
     optischema.status(),
+    optischema.databases(),
     optischema.explain(bigint),
     optischema.whatif(text, text[]),
     optischema.recommend_indexes(text)

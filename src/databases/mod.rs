@@ -37,3 +37,53 @@ pub fn wake_apply_at_commit() {
         });
     }
 }
+
+/// The databases OptiSchema knows of, and whether each is served: the sampler's own
+/// ("home"), "served" (the extension is there), "no extension", "not visited yet" (its
+/// statements ran; its first turn finds out), "dropping".
+#[pg_extern(stable)]
+#[search_path(pg_catalog)]
+fn databases() -> TableIterator<
+    'static,
+    (
+        name!(database, Option<String>),
+        name!(state, String),
+        name!(worker_pid, Option<i32>),
+        name!(batches_waiting, i64),
+    ),
+> {
+    let spool = handover::Spool::new(worker::SPOOL_DIR);
+    let mut rows = Vec::new();
+    let name_of = |dbid: u32| {
+        Spi::get_one_with_args::<String>(
+            "SELECT datname::text FROM pg_catalog.pg_database WHERE oid = $1::oid",
+            &[(dbid as i64).into()],
+        )
+        .ok()
+        .flatten()
+    };
+    let home = crate::settings::database();
+    rows.push((Some(home.clone()), "home".to_string(), None, 0));
+    let mut entries = registry::entries();
+    entries.sort_by_key(|e| e.dbid);
+    for e in entries {
+        let name = name_of(e.dbid);
+        if name.as_deref() == Some(home.as_str()) {
+            continue;
+        }
+        let state = match e.state {
+            registry::State::Unknown => "not visited yet",
+            registry::State::Served => "served",
+            registry::State::NoExtension => "no extension",
+            registry::State::Dropping => "dropping",
+        };
+        let waiting = spool.pending(e.dbid).map_or(0, |p| p.len() as i64);
+        rows.push((
+            name,
+            state.to_string(),
+            (e.pid != 0).then_some(e.pid),
+            waiting,
+        ));
+    }
+    TableIterator::new(rows)
+}

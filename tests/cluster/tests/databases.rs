@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 fn connect_to(cluster: &Cluster, db: &str) -> Client {
     Client::connect(
-        &format!("host=127.0.0.1 port={} user=postgres dbname={db}", cluster.port),
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            cluster.port
+        ),
         NoTls,
     )
     .expect("connects")
@@ -21,13 +24,17 @@ fn plant(c: &mut Client, table: &str, column: &str) {
          INSERT INTO {table} ({column}, pad) SELECT g % 5000, repeat('x', 50) FROM generate_series(1, 200000) g;"
     ))
     .unwrap();
-    c.batch_execute(&format!("VACUUM (ANALYZE) {table}")).unwrap();
+    c.batch_execute(&format!("VACUUM (ANALYZE) {table}"))
+        .unwrap();
 }
 
 fn look_up(c: &mut Client, table: &str, column: &str) {
     for i in 0..20 {
-        c.query(&format!("SELECT id FROM {table} WHERE {column} = $1"), &[&i])
-            .unwrap();
+        c.query(
+            &format!("SELECT id FROM {table} WHERE {column} = $1"),
+            &[&i],
+        )
+        .unwrap();
     }
 }
 
@@ -47,7 +54,11 @@ fn wait_for_index(c: &mut Client, table: &str, within: Duration) -> Vec<String> 
     let deadline = Instant::now() + within;
     loop {
         let sqls = index_sqls(c);
-        if sqls.iter().any(|s| s.contains(&format!("public.{table} ("))) || Instant::now() > deadline {
+        if sqls
+            .iter()
+            .any(|s| s.contains(&format!("public.{table} (")))
+            || Instant::now() > deadline
+        {
             return sqls;
         }
         sleep(Duration::from_millis(250));
@@ -59,13 +70,15 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
     let cluster = Cluster::start(&[]);
     let mut home = cluster.connect_with_extension();
     for db in ["shop", "crm", "plain"] {
-        home.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        home.batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
     }
     let mut shop = connect_to(&cluster, "shop");
     let mut crm = connect_to(&cluster, "crm");
     let mut plain = connect_to(&cluster, "plain");
     for c in [&mut shop, &mut crm] {
-        c.batch_execute("CREATE EXTENSION optischema CASCADE").unwrap();
+        c.batch_execute("CREATE EXTENSION optischema CASCADE")
+            .unwrap();
     }
     plant(&mut shop, "orders", "customer");
     plant(&mut crm, "contacts", "account");
@@ -77,10 +90,55 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
 
     let in_shop = wait_for_index(&mut shop, "orders", Duration::from_secs(60));
     let in_crm = wait_for_index(&mut crm, "contacts", Duration::from_secs(60));
-    assert!(in_shop.iter().all(|s| s.contains("public.orders (customer")), "{in_shop:?}");
-    assert!(!in_shop.is_empty(), "shop got no recommendation\n{}", cluster.log());
-    assert!(in_crm.iter().all(|s| s.contains("public.contacts (account")), "{in_crm:?}");
-    assert!(!in_crm.is_empty(), "crm got no recommendation\n{}", cluster.log());
+    assert!(
+        in_shop
+            .iter()
+            .all(|s| s.contains("public.orders (customer")),
+        "{in_shop:?}"
+    );
+    assert!(
+        !in_shop.is_empty(),
+        "shop got no recommendation\n{}",
+        cluster.log()
+    );
+    assert!(
+        in_crm
+            .iter()
+            .all(|s| s.contains("public.contacts (account")),
+        "{in_crm:?}"
+    );
+    assert!(
+        !in_crm.is_empty(),
+        "crm got no recommendation\n{}",
+        cluster.log()
+    );
+    // the sampler's database lists who is served, and why not
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let states = loop {
+        let states: Vec<(Option<String>, String)> = home
+            .query("SELECT database, state FROM optischema.databases()", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        if states.contains(&(Some("plain".into()), "no extension".into()))
+            || Instant::now() > deadline
+        {
+            break states;
+        }
+        sleep(Duration::from_millis(250));
+    };
+    for expected in [
+        ("postgres", "home"),
+        ("shop", "served"),
+        ("crm", "served"),
+        ("plain", "no extension"),
+    ] {
+        assert!(
+            states.contains(&(Some(expected.0.into()), expected.1.into())),
+            "{expected:?} not in {states:?}"
+        );
+    }
     // the home database advises on none of theirs
     assert!(index_sqls(&mut home).is_empty());
     // each database's figures are its own statements', exact
@@ -96,7 +154,9 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
     assert_eq!(calls, 20);
 
     // the extension created later in the third: served without a restart
-    plain.batch_execute("CREATE EXTENSION optischema CASCADE").unwrap();
+    plain
+        .batch_execute("CREATE EXTENSION optischema CASCADE")
+        .unwrap();
     look_up(&mut plain, "events", "device");
     let in_plain = wait_for_index(&mut plain, "events", Duration::from_secs(60));
     assert!(
@@ -119,7 +179,12 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
         .unwrap()
         .get(0);
     let (status, error) = wait_action(&mut crm, action);
-    assert_eq!((status.as_str(), error), ("done", None), "{}", cluster.log());
+    assert_eq!(
+        (status.as_str(), error),
+        ("done", None),
+        "{}",
+        cluster.log()
+    );
     let built: i64 = crm
         .query_one(
             "SELECT count(*) FROM pg_indexes WHERE tablename = 'contacts' AND indexdef LIKE '%(account%'",
@@ -154,7 +219,9 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
     wait_samples(&mut home, 3);
     let log = cluster.log();
     assert!(
-        !log[before_drops..].lines().any(|l| l.contains("ERROR") || l.contains("FATAL")),
+        !log[before_drops..]
+            .lines()
+            .any(|l| l.contains("ERROR") || l.contains("FATAL")),
         "{log}"
     );
     // nobody serves the database without the extension, and nothing waits for the dropped one
@@ -166,6 +233,9 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
         })
         .unwrap_or_default();
     for gone in [shop_oid, plain_oid] {
-        assert!(!folders.contains(&gone.to_string()), "{gone} in {folders:?}");
+        assert!(
+            !folders.contains(&gone.to_string()),
+            "{gone} in {folders:?}"
+        );
     }
 }
