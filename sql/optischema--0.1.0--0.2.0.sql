@@ -31,3 +31,9 @@ CREATE FUNCTION optischema.serve_this_database() RETURNS void
     VOLATILE STRICT LANGUAGE c AS 'MODULE_PATHNAME', 'serve_this_database_wrapper';
 REVOKE ALL ON FUNCTION optischema.serve_this_database() FROM PUBLIC;
 SELECT optischema.serve_this_database();
+CREATE FUNCTION optischema.databases() RETURNS TABLE (
+    "database" text, "state" text, "worker_pid" int, "batches_waiting" bigint
+) STRICT STABLE SET search_path TO pg_catalog
+  LANGUAGE c AS 'MODULE_PATHNAME', 'databases_wrapper';
+REVOKE ALL ON FUNCTION optischema.databases() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION optischema.databases() TO optischema_reader;
