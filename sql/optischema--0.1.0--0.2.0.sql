@@ -37,3 +37,28 @@ CREATE FUNCTION optischema.databases() RETURNS TABLE (
   LANGUAGE c AS 'MODULE_PATHNAME', 'databases_wrapper';
 REVOKE ALL ON FUNCTION optischema.databases() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION optischema.databases() TO optischema_reader;
+
+-- hot_queries() and query_history() show this database's statements, or the whole server's
+-- (in the home database, for members of pg_read_all_stats), and say which database.
+DROP FUNCTION optischema.hot_queries(interval, int);
+CREATE FUNCTION optischema.hot_queries(
+    "since" interval DEFAULT '1 hour', "max_rows" int DEFAULT 20,
+    "whole_server" boolean DEFAULT false
+) RETURNS TABLE (
+    "queryid" bigint, "query" text, "calls" bigint, "total_ms" double precision,
+    "mean_ms" double precision, "rows" bigint, "shared_blks_hit" bigint,
+    "shared_blks_read" bigint, "temp_blks_written" bigint, "pct_of_total_time" double precision,
+    "first_seen" timestamptz, "last_seen" timestamptz, "database" text
+) STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'hot_queries_wrapper';
+DROP FUNCTION optischema.query_history(bigint, interval, interval);
+CREATE FUNCTION optischema.query_history(
+    "queryid" bigint, "since" interval DEFAULT '1 hour', "bucket" interval DEFAULT '1 minute',
+    "whole_server" boolean DEFAULT false
+) RETURNS TABLE (
+    "bucket_start" timestamptz, "calls" bigint, "total_ms" double precision,
+    "mean_ms" double precision, "rows" bigint
+) STABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'query_history_wrapper';
+REVOKE ALL ON FUNCTION optischema.hot_queries(interval, int, boolean),
+    optischema.query_history(bigint, interval, interval, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION optischema.hot_queries(interval, int, boolean),
+    optischema.query_history(bigint, interval, interval, boolean) TO optischema_reader;

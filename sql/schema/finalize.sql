@@ -48,8 +48,8 @@ END
 $$;
 ALTER VIEW optischema.recommendations SET (security_invoker = true);
 GRANT EXECUTE ON FUNCTION
-    optischema.hot_queries(interval, int),
-    optischema.query_history(bigint, interval, interval),
+    optischema.hot_queries(interval, int, boolean),
+    optischema.query_history(bigint, interval, interval, boolean),
     optischema.status(),
     optischema.databases(),
     optischema.explain(bigint),

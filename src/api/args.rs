@@ -65,6 +65,14 @@ pub fn max_rows(value: Option<i32>) -> Result<i32, ArgError> {
     }
 }
 
+/// A yes/no switch `name`, which must not be NULL.
+pub fn switch(name: &str, value: Option<bool>) -> Result<bool, ArgError> {
+    value.ok_or_else(|| ArgError {
+        message: format!("{name} must not be NULL"),
+        hint: "Pass true or false.".into(),
+    })
+}
+
 pub fn queryid(value: Option<i64>) -> Result<i64, ArgError> {
     value.ok_or_else(|| ArgError {
         message: "queryid must not be NULL".into(),

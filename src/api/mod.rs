@@ -32,11 +32,14 @@ fn span(value: Option<Interval>) -> Option<Span> {
     })
 }
 
-/// Statements ranked by total time spent in them within `since`, from the stored deltas.
+/// Statements ranked by total time spent in them within `since`, from the stored deltas: this
+/// database's, or with `whole_server` every database's (in the home database, which keeps the
+/// server's history, for members of pg_read_all_stats, who see all of pg_stat_statements too).
 #[pg_extern(stable, parallel_safe)]
 fn hot_queries(
     since: default!(Option<Interval>, "'1 hour'"),
     max_rows: default!(Option<i32>, 20),
+    whole_server: default!(Option<bool>, false),
 ) -> TableIterator<
     'static,
     (
@@ -52,15 +55,17 @@ fn hot_queries(
         name!(pct_of_total_time, f64),
         name!(first_seen, Option<TimestampWithTimeZone>),
         name!(last_seen, Option<TimestampWithTimeZone>),
+        name!(database, Option<String>),
     ),
 > {
     valid(args::positive_span("since", span(since)));
     let max_rows = valid(args::max_rows(max_rows));
+    let whole_server = whole_server_allowed(whole_server);
     let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
         let table = client.select(
             include_str!("../../sql/api/hot_queries.sql"),
             None,
-            &[since.into(), max_rows.into()],
+            &[since.into(), max_rows.into(), whole_server.into()],
         )?;
         let mut out = Vec::with_capacity(table.len());
         for row in table {
@@ -77,6 +82,7 @@ fn hot_queries(
                 row.get::<f64>(10)?.unwrap_or_default(),
                 row.get::<TimestampWithTimeZone>(11)?,
                 row.get::<TimestampWithTimeZone>(12)?,
+                row.get::<String>(13)?,
             ));
         }
         Ok(out)
@@ -85,12 +91,34 @@ fn hot_queries(
     TableIterator::new(rows)
 }
 
-/// One statement's calls and time per `bucket` within `since`; buckets with no calls are omitted.
+/// Whether the caller asked for the whole server's history, where that may be given: in the
+/// home database, which keeps it, to members of pg_read_all_stats, who see all of
+/// pg_stat_statements as well.
+fn whole_server_allowed(whole_server: Option<bool>) -> bool {
+    let whole_server = valid(args::switch("whole_server", whole_server));
+    if whole_server {
+        if !crate::databases::is_home() {
+            errors::unsupported(
+                format!(
+                    "the whole server's history is kept in database \"{}\" only",
+                    settings::database()
+                ),
+                "Ask there with whole_server => true; here the history is this database's.",
+            )
+        }
+        acting::require_member(acting::caller(), "pg_read_all_stats");
+    }
+    whole_server
+}
+
+/// One statement's calls and time per `bucket` within `since` in this database (or, with
+/// `whole_server`, summed over every database); buckets with no calls are omitted.
 #[pg_extern(stable, parallel_safe)]
 fn query_history(
     queryid: Option<i64>,
     since: default!(Option<Interval>, "'1 hour'"),
     bucket: default!(Option<Interval>, "'1 minute'"),
+    whole_server: default!(Option<bool>, false),
 ) -> TableIterator<
     'static,
     (
@@ -108,11 +136,17 @@ fn query_history(
         since_span,
         settings::sample_interval_s(),
     ));
+    let whole_server = whole_server_allowed(whole_server);
     let rows = Spi::connect(|client| -> spi::Result<Vec<_>> {
         let table = client.select(
             include_str!("../../sql/api/query_history.sql"),
             None,
-            &[queryid.into(), since.into(), bucket.into()],
+            &[
+                queryid.into(),
+                since.into(),
+                bucket.into(),
+                whole_server.into(),
+            ],
         )?;
         let mut out = Vec::with_capacity(table.len());
         for row in table {

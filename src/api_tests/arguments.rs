@@ -13,6 +13,8 @@ mod tests {
         rejected("SELECT * FROM optischema.hot_queries('1 hour', 0)");
         rejected("SELECT * FROM optischema.hot_queries('1 hour', 10001)");
         rejected("SELECT * FROM optischema.hot_queries('1 hour', NULL)");
+        rejected("SELECT * FROM optischema.hot_queries(whole_server => NULL)");
+        rejected("SELECT * FROM optischema.query_history(1, whole_server => NULL)");
         rejected("SELECT * FROM optischema.query_history(NULL)");
         rejected("SELECT * FROM optischema.query_history(1, NULL)");
         rejected("SELECT * FROM optischema.query_history(1, '-5 minutes')");

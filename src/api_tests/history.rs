@@ -9,10 +9,12 @@ mod tests {
     fn query_history_buckets_and_omits_empty_ones() {
         Spi::run(
             "INSERT INTO optischema.history VALUES
-                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '30 minutes', 7, 10, 1, true, 4, 8.0, 4, 0, 0, 0),
-                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '29 minutes', 7, 10, 1, true, 6, 2.0, 6, 0, 0, 0),
-                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '5 minutes', 7, 10, 1, true, 1, 1.0, 1, 0, 0, 0),
-                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '5 minutes', 8, 10, 1, true, 50, 1.0, 1, 0, 0, 0);",
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '30 minutes', 7, 10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 4, 8.0, 4, 0, 0, 0),
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '29 minutes', 7, 10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 6, 2.0, 6, 0, 0, 0),
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '5 minutes', 7, 10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 1, 1.0, 1, 0, 0, 0),
+                ('2000-01-01 00:00:00+00'::timestamptz + (floor(extract(epoch FROM now() - '2000-01-01 00:00:00+00'::timestamptz) / 600) * 600) * interval '1 second' - interval '5 minutes', 8, 10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 50, 1.0, 1, 0, 0, 0),
+                -- statement 7 also ran in another database: not this one's history
+                (date_trunc('minute', now()) - interval '5 minutes', 7, 10, (SELECT oid FROM pg_database WHERE datname = 'template1'), true, 90, 90.0, 9, 0, 0, 0);",
         )
         .unwrap();
         let rows: Vec<(i64, f64, f64)> = Spi::connect(|c| {
@@ -36,16 +38,16 @@ mod tests {
     fn reset_clears_everything_and_asks_for_a_new_baseline() {
         seed_history();
         Spi::run(
-            "INSERT INTO optischema.snapshot VALUES (11, 10, 1, true, 1, 1.0, 1, 0, 0, 0);
+            "INSERT INTO optischema.snapshot VALUES (11, 10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 1, 1.0, 1, 0, 0, 0);
              UPDATE optischema.sampler_state SET baseline_taken = true, hot_top = '{11,22}'",
         )
         .unwrap();
         let generation =
             Spi::get_one::<i64>("SELECT generation FROM optischema.sampler_state").unwrap();
-        // 5 history rows + 3 statements + 1 snapshot row
+        // 6 history rows + 3 statements + 1 snapshot row
         assert_eq!(
             Spi::get_one::<i64>("SELECT optischema.reset()").unwrap(),
-            Some(9)
+            Some(10)
         );
         assert_eq!(
             Spi::get_one::<i64>(
@@ -92,6 +94,7 @@ mod tests {
         assert!(enabled);
         assert_eq!(database, "postgres");
         assert_eq!(interval, "00:00:10");
-        assert_eq!((tracked, rows, samples), (3, 5, 0));
+        // history_rows counts every database's
+        assert_eq!((tracked, rows, samples), (3, 6, 0));
     }
 }

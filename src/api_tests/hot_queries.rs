@@ -39,6 +39,35 @@ mod tests {
     }
 
     #[pg_test]
+    fn hot_queries_shows_this_database_and_keeps_the_whole_server_for_the_home_database() {
+        seed_history();
+        // statement 11's 50 calls in template1 are not this database's
+        let (calls, database) = Spi::get_two::<i64, String>(
+            "SELECT calls, database FROM optischema.hot_queries() WHERE queryid = 11",
+        )
+        .unwrap();
+        assert_eq!(calls, Some(140));
+        assert_eq!(
+            database,
+            Spi::get_one::<String>("SELECT current_database()::text").unwrap()
+        );
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT sum(calls)::int8 FROM optischema.query_history(11)")
+                .unwrap(),
+            Some(140)
+        );
+        // the tests run outside the home database ("postgres"), which keeps the whole server's
+        for sql in [
+            "SELECT * FROM optischema.hot_queries(whole_server => true)",
+            "SELECT * FROM optischema.query_history(11, whole_server => true)",
+        ] {
+            let (state, hint) = crate::test_support::outcome_of(sql);
+            assert_eq!(state, "0A000", "{sql}");
+            assert!(hint.unwrap().starts_with("Ask there"), "{sql}");
+        }
+    }
+
+    #[pg_test]
     fn hot_queries_reports_text_blocks_and_limits_rows() {
         seed_history();
         let (query, read) = Spi::get_two::<String, i64>(

@@ -169,6 +169,34 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
         .unwrap()
         .get(0);
     assert_eq!(calls, 20);
+    // hot_queries() shows the database's own statements; the home database keeps the whole
+    // server's, shown to members of pg_read_all_stats when asked for
+    const LOOKUP: &str = "SELECT id FROM orders WHERE customer = $1";
+    let hot =
+        "SELECT database, calls FROM optischema.hot_queries('1 hour', 10000, $2) WHERE query = $1";
+    let rows_of = |c: &mut Client, whole_server: bool| -> Vec<(Option<String>, i64)> {
+        c.query(hot, &[&LOOKUP, &whole_server])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    };
+    assert_eq!(rows_of(&mut shop, false), vec![(Some("shop".into()), 20)]);
+    assert_eq!(rows_of(&mut home, false), vec![]);
+    assert_eq!(rows_of(&mut home, true), vec![(Some("shop".into()), 20)]);
+    let err = shop.query(hot, &[&LOOKUP, &true]).unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED)
+    );
+    home.batch_execute("CREATE ROLE os_db_reader IN ROLE optischema_reader; SET ROLE os_db_reader")
+        .unwrap();
+    let err = home.query(hot, &[&LOOKUP, &true]).unwrap_err();
+    assert_eq!(
+        err.code(),
+        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE)
+    );
+    home.batch_execute("RESET ROLE").unwrap();
 
     // the extension created later in the third: served without a restart
     plain

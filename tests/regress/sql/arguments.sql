@@ -6,7 +6,8 @@ SET client_min_messages = warning;  -- CASCADE's "installing required extension"
 CREATE EXTENSION optischema CASCADE;
 RESET client_min_messages;
 
--- hot_queries(since interval DEFAULT '1 hour', max_rows int DEFAULT 20)
+-- hot_queries(since interval DEFAULT '1 hour', max_rows int DEFAULT 20,
+--             whole_server boolean DEFAULT false)
 SELECT * FROM optischema.hot_queries(NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM optischema.hot_queries('-1 hour');
@@ -16,11 +17,13 @@ SELECT * FROM optischema.hot_queries('1 hour', 0);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM optischema.hot_queries('1 hour', 10001);
 SELECT * FROM optischema.hot_queries('1 hour', NULL);
+SELECT * FROM optischema.hot_queries(whole_server => NULL);
 -- the limits themselves are accepted (no history yet: no rows)
 SELECT count(*) FROM optischema.hot_queries('1 hour', 10000);
 SELECT count(*) FROM optischema.hot_queries('1 hour', 1);
 
--- query_history(queryid bigint, since interval DEFAULT '1 hour', bucket interval DEFAULT '1 minute')
+-- query_history(queryid bigint, since interval DEFAULT '1 hour', bucket interval DEFAULT '1 minute',
+--               whole_server boolean DEFAULT false)
 SELECT * FROM optischema.query_history(NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM optischema.query_history(1, NULL);

@@ -26,11 +26,17 @@ SELECT date_trunc('minute', now()) - m * interval '1 minute', q, r.oid, d.oid, t
        AS v(m, q, role, calls, ms, rows, hit, read, temp)
   JOIN pg_roles r ON r.rolname = v.role
   JOIN pg_database d ON d.datname = current_database();
+-- statement 11 also ran in another database: that database's calls are not this one's
+INSERT INTO optischema.history (bucket, queryid, userid, dbid, toplevel, calls, total_ms, rows,
+                                shared_blks_hit, shared_blks_read, temp_blks_written)
+SELECT date_trunc('minute', now()), 11, r.oid, d.oid, true, 50, 1000.0, 50, 0, 0, 0
+  FROM pg_roles r, pg_database d
+ WHERE r.rolname = 'postgres' AND d.datname = 'template1';
 
 -- ranked by total time in the window (default: the last hour), summed over roles; the share
 -- of all statements' time in the window; the old bucket of 33 is outside it
 SELECT queryid, query, calls, total_ms, mean_ms, rows, shared_blks_hit, shared_blks_read,
-       temp_blks_written, round(pct_of_total_time::numeric, 1) AS pct_of_total_time
+       temp_blks_written, round(pct_of_total_time::numeric, 1) AS pct_of_total_time, database
   FROM optischema.hot_queries();
 -- max_rows keeps the hottest
 SELECT queryid, calls FROM optischema.hot_queries('1 hour', 1);
@@ -43,6 +49,10 @@ SELECT (extract(epoch FROM date_trunc('minute', now()) - bucket_start) / 60)::in
   FROM optischema.query_history(33, '2 hours');
 SELECT count(*) FROM optischema.query_history(33);
 COMMIT;
+-- every database's statements are shown in the home database (optischema.database), which
+-- keeps the whole server's history, to members of pg_read_all_stats; this is not it
+SELECT count(*) FROM optischema.hot_queries(whole_server => true);
+\echo :LAST_ERROR_SQLSTATE
 
 -- statement texts follow pg_stat_statements' rule: a reader sees the texts of statements run
 -- by roles it is a member of (or all of them with pg_read_all_stats); the figures are for all

@@ -18,8 +18,8 @@ SELECT f AS function,
        has_function_privilege('regress_os_admin', f, 'EXECUTE') AS admin,
        has_function_privilege('regress_os_nobody', f, 'EXECUTE') AS nobody
   FROM unnest(ARRAY[
-       'optischema.hot_queries(interval, integer)',
-       'optischema.query_history(bigint, interval, interval)',
+       'optischema.hot_queries(interval, integer, boolean)',
+       'optischema.query_history(bigint, interval, interval, boolean)',
        'optischema.status()',
        'optischema.explain(bigint)',
        'optischema.whatif(text, text[])',
