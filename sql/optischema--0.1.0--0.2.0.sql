@@ -62,3 +62,19 @@ REVOKE ALL ON FUNCTION optischema.hot_queries(interval, int, boolean),
     optischema.query_history(bigint, interval, interval, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION optischema.hot_queries(interval, int, boolean),
     optischema.query_history(bigint, interval, interval, boolean) TO optischema_reader;
+
+-- status() says how this database is served: "home", or its state, its worker and the batches
+-- waiting for it.
+DROP FUNCTION optischema.status();
+CREATE FUNCTION optischema.status() RETURNS TABLE (
+    "enabled" bool, "worker_pid" int, "database" text, "sample_interval" interval,
+    "last_sample_at" timestamptz, "last_sample_ms" double precision, "samples_taken" bigint,
+    "statements_tracked" bigint, "history_rows" bigint, "last_error" text,
+    "last_error_at" timestamptz, "ai_worker_pid" int, "ai_requests_waiting" bigint,
+    "ai_tokens_today" bigint, "ai_token_budget_left" bigint, "ai_last_error" text,
+    "ai_last_error_at" timestamptz, "served" text, "database_worker_pid" int,
+    "batches_waiting" bigint
+) STRICT VOLATILE SECURITY DEFINER SET search_path TO pg_catalog
+  LANGUAGE c AS 'MODULE_PATHNAME', 'status_wrapper';
+REVOKE ALL ON FUNCTION optischema.status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION optischema.status() TO optischema_reader;

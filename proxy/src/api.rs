@@ -218,20 +218,64 @@ pub async fn explain(
     )
 }
 
+/// Every database at a glance: each configured one, and the other databases of its server
+/// that the extension serves (listed by `optischema.databases()`), read on short connections of
+/// their own with the same role; a database reachable under two names is shown once.
 pub async fn fleet(State(app): State<Arc<App>>) -> Response {
+    let summary = |text: Option<String>| {
+        text.map(|t| crate::events::safe_for_js(serde_json::from_str(&t).unwrap_or_default()))
+    };
+    let mut shown: std::collections::HashSet<(String, String)> =
+        app.databases.iter().map(|db| db.place()).collect();
     let mut out = Vec::new();
     for db in &app.databases {
-        let entry = match read(db, include_str!("../sql/fleet.sql"), &[]).await {
-            Ok(Some(text)) => {
-                let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                json!({ "name": db.name, "connected": true, "summary": crate::events::safe_for_js(value) })
+        out.push(match read(db, FLEET_SQL, &[]).await {
+            Ok(text) => {
+                json!({ "name": db.name, "connected": true, "summary": summary(text) })
             }
-            Ok(None) => json!({ "name": db.name, "connected": true }),
             Err(e) => json!({ "name": db.name, "connected": db.connected(), "error": e.message }),
-        };
-        out.push(entry);
+        });
+        let (server, _) = db.place();
+        let served: Vec<String> = served_elsewhere(db)
+            .await
+            .into_iter()
+            .filter(|datname| shown.insert((server.clone(), datname.clone())))
+            .collect();
+        let peeks = served.iter().map(|datname| async move {
+            let read = async {
+                let client = db.peek(datname).await?;
+                let row = client
+                    .query_opt(without_comments(FLEET_SQL).as_str(), &[])
+                    .await
+                    .map_err(ApiError::from_db)?;
+                Ok::<_, ApiError>(row.and_then(|r| r.get::<_, Option<String>>(0)))
+            };
+            let name = format!("{}/{datname}", db.name);
+            match read.await {
+                Ok(text) => json!({ "name": name, "database": datname, "via": db.name,
+                                    "connected": true, "summary": summary(text) }),
+                Err(e) => json!({ "name": name, "database": datname, "via": db.name,
+                                  "connected": false, "error": e.message }),
+            }
+        });
+        out.extend(futures_util::future::join_all(peeks).await);
     }
     axum::Json(json!({ "databases": out })).into_response()
+}
+
+const FLEET_SQL: &str = include_str!("../sql/fleet.sql");
+
+/// The databases of `db`'s server the extension serves, besides `db` itself: none when the
+/// extension there has no `databases()` (before 0.2.0) or the role may not call it.
+async fn served_elsewhere(db: &Db) -> Vec<String> {
+    let Ok(client) = db.client().await else {
+        return Vec::new();
+    };
+    let sql = without_comments(include_str!("../sql/served_databases.sql"));
+    match client.query(sql.as_str(), &[]).await {
+        Ok(rows) => rows.iter().map(|r| r.get::<_, String>(0)).collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The admin connection for an action, when the request carries the admin token.

@@ -17,6 +17,9 @@ use tokio_postgres::{AsyncMessage, Client};
 /// Every statement the proxy runs is bounded.
 const READER_SETUP: &str = "SET statement_timeout = '5s'; SET TimeZone = 'UTC';
                             SET application_name = 'optischema-proxy'; LISTEN optischema";
+/// A short connection to another database of a server (the fleet view).
+const PEEK_SETUP: &str = "SET statement_timeout = '5s'; SET TimeZone = 'UTC';
+                          SET application_name = 'optischema-proxy'";
 const ADMIN_SETUP: &str =
     "SET statement_timeout = '10s'; SET lock_timeout = '2s'; SET TimeZone = 'UTC';
                            SET application_name = 'optischema-proxy (admin)'";
@@ -82,6 +85,37 @@ impl Db {
                 self.name
             ))
         })
+    }
+
+    /// The server the reader connects to (hosts and ports) and the database there (libpq's
+    /// default, the user name, when the string names none): two names for one database of one
+    /// server are shown once in the fleet view.
+    pub fn place(&self) -> (String, String) {
+        let config = &self.reader.config;
+        let server = format!("{:?} {:?}", config.get_hosts(), config.get_ports());
+        let database = config
+            .get_dbname()
+            .or(config.get_user())
+            .unwrap_or_default()
+            .to_string();
+        (server, database)
+    }
+
+    /// A short connection to database `datname` of the same server, with the reader's role and
+    /// TLS, closed when dropped: the fleet view reads the databases the extension lists.
+    pub async fn peek(&self, datname: &str) -> Result<Client, ApiError> {
+        let mut config = self.reader.config.clone();
+        config.dbname(datname);
+        let (client, connection) = config
+            .connect(self.reader.tls.clone())
+            .await
+            .map_err(|e| ApiError::unavailable(describe(&e)))?;
+        tokio::spawn(connection);
+        client
+            .batch_execute(PEEK_SETUP)
+            .await
+            .map_err(ApiError::from_db)?;
+        Ok(client)
     }
 
     /// A fresh admin connection, closed when dropped.

@@ -167,8 +167,9 @@ fn query_history(
     TableIterator::new(rows)
 }
 
-/// The workers' health and progress: sampling, and the AI worker's requests and tokens.
-/// SECURITY DEFINER: pg_stat_activity shows a background worker's type only to roles with
+/// The workers' health and progress: sampling, and the AI worker's requests and tokens; and how
+/// this database is served. In a database other than the home one, the samples, statements and
+/// history are what this database took in from the sampler. SECURITY DEFINER: pg_stat_activity shows a background worker's type only to roles with
 /// pg_read_all_stats, and a reader needs to see whether the workers run.
 #[pg_extern(volatile, security_definer)]
 #[search_path(pg_catalog)]
@@ -192,8 +193,12 @@ fn status() -> TableIterator<
         name!(ai_token_budget_left, i64),
         name!(ai_last_error, Option<String>),
         name!(ai_last_error_at, Option<TimestampWithTimeZone>),
+        name!(served, String),
+        name!(database_worker_pid, Option<i32>),
+        name!(batches_waiting, i64),
     ),
 > {
+    let (served, database_worker_pid, batches_waiting) = crate::databases::this_database();
     let tokens_today = crate::llm::worker::tokens_today()
         .unwrap_or_else(|e| errors::internal("reading AI calls", e));
     let row = Spi::connect(|client| -> spi::Result<_> {
@@ -221,6 +226,9 @@ fn status() -> TableIterator<
             (settings::LLM_DAILY_TOKEN_BUDGET.get() as i64 - tokens_today).max(0),
             row.get::<String>(11)?,
             row.get::<TimestampWithTimeZone>(12)?,
+            served,
+            database_worker_pid,
+            batches_waiting,
         ))
     })
     .unwrap_or_else(|e| errors::internal("reading status", e));

@@ -17,6 +17,7 @@ pub fn take_waiting(spool: &Spool, dbid: u32) -> Result<Option<i64>, String> {
     Spi::connect_mut(|client| {
         let mut last = last_taken(client)?;
         let mut taken = None;
+        let mut stored = 0i64;
         for path in &paths {
             // a batch that cannot be read (cut by a full disk) is skipped and removed: its
             // minutes stay in the home database's history
@@ -28,6 +29,7 @@ pub fn take_waiting(spool: &Spool, dbid: u32) -> Result<Option<i64>, String> {
                 continue;
             }
             store_batch(client, &batch)?;
+            stored += 1;
             last = Some((batch.source, batch.seq));
             taken = Some(batch.seq);
         }
@@ -35,7 +37,7 @@ pub fn take_waiting(spool: &Spool, dbid: u32) -> Result<Option<i64>, String> {
             client.update(
                 include_str!("../../sql/databases/taken.sql"),
                 None,
-                &[(source as i64).into(), seq.into()],
+                &[(source as i64).into(), seq.into(), stored.into()],
             )?;
         }
         store::close_minutes(client)?;

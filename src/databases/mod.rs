@@ -38,6 +38,27 @@ pub fn wake_apply_at_commit() {
     }
 }
 
+/// How this database is served: "home", or its state in the registry, the pid of its worker
+/// when one runs, and the batches waiting for it. For `status()`.
+pub fn this_database() -> (String, Option<i32>, i64) {
+    if is_home() {
+        return ("home".into(), None, 0);
+    }
+    let dbid = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let waiting = handover::Spool::new(worker::SPOOL_DIR)
+        .pending(dbid)
+        .map_or(0, |p| p.len() as i64);
+    match registry::entries().into_iter().find(|e| e.dbid == dbid) {
+        Some(e) => (
+            e.state.name().into(),
+            (e.pid != 0).then_some(e.pid),
+            waiting,
+        ),
+        // created after the extension was, before any statement ran here
+        None => (registry::State::Unknown.name().into(), None, waiting),
+    }
+}
+
 /// The databases OptiSchema knows of, and whether each is served: the sampler's own
 /// ("home"), "served" (the extension is there), "no extension", "not visited yet" (its
 /// statements ran; its first turn finds out), "dropping".
@@ -71,12 +92,7 @@ fn databases() -> TableIterator<
         if name.as_deref() == Some(home.as_str()) {
             continue;
         }
-        let state = match e.state {
-            registry::State::Unknown => "not visited yet",
-            registry::State::Served => "served",
-            registry::State::NoExtension => "no extension",
-            registry::State::Dropping => "dropping",
-        };
+        let state = e.state.name();
         let waiting = spool.pending(e.dbid).map_or(0, |p| p.len() as i64);
         rows.push((
             name,

@@ -54,6 +54,18 @@ struct Slot {
     requested: bool,
 }
 
+impl State {
+    /// How `databases()` and `status()` name the state.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Unknown => "not visited yet",
+            State::Served => "served",
+            State::NoExtension => "no extension",
+            State::Dropping => "dropping",
+        }
+    }
+}
+
 /// A copy of one database's entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {

@@ -156,6 +156,29 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
             "{expected:?} not in {states:?}"
         );
     }
+    // status() in a served database describes it: what it took in from the sampler
+    let row = shop
+        .query_one(
+            "SELECT served, samples_taken, statements_tracked, last_sample_at IS NOT NULL,
+                    (SELECT count(*) FROM optischema.statements WHERE query LIKE '%contacts%')
+               FROM optischema.status()",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "served");
+    assert!(row.get::<_, i64>(1) > 0, "no batch counted");
+    assert!(row.get::<_, i64>(2) > 0, "no statement counted");
+    assert!(row.get::<_, bool>(3));
+    assert_eq!(
+        row.get::<_, i64>(4),
+        0,
+        "crm's statements were handed to shop"
+    );
+    let served: String = home
+        .query_one("SELECT served FROM optischema.status()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(served, "home");
     // the home database advises on none of theirs
     assert!(index_sqls(&mut home).is_empty());
     // each database's figures are its own statements', exact

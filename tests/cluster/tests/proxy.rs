@@ -887,3 +887,73 @@ fn connection_strings_with_passwords_come_from_the_environment_or_a_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_fleet_view_lists_the_served_databases_of_a_server_from_one_dsn() {
+    let (cluster, mut c) = cluster_with_reader();
+    for db in ["crm", "plain"] {
+        c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+    }
+    let dsn = |db: &str| {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            cluster.port
+        )
+    };
+    let mut crm = postgres::Client::connect(&dsn("crm"), postgres::NoTls).unwrap();
+    crm.batch_execute("CREATE EXTENSION optischema CASCADE")
+        .unwrap();
+    // a database without the extension, with statements the sampler hands over: not served
+    let mut plain = postgres::Client::connect(&dsn("plain"), postgres::NoTls).unwrap();
+    plain.batch_execute("SELECT 1").unwrap();
+    wait_samples(&mut c, 2);
+    // one DSN, the home database's
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    wait_connected(&proxy);
+    let (status, fleet) = get(&proxy, "/api/fleet");
+    assert_eq!(status, 200);
+    let entries = fleet["databases"].as_array().unwrap();
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shop", "shop/crm"], "{fleet}");
+    let crm_entry = &entries[1];
+    assert_eq!(crm_entry["database"], "crm");
+    assert_eq!(crm_entry["via"], "shop");
+    assert_eq!(crm_entry["connected"], true, "{fleet}");
+    assert_eq!(
+        crm_entry["summary"]["status"]["served"], "served",
+        "{fleet}"
+    );
+    assert_eq!(crm_entry["summary"]["open_recommendations"], 0);
+    assert_eq!(entries[0]["summary"]["status"]["served"], "home");
+    // crm named explicitly as well: shown once, under its own name
+    let crm_dsn = reader_dsn(&cluster)
+        .replacen("shop=", "crm=", 1)
+        .replace("dbname=postgres", "dbname=crm");
+    let both = Proxy::start(&["--dsn", &reader_dsn(&cluster), "--dsn", &crm_dsn], &[]);
+    wait_connected(&both);
+    let (_, fleet) = get(&both, "/api/fleet");
+    let names: Vec<&str> = fleet["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["shop", "crm"], "{fleet}");
+    // a role that may not connect to crm sees why, not the DSN
+    c.batch_execute("REVOKE CONNECT ON DATABASE crm FROM PUBLIC")
+        .unwrap();
+    let (_, fleet) = get(&proxy, "/api/fleet");
+    let crm_entry = &fleet["databases"][1];
+    assert_eq!(crm_entry["connected"], false, "{fleet}");
+    assert!(
+        crm_entry["error"]
+            .as_str()
+            .unwrap()
+            .contains("permission denied for database \"crm\""),
+        "{fleet}"
+    );
+    assert!(!fleet.to_string().contains("hunter2"));
+}
