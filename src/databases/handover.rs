@@ -41,6 +41,10 @@ pub struct Batch {
     pub texts: Vec<(i64, String)>,
     /// Captured value sets of statements that ran here: (queryid, `$n`-ordered literals as JSON).
     pub captured: Vec<(i64, String)>,
+    /// The history the home database kept of this database until this sample (this sample
+    /// included), for a database that has taken nothing yet: it replaces every older batch.
+    #[serde(default)]
+    pub catch_up: bool,
 }
 
 impl Batch {
@@ -204,6 +208,7 @@ mod tests {
             }],
             texts: vec![(-42, "SELECT * FROM t WHERE a = $1 -- é".into())],
             captured: vec![(-42, r#"["'x'"]"#.into())],
+            catch_up: false,
         }
     }
 
@@ -278,6 +283,7 @@ pub fn split(
         deltas: Vec::new(),
         texts: Vec::new(),
         captured: Vec::new(),
+        catch_up: false,
     };
     let handed = |dbid: u32| dbid != source && !skip(dbid);
     for (dbid, delta) in deltas.iter().filter(|(db, _)| handed(*db)) {

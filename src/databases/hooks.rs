@@ -106,6 +106,8 @@ fn serve_this_database() {
     let dbid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     register_xact_callback(PgXactCallbackEvent::Commit, move || {
         registry::set_state(dbid, State::Served);
+        // what the home database kept of this database's statements until now
+        registry::want_catch_up(dbid);
         registry::wake_launcher();
     });
 }

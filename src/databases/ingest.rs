@@ -11,11 +11,24 @@ use pgrx::spi::{self, SpiClient};
 /// the caller removes the files once the transaction has committed.
 pub fn take_waiting(spool: &Spool, dbid: u32) -> Result<Option<i64>, String> {
     let paths = spool.pending(dbid).map_err(|e| e.to_string())?;
-    if paths.is_empty() {
-        return Ok(None);
-    }
     Spi::connect_mut(|client| {
         let mut last = last_taken(client)?;
+        // a database that has taken nothing yet starts from its catch-up batch (the history the
+        // home database kept of it), which replaces every older batch: until it is there,
+        // nothing is taken
+        let catch_up_first = || {
+            paths
+                .first()
+                .and_then(|p| Spool::read(p).ok())
+                .is_some_and(|b| b.catch_up)
+        };
+        if last.is_none() && !catch_up_first() {
+            super::registry::want_catch_up(dbid);
+            return Ok(None);
+        }
+        if paths.is_empty() {
+            return Ok(None);
+        }
         let mut taken = None;
         let mut stored = 0i64;
         for path in &paths {

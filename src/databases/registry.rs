@@ -52,6 +52,9 @@ struct Slot {
     stop: bool,
     /// A user queued work here (an action, an announcement) since the last worker started.
     requested: bool,
+    /// The database has taken nothing yet: the sampler hands it the history the home database
+    /// keeps of it (a catch-up batch) instead of this sample's share.
+    catch_up: bool,
 }
 
 impl State {
@@ -74,6 +77,7 @@ pub struct Entry {
     pub pid: i32,
     pub stop: bool,
     pub requested: bool,
+    pub catch_up: bool,
 }
 
 /// The table proper, plain data so that its rules are tested without a server.
@@ -115,6 +119,7 @@ impl Table {
                 pid: s.pid,
                 stop: s.stop,
                 requested: s.requested,
+                catch_up: s.catch_up,
             })
             .collect()
     }
@@ -170,6 +175,12 @@ impl Table {
     fn request(&mut self, dbid: u32) {
         if let Some(slot) = self.slot_mut(dbid) {
             slot.requested = true;
+        }
+    }
+
+    fn set_catch_up(&mut self, dbid: u32, wanted: bool) {
+        if let Some(slot) = self.slot_mut(dbid) {
+            slot.catch_up = wanted;
         }
     }
 
@@ -303,6 +314,16 @@ pub fn forget(dbid: u32) {
     exclusive(|t| t.forget(dbid));
 }
 
+/// `dbid` has taken nothing yet: the next sample hands it a catch-up batch.
+pub fn want_catch_up(dbid: u32) {
+    exclusive(|t| t.set_catch_up(dbid, true));
+}
+
+/// The catch-up batch of `dbid` is written.
+pub fn caught_up(dbid: u32) {
+    exclusive(|t| t.set_catch_up(dbid, false));
+}
+
 /// A user queued work in `dbid`: its worker is started at the launcher's next round.
 pub fn request(dbid: u32) {
     exclusive(|t| t.request(dbid));
@@ -386,6 +407,21 @@ mod tests {
         assert!(t.entries()[0].requested);
         assert!(t.attach(5, 103));
         assert!(!t.entries()[0].requested);
+    }
+
+    #[test]
+    fn a_catch_up_is_wanted_until_it_is_written_and_a_forgotten_database_wants_none() {
+        let mut t = table();
+        t.set_catch_up(7, true);
+        assert!(t.entries()[0].catch_up);
+        // the worker of a database that still has taken nothing asks again: one flag
+        t.set_catch_up(7, true);
+        assert_eq!(t.entries().len(), 1);
+        t.set_catch_up(7, false);
+        assert!(!t.entries()[0].catch_up);
+        t.set_catch_up(7, true);
+        t.forget(7);
+        assert!(t.entries().is_empty());
     }
 
     #[test]

@@ -382,22 +382,17 @@ mod tests {
     }
 
     #[test]
-    fn deciding_for_a_known_statement_is_cheap() {
+    fn a_known_statement_is_never_admitted_again() {
         let gate = gate();
         for _ in 0..5 {
             first_of(&gate, 123, 5);
         }
-        let calls = 1_000_000u32;
-        let started = std::time::Instant::now();
-        let mut admitted = 0;
-        for _ in 0..calls {
-            admitted += gate.admit(std::hint::black_box(123), 5, || false).is_some() as u32;
-        }
-        let ns = started.elapsed().as_nanos() as f64 / calls as f64;
+        // what an execution costs is measured by bench/overhead.sh (capture mode), not here:
+        // a timed test fails on a loaded machine
+        let admitted = (0..100_000)
+            .filter(|_| gate.admit(std::hint::black_box(123), 5, || false).is_some())
+            .count();
         assert_eq!(admitted, 0);
-        // a generous bound (unoptimized builds, a busy machine): an execution costs microseconds
-        assert!(ns < 1000.0, "{ns} ns a decision");
-        println!("capture gate: {ns:.1} ns a decision");
     }
 
     #[test]

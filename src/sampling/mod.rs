@@ -184,7 +184,17 @@ impl Sampler {
         }
         let spool = handover::Spool::new(crate::databases::worker::SPOOL_DIR);
         for batch in pending.batches {
+            if batch.catch_up {
+                // everything older is in it: the database takes it first, and nothing twice
+                if spool.remove_through(batch.dbid, batch.seq - 1).is_err() {
+                    continue;
+                }
+                self.texts_given.remove(&batch.dbid);
+            }
             if spool.write(&batch).is_ok() {
+                if batch.catch_up {
+                    registry::caught_up(batch.dbid);
+                }
                 self.texts_given
                     .entry(batch.dbid)
                     .or_default()
@@ -202,12 +212,20 @@ impl Sampler {
     ) -> Result<Vec<handover::Batch>, SpiError> {
         let home = unsafe { pgrx::pg_sys::MyDatabaseId }.to_u32();
         let known = registry::entries();
+        // a database that has taken nothing yet gets its whole history instead of its share
+        let catching_up: Vec<u32> = known
+            .iter()
+            .filter(|e| e.catch_up && e.state == State::Served && e.dbid != home)
+            .map(|e| e.dbid)
+            .collect();
         let skip = |dbid: u32| {
-            known
-                .iter()
-                .any(|e| e.dbid == dbid && matches!(e.state, State::NoExtension | State::Dropping))
+            catching_up.contains(&dbid)
+                || known.iter().any(|e| {
+                    e.dbid == dbid && matches!(e.state, State::NoExtension | State::Dropping)
+                })
         };
-        if deltas.iter().all(|(k, _)| k.dbid == home || skip(k.dbid))
+        if catching_up.is_empty()
+            && deltas.iter().all(|(k, _)| k.dbid == home || skip(k.dbid))
             && captured.iter().all(|(_, db, _)| *db == home || skip(*db))
         {
             return Ok(Vec::new());
@@ -265,7 +283,7 @@ impl Sampler {
                 }
             }
         }
-        Ok(handover::split(
+        let mut batches = handover::split(
             home,
             seq.unwrap_or_default(),
             &rows,
@@ -273,13 +291,82 @@ impl Sampler {
             &self.texts_given,
             &skip,
             &|q| texts.get(&q).cloned(),
-        ))
+        );
+        for dbid in catching_up {
+            batches.push(catch_up_batch(
+                client,
+                home,
+                seq.unwrap_or_default(),
+                dbid,
+                captured,
+            )?);
+        }
+        Ok(batches)
     }
 
     /// Drops the in-memory state, so the next sample reloads it from the tables.
     pub fn forget(&mut self) {
         *self = Sampler::default();
     }
+}
+
+/// The catch-up batch of `dbid`: the history the home database keeps of it (this sample's
+/// deltas, already stored, included), the texts of its statements, and this sample's captured
+/// values there.
+fn catch_up_batch(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    source: u32,
+    seq: i64,
+    dbid: u32,
+    captured: &[(i64, u32, String)],
+) -> Result<handover::Batch, SpiError> {
+    let mut deltas = Vec::new();
+    for row in client.select(
+        include_str!("../../sql/sampling/catch_up_history.sql"),
+        None,
+        &[(dbid as i64).into()],
+    )? {
+        deltas.push(handover::Delta {
+            bucket: row.get::<i64>(1)?.unwrap_or_default(),
+            queryid: row.get::<i64>(2)?.unwrap_or_default(),
+            userid: row.get::<i64>(3)?.unwrap_or_default() as u32,
+            toplevel: row.get::<bool>(4)?.unwrap_or_default(),
+            calls: row.get::<i64>(5)?.unwrap_or_default(),
+            total_ms: row.get::<f64>(6)?.unwrap_or_default(),
+            rows: row.get::<i64>(7)?.unwrap_or_default(),
+            shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
+            shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
+            temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
+        });
+    }
+    let mut queryids: Vec<i64> = deltas.iter().map(|d| d.queryid).collect();
+    queryids.sort_unstable();
+    queryids.dedup();
+    let mut texts = Vec::new();
+    if !queryids.is_empty() {
+        for row in client.select(
+            include_str!("../../sql/sampling/handover_texts.sql"),
+            None,
+            &[queryids.into()],
+        )? {
+            if let (Some(q), Some(t)) = (row.get::<i64>(1)?, row.get::<String>(2)?) {
+                texts.push((q, t));
+            }
+        }
+    }
+    Ok(handover::Batch {
+        source,
+        seq,
+        dbid,
+        deltas,
+        texts,
+        captured: captured
+            .iter()
+            .filter(|(_, db, _)| *db == dbid)
+            .map(|(q, _, set)| (*q, set.clone()))
+            .collect(),
+        catch_up: true,
+    })
 }
 
 pub use store::record_error;
