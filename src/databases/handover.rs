@@ -29,6 +29,28 @@ pub struct Delta {
     pub temp_blks_written: i64,
 }
 
+impl Delta {
+    /// What `key` did by `counters` in the minute `bucket`.
+    pub fn new(
+        bucket: i64,
+        key: &crate::sampling::delta::StatementKey,
+        c: &crate::sampling::delta::Counters,
+    ) -> Delta {
+        Delta {
+            bucket,
+            queryid: key.queryid,
+            userid: key.userid,
+            toplevel: key.toplevel,
+            calls: c.calls,
+            total_ms: c.total_ms,
+            rows: c.rows,
+            shared_blks_hit: c.shared_blks_hit,
+            shared_blks_read: c.shared_blks_read,
+            temp_blks_written: c.temp_blks_written,
+        }
+    }
+}
+
 /// One database's share of a sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {

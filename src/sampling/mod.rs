@@ -243,18 +243,7 @@ impl Sampler {
             .map(|(k, c)| {
                 (
                     k.dbid,
-                    handover::Delta {
-                        bucket: bucket.unwrap_or_default(),
-                        queryid: k.queryid,
-                        userid: k.userid,
-                        toplevel: k.toplevel,
-                        calls: c.calls,
-                        total_ms: c.total_ms,
-                        rows: c.rows,
-                        shared_blks_hit: c.shared_blks_hit,
-                        shared_blks_read: c.shared_blks_read,
-                        temp_blks_written: c.temp_blks_written,
-                    },
+                    handover::Delta::new(bucket.unwrap_or_default(), k, c),
                 )
             })
             .collect();
@@ -271,18 +260,7 @@ impl Sampler {
             .collect();
         needed.sort_unstable();
         needed.dedup();
-        let mut texts: HashMap<i64, String> = HashMap::new();
-        if !needed.is_empty() {
-            for row in client.select(
-                include_str!("../../sql/sampling/handover_texts.sql"),
-                None,
-                &[needed.into()],
-            )? {
-                if let (Some(q), Some(t)) = (row.get::<i64>(1)?, row.get::<String>(2)?) {
-                    texts.insert(q, t);
-                }
-            }
-        }
+        let texts: HashMap<i64, String> = stored_texts(client, needed)?.into_iter().collect();
         let mut batches = handover::split(
             home,
             seq.unwrap_or_default(),
@@ -326,34 +304,14 @@ fn catch_up_batch(
         None,
         &[(dbid as i64).into()],
     )? {
-        deltas.push(handover::Delta {
-            bucket: row.get::<i64>(1)?.unwrap_or_default(),
-            queryid: row.get::<i64>(2)?.unwrap_or_default(),
-            userid: row.get::<i64>(3)?.unwrap_or_default() as u32,
-            toplevel: row.get::<bool>(4)?.unwrap_or_default(),
-            calls: row.get::<i64>(5)?.unwrap_or_default(),
-            total_ms: row.get::<f64>(6)?.unwrap_or_default(),
-            rows: row.get::<i64>(7)?.unwrap_or_default(),
-            shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
-            shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
-            temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
-        });
+        let (key, counters) = pgss::entry_of(&row)?;
+        let bucket = row.get::<i64>(11)?.unwrap_or_default();
+        deltas.push(handover::Delta::new(bucket, &key, &counters));
     }
     let mut queryids: Vec<i64> = deltas.iter().map(|d| d.queryid).collect();
     queryids.sort_unstable();
     queryids.dedup();
-    let mut texts = Vec::new();
-    if !queryids.is_empty() {
-        for row in client.select(
-            include_str!("../../sql/sampling/handover_texts.sql"),
-            None,
-            &[queryids.into()],
-        )? {
-            if let (Some(q), Some(t)) = (row.get::<i64>(1)?, row.get::<String>(2)?) {
-                texts.push((q, t));
-            }
-        }
-    }
+    let texts = stored_texts(client, queryids)?;
     Ok(handover::Batch {
         source,
         seq,
@@ -367,6 +325,27 @@ fn catch_up_batch(
             .collect(),
         catch_up: true,
     })
+}
+
+/// The stored texts of `queryids` (a statement without one is left out).
+fn stored_texts(
+    client: &mut pgrx::spi::SpiClient<'_>,
+    queryids: Vec<i64>,
+) -> Result<Vec<(i64, String)>, SpiError> {
+    if queryids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut texts = Vec::new();
+    for row in client.select(
+        include_str!("../../sql/sampling/handover_texts.sql"),
+        None,
+        &[queryids.into()],
+    )? {
+        if let (Some(q), Some(t)) = (row.get::<i64>(1)?, row.get::<String>(2)?) {
+            texts.push((q, t));
+        }
+    }
+    Ok(texts)
 }
 
 pub use store::record_error;

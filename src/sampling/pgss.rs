@@ -39,22 +39,25 @@ pub fn read_entries<C: FromIterator<(StatementKey, Counters)>>(
 ) -> spi::Result<C> {
     client
         .select(query, None, &[])?
-        .map(|row| {
-            let key = StatementKey {
-                userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
-                dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
-                queryid: row.get::<i64>(3)?.unwrap_or_default(),
-                toplevel: row.get::<bool>(4)?.unwrap_or(true),
-            };
-            let counters = Counters {
-                calls: row.get::<i64>(5)?.unwrap_or_default(),
-                total_ms: row.get::<f64>(6)?.unwrap_or_default(),
-                rows: row.get::<i64>(7)?.unwrap_or_default(),
-                shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
-                shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
-                temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
-            };
-            Ok((key, counters))
-        })
+        .map(|row| entry_of(&row))
         .collect()
+}
+
+/// One row in [`StatementKey`] then [`Counters`] order (userid and dbid as int8).
+pub fn entry_of(row: &spi::SpiHeapTupleData<'_>) -> spi::Result<(StatementKey, Counters)> {
+    let key = StatementKey {
+        userid: row.get::<i64>(1)?.unwrap_or_default() as u32,
+        dbid: row.get::<i64>(2)?.unwrap_or_default() as u32,
+        queryid: row.get::<i64>(3)?.unwrap_or_default(),
+        toplevel: row.get::<bool>(4)?.unwrap_or(true),
+    };
+    let counters = Counters {
+        calls: row.get::<i64>(5)?.unwrap_or_default(),
+        total_ms: row.get::<f64>(6)?.unwrap_or_default(),
+        rows: row.get::<i64>(7)?.unwrap_or_default(),
+        shared_blks_hit: row.get::<i64>(8)?.unwrap_or_default(),
+        shared_blks_read: row.get::<i64>(9)?.unwrap_or_default(),
+        temp_blks_written: row.get::<i64>(10)?.unwrap_or_default(),
+    };
+    Ok((key, counters))
 }

@@ -208,6 +208,28 @@ impl Cluster {
         }
     }
 
+    /// A connection to database `db` as postgres.
+    pub fn connect_to(&self, db: &str) -> Client {
+        Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname={db}",
+                self.port
+            ),
+            NoTls,
+        )
+        .unwrap_or_else(|e| panic!("cannot connect to {db}: {e}"))
+    }
+
+    /// Polls `done` every 50 ms until it holds; fails with `what` and the server log after
+    /// `within`.
+    pub fn wait_until(&self, within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + within;
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}\n{}", self.log());
+            sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A connection as another role (trust authentication).
     pub fn connect_as(&self, user: &str) -> Client {
         Client::connect(

@@ -2,20 +2,9 @@
 //! extension is created, each database with its own recommendations.
 
 use optischema_cluster_tests::*;
-use postgres::{Client, NoTls};
+use postgres::Client;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
-
-fn connect_to(cluster: &Cluster, db: &str) -> Client {
-    Client::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=postgres dbname={db}",
-            cluster.port
-        ),
-        NoTls,
-    )
-    .expect("connects")
-}
 
 /// A table whose lookups on `column` need an index, and the lookups.
 fn plant(c: &mut Client, table: &str, column: &str) {
@@ -73,30 +62,28 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
         home.batch_execute(&format!("CREATE DATABASE {db}"))
             .unwrap();
     }
-    let mut shop = connect_to(&cluster, "shop");
-    let mut crm = connect_to(&cluster, "crm");
-    let mut plain = connect_to(&cluster, "plain");
+    let mut shop = cluster.connect_to("shop");
+    let mut crm = cluster.connect_to("crm");
+    let mut plain = cluster.connect_to("plain");
     // the tables are loaded before any database is served, so that the load is not taken for
     // their workload (an index is weighed against the last hour's inserts): the first visit of
     // each finds no extension, and what was handed over for it is removed
     plant(&mut shop, "orders", "customer");
     plant(&mut crm, "contacts", "account");
     plant(&mut plain, "events", "device");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let visited: i64 = home
-            .query_one(
+    cluster.wait_until(
+        Duration::from_secs(60),
+        "the databases were not visited",
+        || {
+            home.query_one(
                 "SELECT count(*) FROM optischema.databases() WHERE state = 'no extension'",
                 &[],
             )
             .unwrap()
-            .get(0);
-        if visited == 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", cluster.log());
-        sleep(Duration::from_millis(250));
-    }
+            .get::<_, i64>(0)
+                == 3
+        },
+    );
     // a database served later is handed the history kept of it until then (a catch-up batch):
     // the loads are forgotten here, so that they are not weighed as the databases' workload
     home.batch_execute("SELECT optischema.reset()").unwrap();
@@ -327,7 +314,7 @@ fn a_database_dropped_while_its_worker_plans_is_dropped_at_once() {
     let cluster = Cluster::start(&[]);
     let mut home = cluster.connect_with_extension();
     home.batch_execute("CREATE DATABASE busy").unwrap();
-    let mut busy = connect_to(&cluster, "busy");
+    let mut busy = cluster.connect_to("busy");
     // a statement whose planning takes 3 s: the planner runs an immutable function with
     // constant arguments, so the worker that plans it to analyse it sleeps in the planner
     busy.batch_execute(
@@ -341,26 +328,20 @@ fn a_database_dropped_while_its_worker_plans_is_dropped_at_once() {
     busy.query("SELECT a FROM t WHERE a = slow_to_plan()", &[])
         .unwrap();
     drop(busy);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let planning: i64 = home
-            .query_one(
+    cluster.wait_until(
+        Duration::from_secs(60),
+        "the worker never planned the statement",
+        || {
+            home.query_one(
                 "SELECT count(*) FROM pg_stat_activity
                   WHERE backend_type = 'optischema database worker' AND wait_event = 'PgSleep'",
                 &[],
             )
             .unwrap()
-            .get(0);
-        if planning > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker never planned the statement\n{}",
-            cluster.log()
-        );
-        sleep(Duration::from_millis(50));
-    }
+            .get::<_, i64>(0)
+                > 0
+        },
+    );
     let before_drop = cluster.log().len();
     let started = Instant::now();
     home.batch_execute("DROP DATABASE busy").unwrap();

@@ -894,17 +894,11 @@ fn the_fleet_view_lists_the_served_databases_of_a_server_from_one_dsn() {
     for db in ["crm", "plain"] {
         c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
     }
-    let dsn = |db: &str| {
-        format!(
-            "host=127.0.0.1 port={} user=postgres dbname={db}",
-            cluster.port
-        )
-    };
-    let mut crm = postgres::Client::connect(&dsn("crm"), postgres::NoTls).unwrap();
+    let mut crm = cluster.connect_to("crm");
     crm.batch_execute("CREATE EXTENSION optischema CASCADE")
         .unwrap();
     // a database without the extension, with statements the sampler hands over: not served
-    let mut plain = postgres::Client::connect(&dsn("plain"), postgres::NoTls).unwrap();
+    let mut plain = cluster.connect_to("plain");
     plain.batch_execute("SELECT 1").unwrap();
     wait_samples(&mut c, 2);
     // one DSN, the home database's
