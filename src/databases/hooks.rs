@@ -61,10 +61,11 @@ enum Dropped {
 
 /// Stops the worker of `dbid` and keeps others from starting there until the transaction ends.
 fn leave(dbid: u32, dropped: Dropped) {
+    // None: a database OptiSchema never heard of, kept from being served only while it drops
     let before = registry::entries()
         .into_iter()
         .find(|e| e.dbid == dbid)
-        .map_or(State::Unknown, |e| e.state);
+        .map(|e| e.state);
     if !registry::set_state(dbid, State::Dropping) {
         return; // never served: the table is full and it has no worker of ours
     }
@@ -78,7 +79,12 @@ fn leave(dbid: u32, dropped: Dropped) {
         registry::wake_launcher();
     });
     register_xact_callback(PgXactCallbackEvent::Abort, move || {
-        registry::set_state(dbid, before);
+        match before {
+            Some(state) => {
+                registry::set_state(dbid, state);
+            }
+            None => registry::forget(dbid),
+        }
         registry::wake_launcher();
     });
     if registry::stop_worker(dbid).is_none() {

@@ -355,4 +355,23 @@ fn a_database_dropped_while_its_worker_plans_is_dropped_at_once() {
             .any(|l| l.contains("ERROR") || l.contains("FATAL")),
         "{log}"
     );
+    // a drop that fails (a session is still connected) leaves a database OptiSchema never
+    // heard of unknown to it
+    home.batch_execute("CREATE DATABASE held").unwrap();
+    let held = cluster.connect_to("held");
+    let refused = home.batch_execute("DROP DATABASE held").unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(&postgres::error::SqlState::OBJECT_IN_USE),
+        "{refused}"
+    );
+    let listed: i64 = home
+        .query_one(
+            "SELECT count(*) FROM optischema.databases() WHERE database = 'held'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(listed, 0);
+    drop(held);
 }
