@@ -58,6 +58,9 @@ fn wait_for_index(c: &mut Client, table: &str, within: Duration) -> Vec<String> 
 fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once() {
     let cluster = Cluster::start(&[]);
     let mut home = cluster.connect_with_extension();
+    // statements that ran before the sampler's baseline are not counted: the loads come after
+    // it, so that each database has statements the sampler hands over
+    wait_samples(&mut home, 2);
     for db in ["shop", "crm", "plain"] {
         home.batch_execute(&format!("CREATE DATABASE {db}"))
             .unwrap();
@@ -313,6 +316,8 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
 fn a_database_dropped_while_its_worker_plans_is_dropped_at_once() {
     let cluster = Cluster::start(&[]);
     let mut home = cluster.connect_with_extension();
+    // after the sampler's baseline, so that the slow statement is counted
+    wait_samples(&mut home, 2);
     home.batch_execute("CREATE DATABASE busy").unwrap();
     let mut busy = cluster.connect_to("busy");
     // a statement whose planning takes 3 s: the planner runs an immutable function with
