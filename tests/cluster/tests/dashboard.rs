@@ -5,7 +5,8 @@
 
 use optischema_cluster_tests::browser::Browser;
 use optischema_cluster_tests::*;
-use std::time::{Duration, Instant};
+use postgres::fallible_iterator::FallibleIterator;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const TOKEN: &str = "dashboard-test-token-0123456789";
 
@@ -69,24 +70,62 @@ fn the_dashboard_follows_the_workload_live() {
     browser.screenshot("dashboard-overview");
 
     // a change announced by a worker reaches the screen within 2 s (here a dismissal, which
-    // the apply worker announces for the caller; a client's own NOTIFY is not forwarded)
+    // the apply worker announces for the caller; a client's own NOTIFY is not forwarded). The
+    // times are taken where they happen: the page stamps the feed line when it adds it (the
+    // WebDriver round trips that look for it are the test's, and take seconds on a busy
+    // machine), and a plain LISTEN session stamps the NOTIFY, which tells the server's share
+    // from the proxy's and the page's when the limit is missed
     let planted = planted(
         &mut c,
         "index",
         "CREATE INDEX CONCURRENTLY ON public.dash_feed (x)",
     );
-    let sent = Instant::now();
+    let mut listener = cluster.connect();
+    listener.batch_execute("LISTEN optischema").unwrap();
+    browser.eval(&format!(
+        "window.shownAt = null;
+         new MutationObserver((changes, observer) => {{
+           if ([...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('recommendation {planted}'))) {{
+             window.shownAt = Date.now();
+             observer.disconnect();
+           }}
+         }}).observe(document.getElementById('feed'), {{ childList: true }});
+         return true"
+    ));
+    let sent = epoch_ms();
     c.query_one("SELECT (optischema.dismiss($1)).id", &[&planted])
         .unwrap();
-    browser.wait_for(
-        "the NOTIFY in the feed",
-        &format!("return [...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('recommendation {planted}'))"),
-        Duration::from_secs(5),
+    let announced = loop {
+        let n = listener
+            .notifications()
+            .timeout_iter(Duration::from_secs(10))
+            .next()
+            .unwrap()
+            .expect("the dismissal was announced within 10 s");
+        if n.payload().contains(&format!("\"id\":{planted},")) {
+            break epoch_ms();
+        }
+    };
+    let shown = browser
+        .wait_for(
+            "the NOTIFY in the feed",
+            "return window.shownAt",
+            Duration::from_secs(10),
+        )
+        .as_f64()
+        .unwrap();
+    let took = shown - sent;
+    eprintln!(
+        "dashboard: the dismissal reached the listeners in {} ms, the page {} ms later",
+        announced - sent,
+        shown - announced
     );
-    let took = sent.elapsed();
     assert!(
-        took < Duration::from_secs(2),
-        "a NOTIFY took {took:?} to reach the screen"
+        took < 2000.0,
+        "a NOTIFY took {took} ms to reach the screen: {} ms to the server's listeners, then {} ms \
+         through the proxy to the page",
+        announced - sent,
+        shown - announced
     );
 
     // a statement starts running: it appears without a reload
@@ -164,4 +203,13 @@ fn the_dashboard_follows_the_workload_live() {
         Duration::from_secs(10),
     );
     browser.screenshot("dashboard-trial");
+}
+
+/// Now, in milliseconds since the epoch: the clock the page's `Date.now()` reads.
+fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
 }
