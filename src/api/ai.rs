@@ -18,15 +18,6 @@ use serde_json::json;
 fn ask(queryid: Option<i64>) -> pgrx::JsonB {
     acting::require_member(acting::caller(), ADMIN);
     let queryid = valid(args::queryid(queryid));
-    if !crate::databases::is_home() {
-        errors::unsupported(
-            format!(
-                "the model is asked in database \"{}\" only",
-                crate::settings::database()
-            ),
-            "Ask there, or set optischema.database to this database (restart needed).",
-        )
-    }
     // the caller must be allowed to read the statement's text (see statement_here)
     if statement_here(queryid).is_none() {
         reject(ArgError {
@@ -73,6 +64,6 @@ fn queue_question(queryid: i64, caller: &str) -> pgrx::JsonB {
         &[queryid.into(), caller.into()],
     )
     .unwrap_or_else(|e| errors::internal("queueing the request", e));
-    crate::bgworker::wake_at_commit(worker::WORKER_TYPE);
+    crate::databases::wake_ai_at_commit();
     pgrx::JsonB(json!({ "status": "queued", "queryid": queryid, "request_id": request_id }))
 }

@@ -58,9 +58,10 @@ impl Launcher {
         let now = Instant::now();
         let turn_every =
             Duration::from_secs(settings::sample_interval_s() as u64 * TURN_EVERY_SAMPLES);
+        let now_s = crate::clock::epoch_s();
         let requested: Vec<u32> = entries
             .iter()
-            .filter(|e| e.requested && existing.contains(&e.dbid))
+            .filter(|e| e.asked(now_s) && existing.contains(&e.dbid))
             .map(|e| e.dbid)
             .collect();
         let mut wanting: Vec<Want> = shares

@@ -28,8 +28,18 @@ pub fn is_home() -> bool {
 /// Has what the caller queued run soon after its transaction commits: the apply worker here
 /// wakes up; in another database, the launcher starts that database's worker.
 pub fn wake_apply_at_commit() {
+    wake_at_commit(crate::apply::worker::WORKER_TYPE)
+}
+
+/// The same for a question to the model: the AI worker here, this database's worker elsewhere.
+pub fn wake_ai_at_commit() {
+    wake_at_commit(crate::llm::worker::WORKER_TYPE)
+}
+
+/// Wakes the home database's worker of type `home_worker`, or asks for this database's turn.
+fn wake_at_commit(home_worker: &str) {
     if is_home() {
-        crate::bgworker::wake_at_commit(crate::apply::worker::WORKER_TYPE);
+        crate::bgworker::wake_at_commit(home_worker);
     } else {
         let dbid = unsafe { pgrx::pg_sys::MyDatabaseId }.to_u32();
         pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {

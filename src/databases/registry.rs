@@ -6,6 +6,7 @@
 //! themselves (started, stopped), the launcher (what it started). All under one LWLock, held
 //! for a few loads and stores only; the launcher is woken through its latch.
 
+use crate::shmem::Shared;
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
@@ -55,6 +56,9 @@ struct Slot {
     /// The database has taken nothing yet: the sampler hands it the history the home database
     /// keeps of it (a catch-up batch) instead of this sample's share.
     catch_up: bool,
+    /// When work queued there comes due (a question to the model to ask again), in seconds
+    /// since the epoch; 0 when none waits.
+    due: u64,
 }
 
 impl State {
@@ -78,6 +82,14 @@ pub struct Entry {
     pub stop: bool,
     pub requested: bool,
     pub catch_up: bool,
+    pub due: u64,
+}
+
+impl Entry {
+    /// Whether its worker was asked for: by a user now, or by work that is due at `now_s`.
+    pub fn asked(&self, now_s: u64) -> bool {
+        self.requested || (self.due != 0 && self.due <= now_s)
+    }
 }
 
 /// The table proper, plain data so that its rules are tested without a server.
@@ -120,6 +132,7 @@ impl Table {
                 stop: s.stop,
                 requested: s.requested,
                 catch_up: s.catch_up,
+                due: s.due,
             })
             .collect()
     }
@@ -157,6 +170,7 @@ impl Table {
                 slot.stop = false;
                 // what was asked until now is this worker's to do
                 slot.requested = false;
+                slot.due = 0;
                 true
             }
             None => false,
@@ -175,6 +189,13 @@ impl Table {
     fn request(&mut self, dbid: u32) {
         if let Some(slot) = self.slot_mut(dbid) {
             slot.requested = true;
+        }
+    }
+
+    /// Work queued in `dbid` comes due at `at` (seconds since the epoch): the earliest counts.
+    fn request_at(&mut self, dbid: u32, at: u64) {
+        if let Some(slot) = self.slot_mut(dbid) {
+            slot.due = if slot.due == 0 { at } else { slot.due.min(at) };
         }
     }
 
@@ -201,77 +222,24 @@ impl Table {
     }
 }
 
-#[repr(C)]
-struct Shared {
-    lock: *mut pg_sys::LWLock,
-    table: Table,
-}
+static TABLE: Shared<Table> = unsafe {
+    // every field of the table is a number or a bool
+    Shared::new(SHMEM_NAME, |table| table.launcher = -1)
+};
 
-static mut SHARED: *mut Shared = std::ptr::null_mut();
-static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
-
-/// Installs the shared memory hooks. Called from `_PG_init` while preloading.
+/// Asks for the table's shared memory. Called from `_PG_init` while preloading.
 pub fn install() {
-    unsafe {
-        PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(shmem_request);
-        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(shmem_startup);
-    }
+    TABLE.install();
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn shmem_request() {
-    unsafe {
-        if let Some(prev) = PREV_SHMEM_REQUEST {
-            prev();
-        }
-        pg_sys::RequestAddinShmemSpace(std::mem::size_of::<Shared>());
-        pg_sys::RequestNamedLWLockTranche(SHMEM_NAME.as_ptr(), 1);
-    }
-}
-
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn shmem_startup() {
-    unsafe {
-        if let Some(prev) = PREV_SHMEM_STARTUP {
-            prev();
-        }
-        // AddinShmemInitLock is entry 21 of the main LWLock array (storage/lwlocknames.h)
-        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
-        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        let mut found = false;
-        let shared = pg_sys::ShmemInitStruct(
-            SHMEM_NAME.as_ptr(),
-            std::mem::size_of::<Shared>(),
-            &mut found,
-        )
-        .cast::<Shared>();
-        if !found {
-            std::ptr::write_bytes(shared, 0, 1);
-            (*shared).lock = &raw mut (*pg_sys::GetNamedLWLockTranche(SHMEM_NAME.as_ptr())).lock;
-            (*shared).table.launcher = -1;
-        }
-        SHARED = shared;
-        pg_sys::LWLockRelease(init_lock);
-    }
-}
-
-/// Runs `f` on the table under its lock; None when the library was not preloaded.
+/// Runs `f` on the table under its lock (plain loads and stores only); None when the library
+/// was not preloaded.
 fn locked<T>(mode: pg_sys::LWLockMode::Type, f: impl FnOnce(&mut Table) -> T) -> Option<T> {
-    unsafe {
-        let shared = SHARED.as_mut()?;
-        pg_sys::LWLockAcquire(shared.lock, mode);
-        // nothing in `f` can raise an ERROR: plain loads and stores
-        let out = f(&mut shared.table);
-        pg_sys::LWLockRelease(shared.lock);
-        Some(out)
-    }
+    TABLE.locked(mode, f)
 }
 
 fn exclusive<T>(f: impl FnOnce(&mut Table) -> T) -> Option<T> {
-    locked(pg_sys::LWLockMode::LW_EXCLUSIVE, f)
+    TABLE.exclusive(f)
 }
 
 /// Every database known, for the launcher and `status()`.
@@ -328,6 +296,11 @@ pub fn caught_up(dbid: u32) {
 pub fn request(dbid: u32) {
     exclusive(|t| t.request(dbid));
     wake_launcher();
+}
+
+/// Asks for a turn of `dbid` at `at` (seconds since the epoch), when work queued there is due.
+pub fn request_at(dbid: u32, at: u64) {
+    exclusive(|t| t.request_at(dbid, at));
 }
 
 /// Asks the worker of `dbid` to leave at once: the flag for between transactions, a cancel
@@ -407,6 +380,21 @@ mod tests {
         assert!(t.entries()[0].requested);
         assert!(t.attach(5, 103));
         assert!(!t.entries()[0].requested);
+    }
+
+    #[test]
+    fn work_due_later_asks_for_a_turn_when_it_is_due() {
+        let mut t = table();
+        t.request_at(5, 1_000);
+        t.request_at(5, 1_060);
+        let e = t.entries()[0];
+        // the earliest counts; not asked for before it
+        assert_eq!(e.due, 1_000);
+        assert!(!e.asked(999));
+        assert!(e.asked(1_000));
+        // the worker that starts takes it on
+        assert!(t.attach(5, 100));
+        assert!(!t.entries()[0].asked(u64::MAX));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The worker of one database: started by the launcher for a turn, it takes in what the sampler
-//! handed over, analyses the database's hot statements, and leaves. It is never restarted by
+//! The worker of one database: started by the launcher for a turn, it runs what users queued
+//! there, takes in what the sampler handed over, analyses the database's hot statements, asks
+//! the model the questions waiting, and leaves. It is never restarted by
 //! the postmaster (a database may be gone): the launcher starts it again for its next turn.
 //!
 //! It leaves between two transactions when asked (`DROP DATABASE`, `DROP EXTENSION`, SIGTERM);
@@ -8,6 +9,7 @@
 use super::handover::Spool;
 use super::registry::{self, State};
 use crate::bgworker::{flattened, in_transaction, prepare_session, reload_when_asked, LogOnce};
+use crate::settings;
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
@@ -73,6 +75,10 @@ pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
     // what users asked for here first: announcements, trials, fixes to apply or revert
     crate::apply::worker::clean_up_interrupted();
     crate::apply::worker::run_queue(&mut LogOnce::new("applying fixes"));
+    // a question to the model left running was cut short with the worker that asked it
+    if let Err(message) = flattened(in_transaction(crate::llm::worker::fail_interrupted)) {
+        log_once.failed("failing interrupted AI requests", &message);
+    }
     if leaving(dbid) {
         return;
     }
@@ -95,9 +101,23 @@ pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
     // a turn analyses every hot statement: the last analysis times live with the process
     let mut analyzed = HashMap::new();
     if let Err(message) = flattened(in_transaction(|| {
-        crate::sampling::worker::analyze_due(&mut analyzed, false)
+        crate::sampling::worker::analyze_due(&mut analyzed)
     })) {
         log_once.failed("analysis", &message);
+    }
+    if leaving(dbid) {
+        return;
+    }
+    // questions to the model, asked by users here or queued by the analysis: last, since a
+    // call may take up to optischema.llm_timeout
+    if settings::ENABLED.get() {
+        crate::llm::worker::run_queue(&mut LogOnce::new("AI requests"));
+    }
+    // one asked again later (rate limited, failed) brings this database's turn back then
+    match flattened(in_transaction(crate::llm::worker::next_due)) {
+        Ok(Some(due)) => registry::request_at(dbid, due.max(0) as u64),
+        Ok(None) => {}
+        Err(message) => log_once.failed("reading AI requests", &message),
     }
 }
 

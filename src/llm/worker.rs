@@ -5,6 +5,7 @@
 //! stores the answer (or the failure) and announces it in another short transaction.
 
 use super::answer::{self, Answer, Outcome};
+use super::budget::Reservation;
 use super::{client, context, prompt};
 use super::{suggestions, verify};
 use crate::acting::Actor;
@@ -45,6 +46,8 @@ struct Call {
     key: String,
     timeout: Duration,
     body: serde_json::Value,
+    /// What the call may spend of the server's daily budget.
+    reservation: Reservation,
 }
 
 /// Ends a request without a call.
@@ -55,8 +58,9 @@ fn close(request_id: i64, status: &str, error: Option<&str>) -> spi::Result<()> 
     )
 }
 
+/// Tokens spent today by the whole server's calls.
 pub fn tokens_today() -> spi::Result<i64> {
-    Ok(Spi::get_one::<i64>(include_str!("../../sql/llm/tokens_today.sql"))?.unwrap_or(0))
+    super::budget::used_today()
 }
 
 /// The cached answer for this statement, plan, model and prompt version, if any.
@@ -139,12 +143,23 @@ fn next_call() -> spi::Result<Option<Call>> {
         close(request_id, "skipped", Some(&reason))?;
         return Ok(None);
     }
+    let body = prompt::request_body(&model, settings::LLM_MAX_TOKENS.get(), &context.prompt);
+    // the prompt's tokens, at about four bytes a token, and the longest answer allowed
+    let may_spend = body.to_string().len() as i64 / 4 + settings::LLM_MAX_TOKENS.get() as i64;
+    let reservation = match super::budget::reserve(may_spend)? {
+        Ok(reservation) => reservation,
+        Err(reason) => {
+            close(request_id, "skipped", Some(&reason))?;
+            return Ok(None);
+        }
+    };
     Ok(Some(Call {
         request_id,
         queryid,
         attempts,
         plan_fingerprint: context.plan_fingerprint,
-        body: prompt::request_body(&model, settings::LLM_MAX_TOKENS.get(), &context.prompt),
+        body,
+        reservation,
         model,
         base_url: settings::llm_base_url(),
         key: settings::llm_api_key().unwrap_or_default(),
@@ -152,15 +167,26 @@ fn next_call() -> spi::Result<Option<Call>> {
     }))
 }
 
-/// A request left running belongs to a worker that stopped in its middle (there is one AI
-/// worker): it fails with the reason, so that `ask()` can queue the statement again.
-fn fail_interrupted() -> spi::Result<()> {
+/// A request left running belongs to a worker that stopped in its middle (one worker serves a
+/// database's queue at a time): it fails with the reason, so that `ask()` can queue the
+/// statement again.
+pub(crate) fn fail_interrupted() -> spi::Result<()> {
     if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
         != Some(true)
     {
         return Ok(());
     }
     Spi::run(include_str!("../../sql/llm/fail_interrupted.sql"))
+}
+
+/// When the earliest request waiting to be tried again comes due, in seconds since the epoch.
+pub(crate) fn next_due() -> spi::Result<Option<i64>> {
+    if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
+        != Some(true)
+    {
+        return Ok(None);
+    }
+    Spi::get_one::<i64>(include_str!("../../sql/llm/next_due.sql"))
 }
 
 /// Records the call and what came of it; announces a new answer.
@@ -408,33 +434,38 @@ pub extern "C-unwind" fn optischema_ai_worker_main(_arg: pg_sys::Datum) {
             }))
             .is_ok();
         }
-        // drain the queue, one request at a time, checking for SIGTERM between them
-        loop {
-            let call = match flattened(in_transaction(next_call)) {
-                Ok(Some(call)) => call,
-                Ok(None) => break,
-                Err(message) => {
-                    log_once.failed("AI request", &message);
-                    break;
-                }
-            };
-            let started = Instant::now();
-            let outcome =
-                client::chat_completion(&call.base_url, &call.key, &call.body, call.timeout);
-            let took = started.elapsed();
-            match flattened(in_transaction(|| finish(&call, &outcome, took))) {
-                Ok(()) => {
-                    log_once.clear();
-                    if let Outcome::Answered { answer, .. } = &outcome {
-                        after_answer(&call, answer, &mut log_once);
-                    }
-                }
-                Err(message) => log_once.failed("storing an AI answer", &message),
-            }
-            if crate::bgworker::stop_requested() {
-                break;
-            }
-        }
+        run_queue(&mut log_once);
     }
     log!("{WORKER_TYPE} stopping");
+}
+
+/// Takes the queued requests one at a time until none is left or the worker is asked to stop:
+/// the AI worker's loop in its database, and a database worker's turn in the others.
+pub(crate) fn run_queue(log_once: &mut LogOnce) {
+    loop {
+        let mut call = match flattened(in_transaction(next_call)) {
+            Ok(Some(call)) => call,
+            Ok(None) => break,
+            Err(message) => {
+                log_once.failed("AI request", &message);
+                break;
+            }
+        };
+        let started = Instant::now();
+        let outcome = client::chat_completion(&call.base_url, &call.key, &call.body, call.timeout);
+        let took = started.elapsed();
+        call.reservation.settle(outcome.usage().total());
+        match flattened(in_transaction(|| finish(&call, &outcome, took))) {
+            Ok(()) => {
+                log_once.clear();
+                if let Outcome::Answered { answer, .. } = &outcome {
+                    after_answer(&call, answer, log_once);
+                }
+            }
+            Err(message) => log_once.failed("storing an AI answer", &message),
+        }
+        if crate::bgworker::stop_requested() {
+            break;
+        }
+    }
 }

@@ -13,7 +13,9 @@
 use super::capture_gate::{Capture, Gate};
 use super::lexer;
 use super::repair::Token;
+use crate::clock::epoch_s;
 use crate::settings;
+use crate::shmem::Shared;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -37,7 +39,6 @@ struct Slot {
 
 #[repr(C)]
 struct Ring {
-    lock: *mut pg_sys::LWLock,
     /// Sets written so far; the next goes to slot `written % SLOTS`.
     written: u64,
     /// Sets the worker has drained.
@@ -47,19 +48,17 @@ struct Ring {
     gate: Gate,
 }
 
-static mut RING: *mut Ring = std::ptr::null_mut();
-static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
+static RING: Shared<Ring> = unsafe {
+    // counters, slots of numbers and bytes, and the gate's atomics
+    Shared::new(SHMEM_NAME, |ring| ring.gate.refill(epoch_s()))
+};
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREV_POST_PARSE: pg_sys::post_parse_analyze_hook_type = None;
 
 /// Installs the shared memory and executor hooks. Called from `_PG_init` while preloading.
 pub fn install() {
+    RING.install();
     unsafe {
-        PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(shmem_request);
-        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(shmem_startup);
         PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
         pg_sys::ExecutorStart_hook = Some(executor_start);
         PREV_POST_PARSE = pg_sys::post_parse_analyze_hook;
@@ -67,74 +66,29 @@ pub fn install() {
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn shmem_request() {
-    unsafe {
-        if let Some(prev) = PREV_SHMEM_REQUEST {
-            prev();
-        }
-        pg_sys::RequestAddinShmemSpace(std::mem::size_of::<Ring>());
-        pg_sys::RequestNamedLWLockTranche(SHMEM_NAME.as_ptr(), 1);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn shmem_startup() {
-    unsafe {
-        if let Some(prev) = PREV_SHMEM_STARTUP {
-            prev();
-        }
-        // AddinShmemInitLock is entry 21 of the main LWLock array (storage/lwlocknames.h)
-        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
-        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        let mut found = false;
-        let ring =
-            pg_sys::ShmemInitStruct(SHMEM_NAME.as_ptr(), std::mem::size_of::<Ring>(), &mut found)
-                .cast::<Ring>();
-        if !found {
-            std::ptr::write_bytes(ring, 0, 1);
-            (*ring).lock = &raw mut (*pg_sys::GetNamedLWLockTranche(SHMEM_NAME.as_ptr())).lock;
-            (*ring).gate.refill(epoch_s());
-        }
-        RING = ring;
-        pg_sys::LWLockRelease(init_lock);
-    }
-}
-
-fn ring() -> Option<&'static mut Ring> {
-    unsafe { RING.as_mut() }
-}
-
 /// The capture gate, shared by every backend without a lock.
 fn gate() -> Option<&'static Gate> {
-    unsafe { RING.as_ref().map(|ring| &ring.gate) }
-}
-
-fn epoch_s() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    RING.unlocked().map(|ring| &ring.gate)
 }
 
 /// Records one value set, paid from the budget it was admitted under. The budgets keep the
 /// worker from falling behind; if it still does, the oldest set is overwritten.
 fn push(queryid: i64, encoded: &str, capture: Capture) {
-    let Some(ring) = ring() else { return };
-    if encoded.len() > TEXT_BYTES || !ring.gate.pay(capture) {
+    let Some(gate) = gate() else { return };
+    if encoded.len() > TEXT_BYTES || !gate.pay(capture) {
         return;
     }
-    unsafe {
-        pg_sys::LWLockAcquire(ring.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+    let dbid = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    RING.exclusive(|ring| {
         let seq = ring.written + 1;
         let slot = &mut ring.slots[(ring.written % SLOTS as u64) as usize];
         slot.queryid = queryid;
-        slot.dbid = pg_sys::MyDatabaseId.to_u32();
+        slot.dbid = dbid;
         slot.seq = seq;
         slot.len = encoded.len() as u32;
         slot.text[..encoded.len()].copy_from_slice(encoded.as_bytes());
         ring.written = seq;
-        pg_sys::LWLockRelease(ring.lock);
-    }
+    });
 }
 
 /// Takes every set recorded since the last drain (at most the ring's size), and gives the
@@ -148,12 +102,8 @@ pub fn drain() -> Vec<(i64, String)> {
 
 /// [`drain`], with the database each set was captured in.
 pub fn drain_with_databases() -> Vec<(i64, u32, String)> {
-    let Some(ring) = ring() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    unsafe {
-        pg_sys::LWLockAcquire(ring.lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+    RING.exclusive(|ring| {
+        let mut out = Vec::new();
         let from = ring.drained.max(ring.written.saturating_sub(SLOTS as u64));
         for seq in from + 1..=ring.written {
             let slot = &ring.slots[((seq - 1) % SLOTS as u64) as usize];
@@ -167,9 +117,9 @@ pub fn drain_with_databases() -> Vec<(i64, u32, String)> {
         }
         ring.drained = ring.written;
         ring.gate.refill(epoch_s());
-        pg_sys::LWLockRelease(ring.lock);
-    }
-    out
+        out
+    })
+    .unwrap_or_default()
 }
 
 /// Statements that ran while none of their value sets is stored: their next first executions

@@ -95,7 +95,7 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                 log_once.clear();
                 record(&mut unrecorded);
                 // in a transaction of its own: a failed analysis never costs a sample
-                let analyzed = in_transaction(|| analyze_due(&mut last_analyzed, true));
+                let analyzed = in_transaction(|| analyze_due(&mut last_analyzed));
                 // the apply worker is busy building: its progress is told from here; and what
                 // applied fixes really saved is measured once their window is over
                 let tasks: [fn() -> Result<(), pgrx::spi::SpiError>; 2] = [
@@ -145,7 +145,6 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
 /// that saw it, with the rest of the workload its indexes are chosen for.
 pub(crate) fn analyze_due(
     last_analyzed: &mut HashMap<i64, Instant>,
-    ask_model: bool,
 ) -> Result<i64, pgrx::spi::SpiError> {
     // statements are planned as their users run them, not with the worker's own search_path
     crate::acting::use_planning_path();
@@ -165,8 +164,7 @@ pub(crate) fn analyze_due(
         last_analyzed.insert(q, now);
     }
     // the hottest statements with something to fix get an explanation, while the budget lasts
-    // (the AI worker serves the sampler's database only, so far)
-    if ask_model && crate::llm::worker::unavailable()?.is_none() {
+    if crate::llm::worker::unavailable()?.is_none() {
         Spi::run_with_args(
             include_str!("../../sql/sampling/enqueue_hot.sql"),
             &[

@@ -1,6 +1,7 @@
 //! Every database of the server is served: one sampler, a worker per database where the
 //! extension is created, each database with its own recommendations.
 
+use optischema_cluster_tests::mock_llm::{explanation_answer, MockLlm};
 use optischema_cluster_tests::*;
 use postgres::Client;
 use std::thread::sleep;
@@ -265,9 +266,6 @@ fn each_database_gets_its_own_recommendations_and_a_dropped_one_leaves_at_once()
         .unwrap()
         .get(0);
     assert_eq!(built, 1);
-    // the model is asked in the sampler's database only, so far
-    let asked = crm.query_one("SELECT optischema.ask(1)", &[]).unwrap_err();
-    assert_eq!(asked.code().unwrap().code(), "0A000", "{asked}");
 
     let oid_of = |c: &mut Client, db: &str| -> u32 {
         c.query_one("SELECT oid FROM pg_database WHERE datname = $1", &[&db])
@@ -379,4 +377,125 @@ fn a_database_dropped_while_its_worker_plans_is_dropped_at_once() {
         .get(0);
     assert_eq!(listed, 0);
     drop(held);
+}
+
+/// `optischema.ask()` with `c`'s database, as JSON.
+fn ask(c: &mut Client, queryid: i64) -> serde_json::Value {
+    c.query_one("SELECT optischema.ask($1)::text::json", &[&queryid])
+        .unwrap()
+        .get(0)
+}
+
+fn tokens(c: &mut Client) -> (i64, i64) {
+    let r = c
+        .query_one(
+            "SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()",
+            &[],
+        )
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+#[test]
+fn the_model_is_asked_in_every_database_from_one_daily_budget() {
+    let mock = MockLlm::start(vec![explanation_answer(
+        "orders is read whole to find one customer's rows.",
+    )]);
+    let cluster = Cluster::start(&[
+        &format!("optischema.llm_base_url = '{}'", mock.base_url()),
+        "optischema.llm_api_key = 'test-key-databases-41d2'",
+        // one answer (900 + 150 tokens, as the mock reports) spends the day's budget
+        "optischema.llm_daily_token_budget = 1000",
+    ]);
+    let mut home = cluster.connect_with_extension();
+    wait_samples(&mut home, 2);
+    for db in ["shop", "crm"] {
+        home.batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+    }
+    let mut shop = cluster.connect_to("shop");
+    let mut crm = cluster.connect_to("crm");
+    // loaded, then forgotten, before either database is served: the loads are not workload
+    plant(&mut shop, "orders", "customer");
+    plant(&mut crm, "contacts", "account");
+    home.batch_execute("SELECT optischema.reset()").unwrap();
+    wait_samples(&mut home, 2);
+    for c in [&mut shop, &mut crm] {
+        c.batch_execute("CREATE EXTENSION optischema CASCADE")
+            .unwrap();
+    }
+    look_up(&mut shop, "orders", "customer");
+    let found = wait_for_index(&mut shop, "orders", Duration::from_secs(60));
+    assert!(
+        !found.is_empty(),
+        "shop got no recommendation\n{}",
+        cluster.log()
+    );
+
+    // asked in shop, answered by shop's worker (its own analysis may have asked first)
+    let queryid = queryid_of(&mut shop, "SELECT id FROM orders WHERE customer = $1");
+    let asked = ask(&mut shop, queryid);
+    assert!(
+        asked["status"] == "queued" || asked["status"] == "cached",
+        "{asked}"
+    );
+    assert_eq!(
+        wait_request_done(&mut shop, queryid, Duration::from_secs(60)),
+        "done",
+        "{}",
+        cluster.log()
+    );
+    let shown: Option<String> = shop
+        .query_one(
+            "SELECT ai_explanation FROM optischema.recommendations WHERE queryid = $1 LIMIT 1",
+            &[&queryid],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        shown.as_deref(),
+        Some("orders is read whole to find one customer's rows.")
+    );
+    let calls = || {
+        mock.recorded()
+            .iter()
+            .filter(|r| r.path == "/v1/chat/completions")
+            .count()
+    };
+    assert_eq!(calls(), 1);
+
+    // the budget is the server's: every database shows what shop spent, none is left
+    for c in [&mut home, &mut shop, &mut crm] {
+        assert_eq!(tokens(c), (1050, 0));
+    }
+    let kept = std::fs::read_to_string(cluster.data().join("optischema_tokens")).unwrap();
+    assert!(kept.ends_with(" 1050\n"), "{kept:?}");
+
+    // so crm's statement is not asked about, by a user or by crm's own analysis
+    look_up(&mut crm, "contacts", "account");
+    let found = wait_for_index(&mut crm, "contacts", Duration::from_secs(60));
+    assert!(
+        !found.is_empty(),
+        "crm got no recommendation\n{}",
+        cluster.log()
+    );
+    let in_crm = queryid_of(&mut crm, "SELECT id FROM contacts WHERE account = $1");
+    let refused = ask(&mut crm, in_crm);
+    assert_eq!(refused["status"], "unavailable", "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .unwrap()
+            .contains("budget is spent (1050 of 1000 tokens today"),
+        "{refused}"
+    );
+    wait_samples(&mut home, 3);
+    assert_eq!(calls(), 1);
+
+    // a restart keeps the day's figure: crm, which made no call, still sees it spent
+    drop((home, shop, crm));
+    cluster.pg_ctl(&["-m", "fast", "-w", "-t", "30", "stop"]);
+    cluster.pg_ctl_start();
+    let mut crm = cluster.connect_to("crm");
+    assert_eq!(tokens(&mut crm), (1050, 0));
 }
