@@ -317,6 +317,34 @@ pub fn queryid_of(c: &mut Client, text: &str) -> i64 {
     .get(0)
 }
 
+/// `optischema.ask()` in `c`'s database, as JSON.
+pub fn ask(c: &mut Client, queryid: i64) -> serde_json::Value {
+    c.query_one("SELECT optischema.ask($1)::text::json", &[&queryid])
+        .unwrap()
+        .get(0)
+}
+
+/// The model's explanation shown with the statement's recommendations, if any.
+pub fn ai_explanation(c: &mut Client, queryid: i64) -> Option<String> {
+    c.query_one(
+        "SELECT ai_explanation FROM optischema.recommendations WHERE queryid = $1 LIMIT 1",
+        &[&queryid],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// `status()`'s tokens used today and what is left of the daily budget.
+pub fn ai_tokens(c: &mut Client) -> (i64, i64) {
+    let r = c
+        .query_one(
+            "SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()",
+            &[],
+        )
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
 /// Waits until the newest AI request for `queryid` is neither queued nor running; its status.
 pub fn wait_request_done(c: &mut Client, queryid: i64, within: Duration) -> String {
     let deadline = Instant::now() + within;

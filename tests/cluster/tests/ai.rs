@@ -42,12 +42,6 @@ fn slow_statement(c: &mut Client) -> i64 {
     queryid_of(c, "SELECT id FROM big WHERE k = $1")
 }
 
-fn ask(c: &mut Client, queryid: i64) -> Value {
-    c.query_one("SELECT optischema.ask($1)::text::json", &[&queryid])
-        .unwrap()
-        .get(0)
-}
-
 #[test]
 fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     let mock = MockLlm::start(vec![explanation_answer(
@@ -122,15 +116,8 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     assert_eq!(calls_now, 1);
 
     // the explanation shows with the statement's recommendations, and was announced
-    let shown: Option<String> = c
-        .query_one(
-            "SELECT ai_explanation FROM optischema.recommendations WHERE queryid = $1 LIMIT 1",
-            &[&queryid],
-        )
-        .unwrap()
-        .get(0);
     assert_eq!(
-        shown.as_deref(),
+        ai_explanation(&mut c, queryid).as_deref(),
         Some("The statement reads all of big to find the rows of one k.")
     );
     let mut announced = None;
@@ -148,15 +135,7 @@ fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     assert!(announced["recommendation_id"].is_i64(), "{announced}");
 
     // tokens are counted
-    let (used, left): (i64, i64) = {
-        let r = c
-            .query_one(
-                "SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()",
-                &[],
-            )
-            .unwrap();
-        (r.get(0), r.get(1))
-    };
+    let (used, left) = ai_tokens(&mut c);
     assert!(used >= 1050, "{used}");
     assert_eq!(left, 200_000 - used);
 }
@@ -180,11 +159,7 @@ fn no_call_is_made_over_budget() {
         again["reason"].as_str().unwrap().contains("budget"),
         "{again}"
     );
-    let left: i64 = c
-        .query_one("SELECT ai_token_budget_left FROM optischema.status()", &[])
-        .unwrap()
-        .get(0);
-    assert_eq!(left, 0);
+    assert_eq!(ai_tokens(&mut c).1, 0);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(mock.recorded().len(), 1);
 }

@@ -379,23 +379,6 @@ fn a_database_dropped_while_its_worker_plans_is_dropped_at_once() {
     drop(held);
 }
 
-/// `optischema.ask()` with `c`'s database, as JSON.
-fn ask(c: &mut Client, queryid: i64) -> serde_json::Value {
-    c.query_one("SELECT optischema.ask($1)::text::json", &[&queryid])
-        .unwrap()
-        .get(0)
-}
-
-fn tokens(c: &mut Client) -> (i64, i64) {
-    let r = c
-        .query_one(
-            "SELECT ai_tokens_today, ai_token_budget_left FROM optischema.status()",
-            &[],
-        )
-        .unwrap();
-    (r.get(0), r.get(1))
-}
-
 #[test]
 fn the_model_is_asked_in_every_database_from_one_daily_budget() {
     let mock = MockLlm::start(vec![explanation_answer(
@@ -445,15 +428,8 @@ fn the_model_is_asked_in_every_database_from_one_daily_budget() {
         "{}",
         cluster.log()
     );
-    let shown: Option<String> = shop
-        .query_one(
-            "SELECT ai_explanation FROM optischema.recommendations WHERE queryid = $1 LIMIT 1",
-            &[&queryid],
-        )
-        .unwrap()
-        .get(0);
     assert_eq!(
-        shown.as_deref(),
+        ai_explanation(&mut shop, queryid).as_deref(),
         Some("orders is read whole to find one customer's rows.")
     );
     let calls = || {
@@ -466,7 +442,7 @@ fn the_model_is_asked_in_every_database_from_one_daily_budget() {
 
     // the budget is the server's: every database shows what shop spent, none is left
     for c in [&mut home, &mut shop, &mut crm] {
-        assert_eq!(tokens(c), (1050, 0));
+        assert_eq!(ai_tokens(c), (1050, 0));
     }
     let kept = std::fs::read_to_string(cluster.data().join("optischema_tokens")).unwrap();
     assert!(kept.ends_with(" 1050\n"), "{kept:?}");
@@ -497,5 +473,5 @@ fn the_model_is_asked_in_every_database_from_one_daily_budget() {
     cluster.pg_ctl(&["-m", "fast", "-w", "-t", "30", "stop"]);
     cluster.pg_ctl_start();
     let mut crm = cluster.connect_to("crm");
-    assert_eq!(tokens(&mut crm), (1050, 0));
+    assert_eq!(ai_tokens(&mut crm), (1050, 0));
 }
