@@ -47,6 +47,35 @@ mod tests {
     }
 
     #[pg_test]
+    fn captured_constants_are_planned_with_the_types_they_had() {
+        use crate::acting::Actor;
+        use crate::plans::explain::{custom_plan, PlanOutcome};
+        // pg_stat_statements shows `substring(x FROM 1 FOR 2)` as `substring(x FROM $1 FOR $2)`:
+        // typed by their use, both parameters would be text, the SIMILAR form of substring
+        let sql = "SELECT substring(relname::text FROM $1 FOR $2) FROM pg_catalog.pg_class WHERE relname = 'pg_class'";
+        let values = [Some("1".to_string()), Some("3".to_string())];
+        let literal = crate::whatif::planner::with_values(sql, &values);
+        assert_eq!(
+            Spi::get_one::<String>(&literal).unwrap().as_deref(),
+            Some("pg_"),
+            "{literal}"
+        );
+        // a quoted value is still typed by its use
+        let quoted =
+            crate::whatif::planner::with_values("SELECT $1 || 'x'", &[Some("'1'".to_string())]);
+        assert_eq!(
+            Spi::get_one::<String>(&quoted).unwrap().as_deref(),
+            Some("1x")
+        );
+        let PlanOutcome::Planned { plan, .. } = custom_plan(sql, &values, Actor::Caller) else {
+            panic!("not planned");
+        };
+        let output = plan[0]["Plan"]["Output"].to_string();
+        assert!(output.contains("FROM 1 FOR 3)"), "{output}");
+        assert!(!output.to_lowercase().contains("similar"), "{output}");
+    }
+
+    #[pg_test]
     fn the_first_executions_of_a_statement_are_captured_at_rate_zero_and_again_when_rearmed() {
         use crate::plans::capture;
         Spi::run(

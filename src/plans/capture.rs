@@ -410,6 +410,43 @@ pub fn is_plain_literal(text: &str) -> bool {
     body.replace("''", "").find('\'').is_none()
 }
 
+/// The type PostgreSQL's parser gives `text` as an unquoted constant in a statement: an integer
+/// is int4, or int8 when it does not fit, or numeric; a number with a point or an exponent is
+/// numeric; TRUE and FALSE are bool. None for a quoted string (its type comes from where it is
+/// used, as for a parameter) and for NULL. Values captured from a statement's own constants
+/// keep the typing the application's statement had: `substring(c FROM 1 FOR 2)` is the integer
+/// form, while a parameter typed by its use would make it the SIMILAR (text) form.
+pub fn literal_type(text: &str) -> Option<&'static str> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "false" => return Some("bool"),
+        _ => {}
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        return Some(if text.parse::<i32>().is_ok() {
+            "int4"
+        } else if text.parse::<i64>().is_ok() {
+            "int8"
+        } else {
+            "numeric"
+        });
+    }
+    let (mantissa, exponent) = match digits.find(['e', 'E']) {
+        Some(at) => (&digits[..at], Some(&digits[at + 1..])),
+        None => (digits, None),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.chars().all(|c| c.is_ascii_digit())
+    });
+    let mut parts = mantissa.splitn(2, '.');
+    let (whole, fraction) = (parts.next().unwrap_or(""), parts.next());
+    let mantissa_ok = !(whole.is_empty() && fraction.is_none_or(str::is_empty))
+        && whole.chars().all(|c| c.is_ascii_digit())
+        && fraction.is_none_or(|f| f.chars().all(|c| c.is_ascii_digit()));
+    (mantissa_ok && exponent_ok && (fraction.is_some() || exponent.is_some())).then_some("numeric")
+}
+
 /// The text of the constants at `locations`, in pg_stat_statements' `$n` order (by location,
 /// duplicates once). A constant ends where the next token starts; a leading minus sign is
 /// part of a number, as pg_stat_statements reads it.
@@ -550,6 +587,34 @@ mod tests {
             "",
         ] {
             assert!(!is_plain_literal(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unquoted_constants_are_typed_as_the_parser_types_them() {
+        for (text, typed) in [
+            ("1", Some("int4")),
+            ("-2147483648", Some("int4")),
+            ("2147483648", Some("int8")),
+            ("-9223372036854775808", Some("int8")),
+            ("9223372036854775808", Some("numeric")),
+            ("1.5", Some("numeric")),
+            ("-.5", Some("numeric")),
+            ("5.", Some("numeric")),
+            ("1e10", Some("numeric")),
+            ("2.5E-3", Some("numeric")),
+            ("TRUE", Some("bool")),
+            ("false", Some("bool")),
+            ("'1'", None),
+            ("NULL", None),
+            ("E'x'", None),
+            ("1e", None),
+            (".", None),
+            ("-", None),
+            ("1.2.3", None),
+            ("", None),
+        ] {
+            assert_eq!(literal_type(text), typed, "{text:?}");
         }
     }
 

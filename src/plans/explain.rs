@@ -154,7 +154,22 @@ fn plan_in_subtransaction(
         c"force_generic_plan"
     };
     set_local(c"plan_cache_mode", mode);
-    Spi::run(&format!("PREPARE {PROBE} AS {text}"))
+    // an unquoted captured constant keeps the type it had in the application's statement;
+    // the others are typed by their use
+    let declared = match values {
+        Some(v) if !v.is_empty() => format!(
+            "({})",
+            v.iter()
+                .map(|x| x
+                    .as_deref()
+                    .and_then(super::capture::literal_type)
+                    .unwrap_or("unknown"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        _ => String::new(),
+    };
+    Spi::run(&format!("PREPARE {PROBE}{declared} AS {text}"))
         .unwrap_or_else(|e| errors::internal("PREPARE", e));
     let params = Spi::get_one::<i32>(&format!(
         "SELECT cardinality(parameter_types) FROM pg_catalog.pg_prepared_statements WHERE name = '{PROBE}'"

@@ -120,8 +120,9 @@ unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
 }
 
 /// `sql` with each `$n` replaced by its value from `values` (SQL literals, `$n` order, None
-/// for NULL), typed as parse analysis types the parameter: a statement to run or plan as the
-/// application ran it. Raises an ERROR when the statement does not analyse or the count differs.
+/// for NULL), typed as the parser types an unquoted constant (see
+/// [`literal_type`](crate::plans::capture::literal_type)), otherwise as parse analysis types
+/// the parameter: a statement to run or plan as the application ran it. Raises an ERROR when the statement does not analyse or the count differs.
 pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
     let (_, _, types) = unsafe { analyze_generic(sql) };
     if values.len() != types.len() {
@@ -137,12 +138,16 @@ pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
     }
     let mut literal = sql.to_string();
     for (at, len, number) in param_spans(sql).into_iter().rev() {
-        let type_name = unsafe {
-            std::ffi::CStr::from_ptr(pg_sys::format_type_be(types[number as usize - 1]))
-                .to_string_lossy()
-                .into_owned()
-        };
         let value = values[number as usize - 1].as_deref().unwrap_or("NULL");
+        // an unquoted constant keeps the type it had in the application's statement
+        let type_name = match crate::plans::capture::literal_type(value) {
+            Some(typed) => typed.to_string(),
+            None => unsafe {
+                std::ffi::CStr::from_ptr(pg_sys::format_type_be(types[number as usize - 1]))
+                    .to_string_lossy()
+                    .into_owned()
+            },
+        };
         literal.replace_range(at..at + len, &format!("({value})::{type_name}"));
     }
     literal
