@@ -2,9 +2,10 @@
 # Benchmark: the advisor's index sets on TPC-H, as the index-selection evaluations measure them.
 # TPC-H SF1 (tpchgen-cli, from crates.io), no primary keys; the 19 queries of
 # bench/tpch/queries.sql run once each so that the worker sees them; then for each budget
-# (optischema.index_budget_mb) recommend_indexes(NULL) is asked, its set is built for real, and
-# the sum of the 19 queries' planner costs with the set, relative to no index, is printed with
-# the set's real size and the advice time.
+# (optischema.index_budget_mb) recommend_indexes(NULL) is asked, and Extend (bench/tpch/extend.sql,
+# the published algorithm, on the same planner and size model) chooses too; each set is built
+# for real, and the sum of the 19 queries' planner costs with it, relative to no index, is
+# printed with the set's real size and the time the choice took.
 #   SCALE=1 BUDGETS="100 250 500 1000" bash bench/tpch.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -23,7 +24,8 @@ cluster_init bench-tpch 55442 "shared_preload_libraries = 'pg_stat_statements,op
     "work_mem = '64MB'" "maintenance_work_mem = '512MB'"
 cluster_start
 cluster_restart
-sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE"
+sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" \
+    -c "CREATE EXTENSION IF NOT EXISTS hypopg"
 
 if [[ $(sql -tAc "SELECT coalesce(obj_description(to_regclass('lineitem')), '')") != "tpch sf$SCALE" ]]; then
     echo "== generating and loading TPC-H SF$SCALE"
@@ -49,9 +51,10 @@ BEGIN
     RETURN (plan -> 0 -> 'Plan' ->> 'Total Cost')::float8;
 END $$;
 CREATE TABLE bench.queries (name text PRIMARY KEY, q text NOT NULL);
-CREATE TABLE bench.sets (budget_mb int, index_sql text, est_size_mb float8, real_size_mb float8);
-CREATE TABLE bench.advice (budget_mb int PRIMARY KEY, seconds float8);
+CREATE TABLE bench.sets (algorithm text, budget_mb int, index_sql text, est_size_mb float8, real_size_mb float8);
+CREATE TABLE bench.advice (algorithm text, budget_mb int, seconds float8, PRIMARY KEY (algorithm, budget_mb));
 SQL
+sql -q -f "$REPO/bench/tpch/extend.sql"
 # one statement per "-- qNN" section
 awk '/^-- q[0-9][0-9]$/ {name = substr($2, 1); next} name && !/^--/ {text[name] = text[name] $0 "\n"}
      END {for (n in text) printf "%s\t%s\x1e", n, text[n]}' "$REPO/bench/tpch/queries.sql" |
@@ -73,35 +76,51 @@ wait_samples 2
 total_cost() { sql -tAc "SELECT round(sum(bench.cost(q))::numeric, 0) FROM bench.queries"; }
 base=$(total_cost)
 echo "== sum of planner costs without indexes: $base"
-printf '%-10s %8s %14s %14s %14s %12s\n' "budget MB" indexes "relative cost" "real size MB" "model MB" "advice s"
-for budget in $BUDGETS; do
+# choose ALGORITHM BUDGET: the set into bench.sets, the time it took into bench.advice
+choose() {
+    local chooser
+    case $1 in
+        optischema) chooser="SELECT index_sql, size_mb FROM optischema.recommend_indexes(NULL)" ;;
+        extend) chooser="SELECT e, (SELECT size_mb FROM optischema.whatif('SELECT 1', ARRAY[replace(e, ' CONCURRENTLY', '')])) FROM bench.extend($2) e" ;;
+    esac
     sql -q <<SQL
-SET optischema.index_budget_mb = $budget;
+SET optischema.index_budget_mb = $2;
 SELECT clock_timestamp() AS started \gset
-INSERT INTO bench.sets SELECT $budget, index_sql, size_mb FROM optischema.recommend_indexes(NULL);
-INSERT INTO bench.advice SELECT $budget, extract(epoch FROM clock_timestamp() - :'started'::timestamptz);
+INSERT INTO bench.sets (algorithm, budget_mb, index_sql, est_size_mb) SELECT '$1', $2, s.* FROM ($chooser) s;
+INSERT INTO bench.advice SELECT '$1', $2, extract(epoch FROM clock_timestamp() - :'started'::timestamptz);
 SQL
-    n=0
+}
+
+# measure ALGORITHM BUDGET: builds the set, prints its line, drops it
+measure() {
+    local n=0 index real cost
     while IFS= read -r index; do
         n=$((n + 1))
         sql -q -c "${index/CREATE INDEX CONCURRENTLY ON /CREATE INDEX bench_i$n ON }"
-        sql -q -v b="$budget" -v i="$index" -v n="bench_i$n" <<<"UPDATE bench.sets
-            SET real_size_mb = pg_relation_size(:'n'::regclass) / 1048576.0 WHERE budget_mb = :b AND index_sql = :'i'"
-    done < <(sql -tA -c "SELECT index_sql FROM bench.sets WHERE budget_mb = $budget")
-    real=$(sql -tAc "SELECT round(coalesce(sum(pg_relation_size(indexrelid)), 0) / 1048576.0, 1)
-                       FROM pg_index JOIN pg_class c ON c.oid = indexrelid WHERE c.relname LIKE 'bench\_i%'")
+        sql -q -v a="$1" -v b="$2" -v i="$index" -v n="bench_i$n" <<<"UPDATE bench.sets
+            SET real_size_mb = pg_relation_size(:'n'::regclass) / 1048576.0
+            WHERE algorithm = :'a' AND budget_mb = :b AND index_sql = :'i'"
+    done < <(sql -tA -v a="$1" -v b="$2" <<<"SELECT index_sql FROM bench.sets WHERE algorithm = :'a' AND budget_mb = :b")
     cost=$(total_cost)
-    sql -tA -v b="$budget" <<'SQL' | while IFS='|' read -r est secs; do
-SELECT round(coalesce((SELECT sum(est_size_mb) FROM bench.sets WHERE budget_mb = :b), 0)::numeric, 1),
-       round(seconds::numeric, 2) FROM bench.advice WHERE budget_mb = :b
-SQL
-        awk -v b="$budget" -v n="$n" -v c="$cost" -v base="$base" -v r="$real" -v e="$est" -v s="$secs" \
-            'BEGIN {printf "%-10s %8d %14.3f %14.1f %14.1f %12.2f\n", b, n, c / base, r, e, s}'
-    done
+    sql -tA -v a="$1" -v b="$2" <<<"SELECT round(coalesce(sum(real_size_mb), 0)::numeric, 1), round(coalesce(sum(est_size_mb), 0)::numeric, 1),
+               (SELECT round(seconds::numeric, 2) FROM bench.advice WHERE algorithm = :'a' AND budget_mb = :b)
+          FROM bench.sets WHERE algorithm = :'a' AND budget_mb = :b" |
+        while IFS='|' read -r real est secs; do
+            awk -v b="$2" -v a="$1" -v n="$n" -v c="$cost" -v base="$base" -v r="$real" -v e="$est" -v s="$secs" \
+                'BEGIN {printf "%-10s %-11s %8d %14.3f %14.1f %14.1f %10.2f\n", b, a, n, c / base, r, e, s}'
+        done
     sql -tA -c "SELECT relname FROM pg_class WHERE relname LIKE 'bench\_i%' AND relkind = 'i'" |
         while read -r index; do sql -q -c "DROP INDEX $index"; done
+}
+
+printf '%-10s %-11s %8s %14s %14s %14s %10s\n' "budget MB" algorithm indexes "relative cost" "real size MB" "model MB" "choice s"
+for budget in $BUDGETS; do
+    for algorithm in optischema extend; do
+        choose "$algorithm" "$budget"
+        measure "$algorithm" "$budget"
+    done
 done
 echo "== the sets"
-sql -c "SELECT budget_mb, index_sql, round(est_size_mb::numeric, 1) AS model_mb, round(real_size_mb::numeric, 1) AS real_mb
-          FROM bench.sets ORDER BY budget_mb, index_sql"
+sql -c "SELECT budget_mb, algorithm, index_sql, round(est_size_mb::numeric, 1) AS model_mb, round(real_size_mb::numeric, 1) AS real_mb
+          FROM bench.sets ORDER BY budget_mb, algorithm, index_sql"
 cluster_stop
