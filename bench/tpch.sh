@@ -84,6 +84,7 @@ choose() {
         extend) chooser="SELECT e, (SELECT size_mb FROM optischema.whatif('SELECT 1', ARRAY[replace(e, ' CONCURRENTLY', '')])) FROM bench.extend($2) e" ;;
     esac
     sql -q <<SQL
+SET client_min_messages = warning;
 SET optischema.index_budget_mb = $2;
 SELECT clock_timestamp() AS started \gset
 INSERT INTO bench.sets (algorithm, budget_mb, index_sql, est_size_mb) SELECT '$1', $2, s.* FROM ($chooser) s;
