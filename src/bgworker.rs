@@ -164,6 +164,15 @@ fn describe(caught: &CaughtError) -> String {
     }
 }
 
+/// Whether OptiSchema's table `table` (schema-qualified) exists in this database: a worker may
+/// run before `CREATE EXTENSION` or after `DROP EXTENSION`, and then has nothing to read.
+pub fn installed(table: &str) -> pgrx::spi::Result<bool> {
+    Ok(
+        Spi::get_one_with_args::<bool>("SELECT to_regclass($1) IS NOT NULL", &[table.into()])?
+            == Some(true),
+    )
+}
+
 /// Wakes the background worker of type `backend_type`, if it runs, when the current
 /// transaction commits: what the caller queued is visible then, and need not wait for the
 /// worker's next poll.

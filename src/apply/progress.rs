@@ -7,9 +7,7 @@ use pgrx::prelude::*;
 use pgrx::spi;
 
 pub fn announce() -> spi::Result<()> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.action_log') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.action_log")? {
         return Ok(());
     }
     Spi::connect_mut(|client| {

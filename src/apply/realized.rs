@@ -25,9 +25,7 @@ pub fn saving(before: (i64, f64), after: (i64, f64), window_minutes: i32) -> Opt
 }
 
 pub fn measure() -> spi::Result<()> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.action_log') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.action_log")? {
         return Ok(());
     }
     // statements' tables are found as their users name them, not with the worker's search_path

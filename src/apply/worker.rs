@@ -67,9 +67,7 @@ impl Action {
 
 /// Takes the next queued action and prepares it; None when there is none.
 fn next_action() -> spi::Result<Option<Action>> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.action_log') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.action_log")? {
         return Ok(None);
     }
     let taken = Spi::connect_mut(|client| {
@@ -206,9 +204,7 @@ fn finish(
 /// Marks failed the actions a stop interrupted (the worker runs one at a time, so any action
 /// still running when it starts was cut short); the recommendations whose index build was.
 fn interrupted() -> spi::Result<Vec<i64>> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.action_log') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.action_log")? {
         return Ok(Vec::new());
     }
     Ok(

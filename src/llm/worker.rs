@@ -104,9 +104,7 @@ pub fn unavailable() -> spi::Result<Option<String>> {
 /// Takes the next request and prepares its call; None when there is nothing to call for (no
 /// request, a cached answer, no key, no budget: the request is closed with the reason).
 fn next_call() -> spi::Result<Option<Call>> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.ai_requests")? {
         return Ok(None);
     }
     let taken = Spi::connect_mut(|client| {
@@ -171,9 +169,7 @@ fn next_call() -> spi::Result<Option<Call>> {
 /// database's queue at a time): it fails with the reason, so that `ask()` can queue the
 /// statement again.
 pub(crate) fn fail_interrupted() -> spi::Result<()> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.ai_requests")? {
         return Ok(());
     }
     Spi::run(include_str!("../../sql/llm/fail_interrupted.sql"))
@@ -181,9 +177,7 @@ pub(crate) fn fail_interrupted() -> spi::Result<()> {
 
 /// When the earliest request waiting to be tried again comes due, in seconds since the epoch.
 pub(crate) fn next_due() -> spi::Result<Option<i64>> {
-    if Spi::get_one::<bool>("SELECT to_regclass('optischema.ai_requests') IS NOT NULL")?
-        != Some(true)
-    {
+    if !crate::bgworker::installed("optischema.ai_requests")? {
         return Ok(None);
     }
     Spi::get_one::<i64>(include_str!("../../sql/llm/next_due.sql"))

@@ -122,7 +122,8 @@ unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
 /// `sql` with each `$n` replaced by its value from `values` (SQL literals, `$n` order, None
 /// for NULL), typed as the parser types an unquoted constant (see
 /// [`literal_type`](crate::plans::capture::literal_type)), otherwise as parse analysis types
-/// the parameter: a statement to run or plan as the application ran it. Raises an ERROR when the statement does not analyse or the count differs.
+/// the parameter: a statement to run or plan as the application ran it. Raises an ERROR when
+/// the statement does not analyse or the count differs.
 pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
     let (_, _, types) = unsafe { analyze_generic(sql) };
     if values.len() != types.len() {
