@@ -107,6 +107,36 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_normalized_extract_is_planned_generically_and_with_its_values() {
+        Spi::run("CREATE TABLE sales (sold_on date NOT NULL, amount numeric NOT NULL)").unwrap();
+        // what pg_stat_statements keeps of extract(year FROM sold_on)
+        let sql = "SELECT extract($1 FROM sold_on) AS y, sum(amount) FROM sales \
+                   WHERE sold_on >= date $2 GROUP BY 1";
+        assert_eq!(
+            crate::plans::explain::planning_text(sql),
+            "SELECT pg_catalog.extract($1::text, sold_on) AS y, sum(amount) FROM sales \
+             WHERE sold_on >= $2::date GROUP BY 1"
+        );
+        let actor = crate::acting::Actor::of_statement(Some("postgres")).unwrap();
+        let generic =
+            crate::whatif::planner::with_statement(sql, None, actor, |st| st.plan(&[]).total_cost);
+        assert!(
+            generic.as_ref().is_ok_and(|cost| *cost > 0.0),
+            "{generic:?}"
+        );
+        let values = [Some("'year'".to_string()), Some("'2024-01-01'".to_string())];
+        let custom = crate::whatif::planner::with_statement(sql, Some(&values), actor, |st| {
+            (st.text(), st.plan(&[]).total_cost)
+        });
+        let (text, cost) = custom.unwrap();
+        assert!(
+            text.starts_with("SELECT pg_catalog.extract(('year')::text"),
+            "{text}"
+        );
+        assert!(cost > 0.0);
+    }
+
+    #[pg_test]
     fn explain_carries_the_findings() {
         plant_workload();
         let out = explain(103);

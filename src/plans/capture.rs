@@ -458,6 +458,10 @@ pub fn constants_at(source: &str, tokens: &[Token], locations: &[usize]) -> Opti
     let mut out = Vec::with_capacity(locations.len());
     for at in locations {
         let i = starts.iter().position(|s| *s == at)?;
+        if let Some(field) = extract_field(tokens, i) {
+            out.push(format!("'{field}'"));
+            continue;
+        }
         let mut end_index = i + 1;
         if source[at..].starts_with('-') {
             end_index += 1;
@@ -474,6 +478,24 @@ pub fn constants_at(source: &str, tokens: &[Token], locations: &[usize]) -> Opti
         out.push(text.to_string());
     }
     Some(out)
+}
+
+/// The field of `extract(field FROM x)` when token `i` is one: the parser makes a string
+/// constant of it, which pg_stat_statements normalizes like any other.
+fn extract_field(tokens: &[Token], i: usize) -> Option<&str> {
+    let field = match tokens.get(i)? {
+        Token::Ident { name, .. } => name,
+        Token::Keyword { word, .. } => word,
+        _ => return None,
+    };
+    let extract = matches!(tokens.get(i.checked_sub(2)?), Some(Token::Keyword { word, .. }) if word == "extract");
+    let open = matches!(tokens.get(i - 1), Some(Token::Other { text, .. }) if text == "(");
+    let from = matches!(tokens.get(i + 1), Some(Token::Keyword { word, .. }) if word == "from");
+    let plain = !field.is_empty()
+        && field
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    (extract && open && from && plain).then_some(field.as_str())
 }
 
 fn token_start(t: &Token) -> usize {
@@ -494,6 +516,42 @@ mod tests {
             at,
             text: text.into(),
         }
+    }
+
+    #[test]
+    fn an_extract_field_is_captured_as_the_string_the_parser_makes_of_it() {
+        let sql = "SELECT extract(year FROM d) FROM t WHERE k = 7";
+        let word = |at: usize, w: &str| Token::Keyword { at, word: w.into() };
+        let tokens = vec![
+            word(0, "select"),
+            word(7, "extract"),
+            other(14, "("),
+            word(15, "year"),
+            word(20, "from"),
+            Token::Ident {
+                at: 25,
+                name: "d".into(),
+            },
+            other(26, ")"),
+            word(28, "from"),
+            Token::Ident {
+                at: 33,
+                name: "t".into(),
+            },
+            word(35, "where"),
+            Token::Ident {
+                at: 41,
+                name: "k".into(),
+            },
+            other(43, "="),
+            other(45, "7"),
+        ];
+        assert_eq!(
+            constants_at(sql, &tokens, &[45, 15]),
+            Some(vec!["'year'".to_string(), "7".to_string()])
+        );
+        // a word anywhere else is not a constant to capture
+        assert_eq!(constants_at(sql, &tokens, &[33]), None);
     }
 
     #[test]

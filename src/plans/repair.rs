@@ -3,7 +3,10 @@
 //! Normalization turns `interval '1 day'` into `interval $2` and `date '2024-01-01'` into
 //! `date $1`: a typed literal whose literal became a parameter, which is no longer valid SQL.
 //! Working on the tokens of the server's own lexer (see `lexer`), each such `type $n` becomes
-//! `$n::type`; nothing else in the statement changes.
+//! `$n::type`. Likewise `extract(year FROM d)`, whose field is a constant to the parser, becomes
+//! `extract($1 FROM d)`, which only a field name or a string may start: it becomes the function
+//! call the parser makes of it, `pg_catalog.extract($1::text, d)`. Nothing else in the statement
+//! changes.
 
 /// One token of the server's lexer, with its byte offset in the statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,11 +105,34 @@ fn type_before(tokens: &[Token], param_index: usize) -> Option<usize> {
     }
 }
 
-/// The statement with every `type $n` rewritten as `$n::type`, or None when there is none.
+/// `extract ( $n FROM` starting at token `i`: the byte range it spans and its replacement.
+fn extract_field_at(tokens: &[Token], i: usize) -> Option<(usize, usize, String)> {
+    let [Token::Keyword { at, word }, Token::Other { text, .. }, Token::Param { number, .. }, Token::Keyword {
+        at: from_at,
+        word: from,
+    }] = tokens.get(i..i + 4)?
+    else {
+        return None;
+    };
+    (word == "extract" && text == "(" && from == "from").then(|| {
+        (
+            *at,
+            from_at + from.len(),
+            format!("pg_catalog.extract(${number}::text,"),
+        )
+    })
+}
+
+/// The statement with every `type $n` rewritten as `$n::type` and every `extract($n FROM x)` as
+/// `pg_catalog.extract($n::text, x)`, or None when there is neither.
 pub fn repair_typed_params(sql: &str, tokens: &[Token]) -> Option<String> {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut copied_to = 0;
+    // (start, end, replacement) in the order of the statement
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
+        if let Some(edit) = extract_field_at(tokens, i) {
+            edits.push(edit);
+            continue;
+        }
         let Token::Param { at, number } = token else {
             continue;
         };
@@ -116,12 +142,20 @@ pub fn repair_typed_params(sql: &str, tokens: &[Token]) -> Option<String> {
         let type_start = tokens[i - len].at();
         let type_text = sql[type_start..*at].trim_end();
         let param_end = at + 1 + number.to_string().len();
-        out.push_str(&sql[copied_to..type_start]);
-        out.push_str(&format!("${number}::{type_text}"));
-        copied_to = param_end;
+        edits.push((type_start, param_end, format!("${number}::{type_text}")));
     }
-    if copied_to == 0 {
+    if edits.is_empty() {
         return None;
+    }
+    let mut out = String::with_capacity(sql.len() + 16 * edits.len());
+    let mut copied_to = 0;
+    for (start, end, replacement) in edits {
+        if start < copied_to {
+            continue; // inside an edit already made
+        }
+        out.push_str(&sql[copied_to..start]);
+        out.push_str(&replacement);
+        copied_to = end;
     }
     out.push_str(&sql[copied_to..]);
     Some(out)
@@ -153,6 +187,7 @@ mod tests {
             "limit",
             "now",
             "as",
+            "extract",
         ];
         let b = sql.as_bytes();
         let mut out = Vec::new();
@@ -223,6 +258,23 @@ mod tests {
         assert_eq!(repair("SELECT a FROM t WHERE b = $1 LIMIT $2"), None);
         assert_eq!(repair("SELECT x AT TIME ZONE $1 FROM t"), None);
         assert_eq!(repair("SELECT $1::interval"), None);
+    }
+
+    #[test]
+    fn an_extract_field_that_became_a_parameter_becomes_the_function_call() {
+        assert_eq!(
+            repair("SELECT extract($1 FROM o_orderdate) AS y, x FROM t WHERE d < date $2")
+                .as_deref(),
+            Some(
+                "SELECT pg_catalog.extract($1::text, o_orderdate) AS y, x FROM t WHERE d < $2::date"
+            )
+        );
+        assert_eq!(
+            repair("SELECT EXTRACT ( $12  from d) FROM t").as_deref(),
+            Some("SELECT pg_catalog.extract($12::text, d) FROM t")
+        );
+        // a field name is valid as it is
+        assert_eq!(repair("SELECT extract(year FROM d) FROM t"), None);
     }
 
     #[test]
