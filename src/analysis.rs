@@ -145,10 +145,26 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
             lasting: false,
         });
     };
+    let sets = captured_sets(statement.figures.queryid)?;
     let (raw, planned_sql) = match explain::generic_plan(&statement.query, actor) {
         PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
+        // normalization can leave a statement only its values make plannable: `$4 - $5` has
+        // no type, `sum(CASE ... THEN $1 ELSE $2 END)` sums text. The most frequent captured
+        // set stands in for the generic plan; until one is captured the statement waits.
         PlanOutcome::Unexplainable { reason, lasting } => {
-            return Ok(Verdict::Unexplainable { reason, lasting })
+            let first = sets.as_ref().and_then(|sets| sets.first());
+            match first.map(|(values, _)| explain::custom_plan(&statement.query, values, actor)) {
+                Some(PlanOutcome::Planned { plan, planned_sql }) => (plan, planned_sql),
+                Some(PlanOutcome::Unexplainable { .. }) => {
+                    return Ok(Verdict::Unexplainable { reason, lasting })
+                }
+                None => {
+                    return Ok(Verdict::Unexplainable {
+                        reason,
+                        lasting: lasting && !statement.query.contains('$'),
+                    })
+                }
+            }
         }
     };
     let Some(plan) = parse_plan(&raw) else {
@@ -167,7 +183,6 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     let mut findings = generic_findings;
 
     // the values the application really sends: a skewed value or a LIKE prefix shows only there
-    let sets = captured_sets(statement.figures.queryid)?;
     let mut custom = sets.as_ref().map(|_| Vec::new());
     for (values, times_seen) in sets.unwrap_or_default() {
         let PlanOutcome::Planned {
