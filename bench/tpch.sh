@@ -6,11 +6,12 @@
 # the published algorithm, on the same planner and size model) chooses too; each set is built
 # for real, and the sum of the 19 queries' planner costs with it, relative to no index, is
 # printed with the set's real size and the time the choice took.
-#   SCALE=1 BUDGETS="100 250 500 1000" bash bench/tpch.sh
+#   SCALE=1 BUDGETS="100 250 500 1000" ALGORITHMS="optischema extend" bash bench/tpch.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 SCALE=${SCALE:-1}
 BUDGETS=${BUDGETS:-100 250 500 1000}
+ALGORITHMS=${ALGORITHMS:-optischema extend}
 TPCHGEN_VERSION=4.0.0
 TOOLS=$REPO/target/tools
 
@@ -116,7 +117,7 @@ measure() {
 
 printf '%-10s %-11s %8s %14s %14s %14s %10s\n' "budget MB" algorithm indexes "relative cost" "real size MB" "model MB" "choice s"
 for budget in $BUDGETS; do
-    for algorithm in optischema extend; do
+    for algorithm in $ALGORITHMS; do
         choose "$algorithm" "$budget"
         measure "$algorithm" "$budget"
     done

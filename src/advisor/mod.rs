@@ -4,12 +4,15 @@
 //!
 //! Benefit is time: a statement's calls per hour × its mean time × the share of its planned
 //! cost the indexes remove. Cost is time too: the index maintenance its table's writes would do
-//! (see `writes`). Indexes are chosen greedily by net benefit, within the size budget, each
-//! evaluated together with the ones already chosen (two indexes a join needs both count), and
-//! only when it improves the statements it helps by at least the minimum share of what their
-//! cost still is. Afterwards any chosen index the others make redundant goes: a wider index that
-//! serves several statements wins over narrow ones, and nothing another choice already covers
-//! is proposed.
+//! (see `writes`), and space, bounded by the budget. The search is greedy: each step either adds
+//! a candidate or widens an index already chosen by one more key column (an index-only scan, a
+//! second join key, a sort after an equality), every step evaluated with the indexes already
+//! chosen in place (two indexes a join needs both count, an index another one covers gains
+//! nothing), and a step only counts for a statement it improves by at least the minimum share of
+//! what its cost still is. It runs twice, once taking the step that saves the most time and once
+//! the step that saves the most per megabyte, and keeps whichever set saves more: the first
+//! spends a small budget on the one large index that matters, the second fills a large budget
+//! with many small ones. Afterwards any chosen index the others make redundant goes.
 
 pub mod candidates;
 pub mod workload;
@@ -52,16 +55,16 @@ pub struct Eval {
     pub used: Vec<usize>,
 }
 
-/// The planner, as the selection asks it.
+/// The planner, as the selection asks it, and where wider candidates come from.
 pub trait WhatIf {
-    /// Statement `s` with the candidates `base` in place, then with `base` and each of `extra`
-    /// in turn. None where it could not be planned.
-    fn evaluate(
-        &mut self,
-        s: usize,
-        base: &[usize],
-        extra: &[usize],
-    ) -> (Option<Eval>, Vec<Option<Eval>>);
+    /// Statement `s` planned with each of `sets` of candidates in place; None where it could
+    /// not be planned.
+    fn evaluate(&mut self, s: usize, sets: &[Vec<usize>]) -> Vec<Option<Eval>>;
+
+    /// Candidates that are candidate `c` with one more key column, each with what it would cost
+    /// to keep: new ones get numbers past every number used so far; a known candidate with
+    /// those keys keeps its number. Asked once per candidate.
+    fn widen(&mut self, c: usize) -> Vec<(usize, Upkeep)>;
 }
 
 /// What an index would cost to keep.
@@ -101,19 +104,264 @@ pub struct Selection {
     pub statements: HashMap<usize, Eval>,
     /// How the choice went, step by step, for the server log at DEBUG1.
     pub trace: Vec<String>,
+    /// What each candidate would cost to keep, widenings included.
+    pub upkeep: Vec<Upkeep>,
 }
 
-/// Among candidates whose net benefit is within this share of the best, the smallest wins:
-/// a covering variant must bring clearly more than its narrower sibling to be worth its size.
+/// Among steps whose net benefit is within this share of the best, the smallest wins: a
+/// covering variant must bring clearly more than its narrower sibling to be worth its size.
 const NEAR_BEST: f64 = 0.9;
+
+/// A step's size counts as at least this much when benefit is divided by it: an index on a tiny
+/// table is not infinitely good value.
+const MIN_STEP_MB: f64 = 0.1;
 
 fn worth(extra: f64, now: f64, min_share: f64) -> bool {
     extra > 0.0 && now < 1.0 && extra / (1.0 - now) >= min_share
 }
 
+/// How a greedy run ranks its possible steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Rank {
+    /// The most time saved, net of writes; the smallest of those nearly as good.
+    Benefit,
+    /// The most time saved per megabyte added.
+    PerMegabyte,
+}
+
+/// A possible step: add candidate `add`, in place of `replaces` when it widens a chosen one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    add: usize,
+    replaces: Option<usize>,
+}
+
+/// Where a greedy run ended: the chosen set, and per statement the chosen indexes it may use
+/// and its verdict with them.
+#[derive(Debug, Clone)]
+struct Outcome {
+    chosen: Vec<usize>,
+    on: Vec<Vec<usize>>,
+    now: Vec<Option<Eval>>,
+}
+
+/// The candidates as the search grows them: widenings get numbers past the initial ones, serve
+/// the statements their narrower index serves, and are asked for once per candidate.
+struct Search<'a> {
+    loads: &'a [Load],
+    upkeep: Vec<Upkeep>,
+    relevant: Vec<Vec<usize>>,
+    widened: HashMap<usize, Vec<usize>>,
+    /// Candidates of the initial list (widenings are only reached from a chosen index).
+    initial: usize,
+    min_share: f64,
+}
+
+impl Search<'_> {
+    fn widenings(&mut self, c: usize, whatif: &mut dyn WhatIf) -> Vec<usize> {
+        if let Some(known) = self.widened.get(&c) {
+            return known.clone();
+        }
+        let mut made = Vec::new();
+        for (w, keep) in whatif.widen(c) {
+            if w < self.upkeep.len() {
+                // a known candidate: it serves the statements it served already
+                made.push(w);
+                continue;
+            }
+            let placeholder = Upkeep {
+                size_mb: f64::INFINITY,
+                write_ms_per_hour: f64::INFINITY,
+                write_overhead_pct: 0.0,
+            };
+            self.upkeep.resize(w + 1, placeholder);
+            self.upkeep[w] = keep;
+            for serves in self.relevant.iter_mut() {
+                if serves.contains(&c) {
+                    serves.push(w);
+                }
+            }
+            made.push(w);
+        }
+        self.widened.insert(c, made.clone());
+        made
+    }
+
+    /// The set statement `s` is planned with after `step`.
+    fn after(&self, s: usize, on: &[usize], step: Step) -> Option<Vec<usize>> {
+        let adds = self.relevant[s].contains(&step.add);
+        let drops = step.replaces.is_some_and(|r| on.contains(&r));
+        if !adds && !drops {
+            return None;
+        }
+        let mut set: Vec<usize> = on
+            .iter()
+            .copied()
+            .filter(|c| Some(*c) != step.replaces)
+            .collect();
+        if adds {
+            set.push(step.add);
+        }
+        Some(set)
+    }
+
+    fn size_of(&self, step: Step) -> f64 {
+        self.upkeep[step.add].size_mb - step.replaces.map_or(0.0, |r| self.upkeep[r].size_mb)
+    }
+
+    fn writes_of(&self, step: Step) -> f64 {
+        self.upkeep[step.add].write_ms_per_hour
+            - step
+                .replaces
+                .map_or(0.0, |r| self.upkeep[r].write_ms_per_hour)
+    }
+
+    /// Time the chosen set saves per hour, net of the writes it slows.
+    fn net(&self, outcome: &Outcome) -> f64 {
+        let saved: f64 = outcome
+            .now
+            .iter()
+            .zip(self.loads)
+            .map(|(e, l)| l.ms_per_hour() * e.as_ref().map_or(0.0, |e| e.share))
+            .sum();
+        saved
+            - outcome
+                .chosen
+                .iter()
+                .map(|c| self.upkeep[*c].write_ms_per_hour)
+                .sum::<f64>()
+    }
+
+    fn greedy(
+        &mut self,
+        whatif: &mut dyn WhatIf,
+        budget_mb: f64,
+        rank: Rank,
+        trace: &mut Vec<String>,
+    ) -> Outcome {
+        let n = self.loads.len();
+        let mut on: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut now: Vec<Option<Eval>> = (0..n)
+            .map(|s| {
+                if self.relevant[s].is_empty() {
+                    None
+                } else {
+                    whatif.evaluate(s, &[Vec::new()]).pop().flatten()
+                }
+            })
+            .collect();
+        let mut chosen: Vec<usize> = Vec::new();
+        let mut used_mb = 0.0;
+        loop {
+            let mut steps: Vec<Step> = (0..self.initial)
+                .filter(|c| !chosen.contains(c))
+                .map(|add| Step {
+                    add,
+                    replaces: None,
+                })
+                .collect();
+            for c in chosen.clone() {
+                for add in self.widenings(c, whatif) {
+                    if !chosen.contains(&add) {
+                        steps.push(Step {
+                            add,
+                            replaces: Some(c),
+                        });
+                    }
+                }
+            }
+            steps.retain(|step| used_mb + self.size_of(*step) <= budget_mb);
+            if steps.is_empty() {
+                break;
+            }
+            // each statement is planned once with every step that changes its set
+            let mut saved = vec![0.0; steps.len()];
+            let mut serves = vec![false; steps.len()];
+            for s in 0..n {
+                let Some(base) = now[s].as_ref() else {
+                    continue;
+                };
+                let (which, sets): (Vec<usize>, Vec<Vec<usize>>) = steps
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, step)| Some((i, self.after(s, &on[s], *step)?)))
+                    .unzip();
+                if sets.is_empty() {
+                    continue;
+                }
+                let ms = self.loads[s].ms_per_hour();
+                for (i, e) in which.into_iter().zip(whatif.evaluate(s, &sets)) {
+                    let Some(e) = e else { continue };
+                    let extra = e.share - base.share;
+                    if extra < 0.0 {
+                        saved[i] += ms * extra;
+                    } else if e.used.contains(&steps[i].add)
+                        && worth(extra, base.share, self.min_share)
+                    {
+                        saved[i] += ms * extra;
+                        serves[i] = true;
+                    }
+                }
+            }
+            let options: Vec<(Step, f64)> = steps
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| serves[*i])
+                .map(|(i, step)| (*step, saved[i] - self.writes_of(*step)))
+                .filter(|(_, net)| *net > 0.0)
+                .collect();
+            let Some(best) = options.iter().map(|(_, net)| *net).reduce(f64::max) else {
+                break;
+            };
+            let per_mb = |(step, net): &(Step, f64)| net / self.size_of(*step).max(MIN_STEP_MB);
+            let (step, net) = match rank {
+                Rank::Benefit => options
+                    .iter()
+                    .filter(|(_, net)| *net >= best * NEAR_BEST)
+                    .min_by(|a, b| {
+                        self.size_of(a.0)
+                            .total_cmp(&self.size_of(b.0))
+                            .then(a.0.add.cmp(&b.0.add))
+                    })
+                    .copied(),
+                Rank::PerMegabyte => options
+                    .iter()
+                    .max_by(|a, b| per_mb(a).total_cmp(&per_mb(b)).then(b.0.add.cmp(&a.0.add)))
+                    .copied(),
+            }
+            .expect("the best option is among the options");
+            trace.push(format!(
+                "{rank:?}: candidate {}{} (net {net:.1} ms/h, {:+.1} MB, {} options)",
+                step.add,
+                step.replaces
+                    .map(|r| format!(" in place of {r}"))
+                    .unwrap_or_default(),
+                self.size_of(step),
+                options.len()
+            ));
+            used_mb += self.size_of(step);
+            match step.replaces {
+                Some(r) => {
+                    let at = chosen.iter().position(|c| *c == r).expect("it was chosen");
+                    chosen[at] = step.add;
+                }
+                None => chosen.push(step.add),
+            }
+            // statements are planned with every chosen index they may use, as they will be
+            for s in 0..n {
+                if let Some(set) = self.after(s, &on[s], step) {
+                    now[s] = whatif.evaluate(s, std::slice::from_ref(&set)).pop().flatten();
+                    on[s] = set;
+                }
+            }
+        }
+        Outcome { chosen, on, now }
+    }
+}
+
 /// Greedy selection. `relevant[s]` lists the candidates worth trying on statement `s` (those on
-/// its tables); `min_improvement_pct` applies per statement, to the cost left after the indexes
-/// already chosen.
+/// its tables that it could use); `min_improvement_pct` applies per statement, to the cost left
+/// after the indexes already chosen.
 pub fn select(
     loads: &[Load],
     upkeep: &[Upkeep],
@@ -122,137 +370,52 @@ pub fn select(
     budget_mb: f64,
     min_improvement_pct: f64,
 ) -> Selection {
-    let min_share = (min_improvement_pct / 100.0).clamp(0.0, 1.0);
-    let n = loads.len();
-    // per statement: the chosen indexes on its tables, its verdict with them, and the verdicts
-    // with each candidate added (recomputed when its chosen set changes)
-    let mut on: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut now: Vec<Option<Eval>> = vec![None; n];
-    let mut trial: Vec<HashMap<usize, Eval>> = vec![HashMap::new(); n];
-    let mut dirty = vec![true; n];
-    let mut chosen: Vec<usize> = Vec::new();
-    let mut used_mb = 0.0;
+    let mut search = Search {
+        loads,
+        upkeep: upkeep.to_vec(),
+        relevant: relevant.to_vec(),
+        widened: HashMap::new(),
+        initial: upkeep.len(),
+        min_share: (min_improvement_pct / 100.0).clamp(0.0, 1.0),
+    };
     let mut trace = Vec::new();
-    loop {
-        for s in 0..n {
-            if !dirty[s] || relevant[s].is_empty() {
-                continue;
-            }
-            let extra: Vec<usize> = relevant[s]
-                .iter()
-                .copied()
-                .filter(|c| !chosen.contains(c))
-                .collect();
-            let (base, with) = whatif.evaluate(s, &on[s], &extra);
-            now[s] = base;
-            trial[s] = extra
-                .into_iter()
-                .zip(with)
-                .filter_map(|(c, e)| e.map(|e| (c, e)))
-                .collect();
-            dirty[s] = false;
-        }
-        let mut options: Vec<(usize, f64)> = Vec::new();
-        for (c, keep) in upkeep.iter().enumerate() {
-            if chosen.contains(&c) || used_mb + keep.size_mb > budget_mb {
-                continue;
-            }
-            let mut saved = 0.0;
-            for s in 0..n {
-                let (Some(e), Some(base)) = (trial[s].get(&c), now[s].as_ref()) else {
-                    continue;
-                };
-                if e.used.contains(&c) && worth(e.share - base.share, base.share, min_share) {
-                    saved += loads[s].ms_per_hour() * (e.share - base.share);
-                }
-            }
-            let net = saved - keep.write_ms_per_hour;
-            if saved > 0.0 && net > 0.0 {
-                options.push((c, net));
-            }
-        }
-        trace.push(format!(
-            "round {}: {}",
-            chosen.len() + 1,
-            (0..upkeep.len())
-                .filter(|c| !chosen.contains(c))
-                .map(|c| {
-                    let shares: Vec<String> = (0..n)
-                        .filter_map(|s| {
-                            let e = trial[s].get(&c)?;
-                            let b = now[s].as_ref()?;
-                            Some(format!(
-                                "s{s} {:.3}->{:.3}{}",
-                                b.share,
-                                e.share,
-                                if e.used.contains(&c) { "" } else { " unused" }
-                            ))
-                        })
-                        .collect();
-                    format!("c{c} [{}]", shares.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-        let Some(best) = options.iter().map(|(_, net)| *net).reduce(f64::max) else {
-            break;
-        };
-        let options_count = options.len();
-        let pick = options
-            .into_iter()
-            .filter(|(_, net)| *net >= best * NEAR_BEST)
-            .min_by(|(a, _), (b, _)| {
-                upkeep[*a]
-                    .size_mb
-                    .total_cmp(&upkeep[*b].size_mb)
-                    .then(a.cmp(b))
-            })
-            .map(|(c, _)| c)
-            .expect("the best option is near itself");
-        trace.push(format!(
-            "picked candidate {pick} (net {best:.1} ms/h best, {} options)",
-            options_count
-        ));
-        used_mb += upkeep[pick].size_mb;
-        chosen.push(pick);
-        // statements are planned with every chosen index on their tables, as they will be
-        for s in 0..n {
-            if relevant[s].contains(&pick) {
-                on[s].push(pick);
-                dirty[s] = true;
-            }
-        }
-    }
-    let before_pruning = chosen.clone();
-    prune(&mut chosen, &mut on, &mut now, upkeep, whatif, min_share);
+    let by_benefit = search.greedy(whatif, budget_mb, Rank::Benefit, &mut trace);
+    let by_size = search.greedy(whatif, budget_mb, Rank::PerMegabyte, &mut trace);
+    let (net_benefit, net_size) = (search.net(&by_benefit), search.net(&by_size));
     trace.push(format!(
-        "chosen {before_pruning:?}, kept {chosen:?} after pruning"
+        "by benefit {:?} saves {net_benefit:.1} ms/h, per megabyte {:?} {net_size:.1} ms/h",
+        by_benefit.chosen, by_size.chosen
     ));
-    let mut selection = attribute(&chosen, &on, &now, loads, upkeep, whatif);
+    let mut outcome = if net_size > net_benefit {
+        by_size
+    } else {
+        by_benefit
+    };
+    let before_pruning = outcome.chosen.clone();
+    prune(&mut outcome, &search.upkeep, whatif, search.min_share);
+    trace.push(format!(
+        "chosen {before_pruning:?}, kept {:?} after pruning",
+        outcome.chosen
+    ));
+    let mut selection = attribute(&outcome, loads, &search.upkeep, whatif);
     selection.trace = trace;
+    selection.upkeep = search.upkeep;
     selection
 }
 
 /// Drops, smallest first, each chosen index whose statements the others serve about as well
 /// (within `min_share` of what is left of their cost): greedy choice can take a narrow index
 /// first and a wider one later that serves the same statements too.
-fn prune(
-    chosen: &mut Vec<usize>,
-    on: &mut [Vec<usize>],
-    now: &mut [Option<Eval>],
-    upkeep: &[Upkeep],
-    whatif: &mut dyn WhatIf,
-    min_share: f64,
-) {
-    let mut by_size = chosen.clone();
+fn prune(outcome: &mut Outcome, upkeep: &[Upkeep], whatif: &mut dyn WhatIf, min_share: f64) {
+    let mut by_size = outcome.chosen.clone();
     by_size.sort_by(|a, b| upkeep[*a].size_mb.total_cmp(&upkeep[*b].size_mb));
     for x in by_size {
         let mut without: Vec<(usize, Vec<usize>, Option<Eval>)> = Vec::new();
         let mut redundant = true;
-        for s in (0..on.len()).filter(|s| on[*s].contains(&x)) {
-            let rest: Vec<usize> = on[s].iter().copied().filter(|c| *c != x).collect();
-            let (e, _) = whatif.evaluate(s, &rest, &[]);
-            let with = now[s].as_ref().map(|e| e.share).unwrap_or(0.0);
+        for s in (0..outcome.on.len()).filter(|s| outcome.on[*s].contains(&x)) {
+            let rest: Vec<usize> = outcome.on[s].iter().copied().filter(|c| *c != x).collect();
+            let e = whatif.evaluate(s, std::slice::from_ref(&rest)).pop().flatten();
+            let with = outcome.now[s].as_ref().map(|e| e.share).unwrap_or(0.0);
             let lost = with - e.as_ref().map(|e| e.share).unwrap_or(0.0);
             let left = 1.0 - e.as_ref().map(|e| e.share).unwrap_or(0.0);
             if lost > 0.0 && left > 0.0 && lost / left >= min_share {
@@ -262,10 +425,10 @@ fn prune(
             without.push((s, rest, e));
         }
         if redundant {
-            chosen.retain(|c| *c != x);
+            outcome.chosen.retain(|c| *c != x);
             for (s, rest, e) in without {
-                on[s] = rest;
-                now[s] = e;
+                outcome.on[s] = rest;
+                outcome.now[s] = e;
             }
         }
     }
@@ -274,13 +437,12 @@ fn prune(
 /// Each chosen index is credited with what its statements would lose without it; an index no
 /// plan uses, or that costs more than it saves, is left out.
 fn attribute(
-    chosen: &[usize],
-    on: &[Vec<usize>],
-    now: &[Option<Eval>],
+    outcome: &Outcome,
     loads: &[Load],
     upkeep: &[Upkeep],
     whatif: &mut dyn WhatIf,
 ) -> Selection {
+    let Outcome { chosen, on, now } = outcome;
     let mut choices = Vec::new();
     for &c in chosen {
         let (mut helped, mut saved, mut base, mut weighted_confidence) =
@@ -291,8 +453,9 @@ fn attribute(
             };
             let rest: Vec<usize> = on[s].iter().copied().filter(|x| *x != c).collect();
             let without = whatif
-                .evaluate(s, &rest, &[])
-                .0
+                .evaluate(s, &[rest])
+                .pop()
+                .flatten()
                 .map(|e| e.share)
                 .unwrap_or(0.0);
             let lost = (with.share - without).max(0.0);
@@ -331,6 +494,7 @@ fn attribute(
         choices,
         statements,
         trace: Vec::new(),
+        upkeep: Vec::new(),
     }
 }
 
@@ -357,6 +521,8 @@ mod tests {
         shares: Vec<(usize, usize, f64)>,
         /// (statement, a, b, share): a and b together remove this much
         pairs: Vec<(usize, usize, usize, f64)>,
+        /// (candidate, its widening, the widening's upkeep)
+        widenings: Vec<(usize, usize, Upkeep)>,
         calls: usize,
     }
 
@@ -365,6 +531,7 @@ mod tests {
             Table {
                 shares: shares.to_vec(),
                 pairs: Vec::new(),
+                widenings: Vec::new(),
                 calls: 0,
             }
         }
@@ -393,22 +560,17 @@ mod tests {
     }
 
     impl WhatIf for Table {
-        fn evaluate(
-            &mut self,
-            s: usize,
-            base: &[usize],
-            extra: &[usize],
-        ) -> (Option<Eval>, Vec<Option<Eval>>) {
-            self.calls += 1 + extra.len();
-            let with = extra
+        fn evaluate(&mut self, s: usize, sets: &[Vec<usize>]) -> Vec<Option<Eval>> {
+            self.calls += sets.len();
+            sets.iter().map(|set| Some(self.eval(s, set))).collect()
+        }
+
+        fn widen(&mut self, c: usize) -> Vec<(usize, Upkeep)> {
+            self.widenings
                 .iter()
-                .map(|c| {
-                    let mut set = base.to_vec();
-                    set.push(*c);
-                    Some(self.eval(s, &set))
-                })
-                .collect();
-            (Some(self.eval(s, base)), with)
+                .filter(|(from, _, _)| *from == c)
+                .map(|(_, to, keep)| (*to, keep.clone()))
+                .collect()
         }
     }
 
@@ -581,6 +743,84 @@ mod tests {
             20.0,
         );
         assert!(chosen.choices.is_empty());
+    }
+
+    #[test]
+    fn a_chosen_index_is_widened_when_one_more_key_column_serves_more() {
+        // 0: (a) serves both statements; its widening 1: (a, b) also lets statement 1 skip
+        // the table; 2: (c) is unrelated and small
+        let loads = [load(1, 1000.0, 10.0), load(2, 1000.0, 10.0)];
+        let mut planner = Table::new(&[(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.9), (1, 1, 0.95)]);
+        planner.widenings.push((0, 1, upkeep(12.0, 0.0)));
+        let chosen = select(
+            &loads,
+            &[upkeep(10.0, 0.0)],
+            &all_relevant(2, 1),
+            &mut planner,
+            1024.0,
+            20.0,
+        );
+        assert_eq!(picked(&chosen), vec![1], "{chosen:?}");
+        assert!((chosen.statements[&1].share - 0.95).abs() < 1e-9);
+        assert_eq!(chosen.upkeep[1].size_mb, 12.0);
+        // without room for the two extra megabytes the narrow index stays
+        let mut planner = Table::new(&[(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.9), (1, 1, 0.95)]);
+        planner.widenings.push((0, 1, upkeep(12.0, 0.0)));
+        let chosen = select(
+            &loads,
+            &[upkeep(10.0, 0.0)],
+            &all_relevant(2, 1),
+            &mut planner,
+            11.0,
+            20.0,
+        );
+        assert_eq!(picked(&chosen), vec![0], "{chosen:?}");
+    }
+
+    #[test]
+    fn many_small_indexes_win_over_one_large_one_when_they_save_more_together() {
+        // 0 is large and saves most on its own; 1, 2 and 3 are small, and together save more
+        let loads = [
+            load(1, 100.0, 100.0),
+            load(2, 100.0, 40.0),
+            load(3, 100.0, 40.0),
+            load(4, 100.0, 40.0),
+        ];
+        let small = [
+            upkeep(90.0, 0.0),
+            upkeep(30.0, 0.0),
+            upkeep(30.0, 0.0),
+            upkeep(30.0, 0.0),
+        ];
+        let shares = [(0, 0, 0.9), (1, 1, 0.9), (2, 2, 0.9), (3, 3, 0.9)];
+        let mut planner = Table::new(&shares);
+        let chosen = select(
+            &loads,
+            &small,
+            &vec![vec![0, 1, 2, 3]; 4],
+            &mut planner,
+            100.0,
+            20.0,
+        );
+        // taking the best first leaves room for nothing else: 9000 ms/h; the three small
+        // ones save 10800 ms/h
+        assert_eq!(picked(&chosen), vec![1, 2, 3], "{chosen:?}");
+        // with room for the large one only, it is taken
+        let mut planner = Table::new(&shares);
+        let chosen = select(
+            &loads,
+            &[
+                upkeep(90.0, 0.0),
+                upkeep(95.0, 0.0),
+                upkeep(95.0, 0.0),
+                upkeep(95.0, 0.0),
+            ],
+            &vec![vec![0, 1, 2, 3]; 4],
+            &mut planner,
+            100.0,
+            20.0,
+        );
+        assert_eq!(picked(&chosen), vec![0], "{chosen:?}");
     }
 
     #[test]

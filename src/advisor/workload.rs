@@ -52,6 +52,8 @@ struct Candidate {
     finding: Finding,
     index: HypoIndex,
     size_mb: f64,
+    /// Its first key, when that is a plain column.
+    leading: Option<String>,
 }
 
 /// Which variants a statement is planned with, each with its weight: custom plans for its most
@@ -122,6 +124,7 @@ fn define(finding: Finding, ordinal: usize) -> Option<(Candidate, (String, Strin
     }
     Some((
         Candidate {
+            leading: candidates::leading_column(&finding.target),
             finding,
             index,
             size_mb: pages * 8192.0 / 1048576.0,
@@ -130,60 +133,112 @@ fn define(finding: Finding, ordinal: usize) -> Option<(Candidate, (String, Strin
     ))
 }
 
-/// The candidates the statements bring: each index finding and its covering variant, once
-/// each, made hypothetical. A definition the server rejects is left out.
-fn gather_candidates(reads: &[Read]) -> Vec<(Candidate, (String, String))> {
+/// What a statement reads of each table: the columns, or None for whole rows.
+type ColumnsRead = Vec<(Oid, Option<Vec<String>>)>;
+
+/// The candidates, and per statement what it reads and what it uses of its tables.
+type Gathered = (
+    Vec<(Candidate, (String, String))>,
+    Vec<ColumnsRead>,
+    Vec<Vec<candidates::ColumnUses>>,
+);
+
+/// Adds `finding` to `out` unless a candidate with its target is there; returns the table oid
+/// of the candidate with that target, if any.
+fn add_candidate(out: &mut Vec<(Candidate, (String, String))>, finding: Finding) -> Option<Oid> {
+    if let Some(known) = out.iter().find(|(c, _)| c.finding.target == finding.target) {
+        return Some(known.0.index.relid);
+    }
+    let defined = define(finding, out.len())?;
+    let relid = defined.0.index.relid;
+    out.push(defined);
+    Some(relid)
+}
+
+/// The candidates the statements bring, once each, made hypothetical: each index finding and
+/// its covering variant, and the columns each statement compares, joins on or orders by (see
+/// [`candidates::column_keys`]). A definition the server rejects is left out. Also what each
+/// statement reads of its tables.
+fn gather_candidates(reads: &[Read]) -> Gathered {
     let mut out: Vec<(Candidate, (String, String))> = Vec::new();
+    let mut read_by: Vec<ColumnsRead> = Vec::with_capacity(reads.len());
+    let mut uses_by: Vec<Vec<candidates::ColumnUses>> = Vec::with_capacity(reads.len());
     for read in reads {
-        let findings: Vec<&Finding> = read
-            .findings
-            .iter()
-            .filter(|f| f.kind == Kind::Index)
-            .collect();
-        if findings.is_empty() {
-            continue;
-        }
-        let columns = Actor::of_statement(read.statement.figures.role.as_deref())
+        let (columns, uses) = Actor::of_statement(read.statement.figures.role.as_deref())
             .and_then(|actor| {
-                planner::with_statement(&read.statement.query, None, actor, |st| st.columns_read())
+                planner::with_statement(&read.statement.query, None, actor, |st| {
+                    (st.columns_read(), st.column_uses())
+                })
             })
             .unwrap_or_default();
-        for finding in findings {
-            let mut base = None;
-            if let Some(known) = out.iter().find(|(c, _)| c.finding.target == finding.target) {
-                base = Some(known.0.index.relid);
-            } else if let Some(defined) = define(finding.clone(), out.len()) {
-                base = Some(defined.0.index.relid);
-                out.push(defined);
-            }
+        for finding in read.findings.iter().filter(|f| f.kind == Kind::Index) {
+            let base = add_candidate(&mut out, finding.clone());
             let read_here = base.and_then(|relid| {
                 columns
                     .iter()
                     .find(|(r, _)| *r == relid)
                     .and_then(|(_, c)| c.clone())
             });
-            let Some(variant) =
+            if let Some(variant) =
                 read_here.and_then(|cols| candidates::covering_variant(finding, &cols))
-            else {
-                continue;
-            };
-            if out.iter().any(|(c, _)| c.finding.target == variant.target) {
-                continue;
-            }
-            if let Some(defined) = define(variant, out.len()) {
-                out.push(defined);
+            {
+                add_candidate(&mut out, variant);
             }
         }
+        for table in &uses {
+            let Some((schema, name)) = relation_of(Oid::from(table.relid)) else {
+                continue;
+            };
+            for keys in candidates::column_keys(table) {
+                add_candidate(&mut out, candidates::column_finding(&schema, &name, &keys));
+            }
+        }
+        read_by.push(columns);
+        uses_by.push(uses);
     }
-    out
+    (out, read_by, uses_by)
+}
+
+/// Whether an index on `relid` led by `leading` can serve a statement that reads `read`: its
+/// first key is a column the statement reads (or an expression), or the statement reads no
+/// column of the table (a count over an index-only scan).
+fn serves(read: &ColumnsRead, relid: Oid, leading: Option<&str>) -> bool {
+    let Some(leading) = leading else { return true };
+    match read.iter().find(|(r, _)| *r == relid) {
+        Some((_, Some(columns))) => columns.is_empty() || columns.iter().any(|c| c == leading),
+        _ => true,
+    }
 }
 
 /// The planner, asked about the statements of `reads` with candidates of `all` in place.
 /// Verdicts are cached by statement and set: pruning asks about the same sets again.
 struct Planner<'a> {
     reads: &'a [Read<'a>],
-    all: &'a [(Candidate, (String, String))],
+    all: Vec<(Candidate, (String, String))>,
+    /// What each statement reads of its tables, and the columns it compares, joins on or
+    /// orders by: where widenings take their columns from.
+    read_by: Vec<ColumnsRead>,
+    uses_by: Vec<Vec<candidates::ColumnUses>>,
+    writes: HashMap<Oid, TableWrites>,
+    weigh_writes: bool,
     cache: HashMap<(usize, Vec<usize>), Option<Eval>>,
+}
+
+impl Planner<'_> {
+    /// What candidate `c` would cost to keep.
+    fn upkeep(&self, c: usize) -> Upkeep {
+        let candidate = &self.all[c].0;
+        let (ms, pct) = self
+            .writes
+            .get(&candidate.index.relid)
+            .map(|w| w.cost_of_index(&candidate.index.columns))
+            .unwrap_or((0.0, 0.0));
+        Upkeep {
+            size_mb: candidate.size_mb,
+            write_ms_per_hour: if self.weigh_writes { ms } else { 0.0 },
+            write_overhead_pct: pct,
+        }
+    }
 }
 
 /// One variant's plan: (weight, cost without hypothetical indexes, cost with, candidates used).
@@ -221,34 +276,24 @@ fn combine(seen: &[Planned], captured: bool) -> Option<Eval> {
 }
 
 impl WhatIf for Planner<'_> {
-    fn evaluate(
-        &mut self,
-        s: usize,
-        base: &[usize],
-        extra: &[usize],
-    ) -> (Option<Eval>, Vec<Option<Eval>>) {
+    fn evaluate(&mut self, s: usize, sets: &[Vec<usize>]) -> Vec<Option<Eval>> {
         let key = |set: &[usize]| {
             let mut k = set.to_vec();
             k.sort_unstable();
             (s, k)
         };
-        let sets: Vec<Vec<usize>> = std::iter::once(base.to_vec())
-            .chain(extra.iter().map(|c| {
-                let mut set = base.to_vec();
-                set.push(*c);
-                set
-            }))
-            .collect();
-        let missing: Vec<&Vec<usize>> = sets
-            .iter()
-            .filter(|set| !self.cache.contains_key(&key(set)))
-            .collect();
+        let mut missing: Vec<&Vec<usize>> = Vec::new();
+        for set in sets {
+            if !self.cache.contains_key(&key(set)) && !missing.iter().any(|m| key(m) == key(set)) {
+                missing.push(set);
+            }
+        }
         if !missing.is_empty() {
             let read = &self.reads[s];
             let mut seen: Vec<Vec<Planned>> = vec![Vec::new(); missing.len()];
             let mut captured = false;
             for (values, weight) in variants(read.custom) {
-                let all = self.all;
+                let all = &self.all;
                 let actor = Actor::of_statement(read.statement.figures.role.as_deref());
                 let planned = actor.and_then(|actor| {
                     planner::with_statement(&read.statement.query, values.as_deref(), actor, |st| {
@@ -279,9 +324,72 @@ impl WhatIf for Planner<'_> {
                 self.cache.insert(key(set), combine(&seen, captured));
             }
         }
-        let mut evals = sets.iter().map(|set| self.cache[&key(set)].clone());
-        let first = evals.next().flatten();
-        (first, evals.collect())
+        sets.iter()
+            .map(|set| self.cache[&key(set)].clone())
+            .collect()
+    }
+
+    fn widen(&mut self, c: usize) -> Vec<(usize, Upkeep)> {
+        let (relid, leading, base) = {
+            let candidate = &self.all[c].0;
+            (
+                candidate.index.relid,
+                candidate.leading.clone(),
+                candidate.finding.clone(),
+            )
+        };
+        let Some(base_keys) = candidates::plain_keys(&base.target) else {
+            return Vec::new();
+        };
+        // what the statements this index serves use and read of its table
+        let mut wider: Vec<Finding> = Vec::new();
+        for (read, uses) in self.read_by.iter().zip(&self.uses_by) {
+            if !serves(read, relid, leading.as_deref()) {
+                continue;
+            }
+            if let Some(used) = uses.iter().find(|u| u.relid == relid.to_u32()) {
+                for column in candidates::used_columns(used) {
+                    wider.extend(candidates::widened(&base, &column));
+                }
+            }
+            if let Some((_, Some(read_here))) = read.iter().find(|(r, _)| *r == relid) {
+                wider.extend(candidates::covering_variant(&base, read_here));
+            }
+        }
+        let mut made: Vec<usize> = Vec::new();
+        for finding in wider {
+            // a candidate with these keys already (`created_at DESC` where widening appends
+            // `created_at`) is the widening: its finding says why it helps
+            let keys = candidates::plain_keys(&finding.target);
+            let known = self.all.iter().position(|(k, _)| {
+                k.finding.target == finding.target
+                    || (keys.is_some() && candidates::plain_keys(&k.finding.target) == keys)
+            });
+            let id = match known {
+                Some(known) => known,
+                None => {
+                    let Some(defined) = define(finding, self.all.len()) else {
+                        continue;
+                    };
+                    self.all.push(defined);
+                    self.all.len() - 1
+                }
+            };
+            if id != c && !made.contains(&id) {
+                made.push(id);
+            }
+        }
+        // and the candidates that already extend it: its covering variants, wider rule findings
+        for (id, (k, _)) in self.all.iter().enumerate() {
+            if id != c
+                && !made.contains(&id)
+                && k.index.relid == relid
+                && candidates::extends(&k.finding.target, &base_keys)
+            {
+                made.push(id);
+            }
+        }
+        made.into_iter().map(|id| (id, self.upkeep(id))).collect()
     }
 }
 
@@ -475,7 +583,7 @@ pub fn advise(
     min_improvement_pct: f64,
     weigh_writes: bool,
 ) -> spi::Result<Vec<Advice>> {
-    let all = gather_candidates(reads);
+    let (all, read_by, uses_by) = gather_candidates(reads);
     if all.is_empty() {
         return Ok(Vec::new());
     }
@@ -489,10 +597,19 @@ pub fn advise(
         .collect();
     let relevant: Vec<Vec<usize>> = reads
         .iter()
-        .map(|read| {
+        .zip(&read_by)
+        .map(|(read, read_columns)| {
             let tables = tables_of(read.plan);
             (0..all.len())
-                .filter(|c| tables.contains(&all[*c].1))
+                .filter(|c| {
+                    let (candidate, table) = &all[*c];
+                    tables.contains(table)
+                        && serves(
+                            read_columns,
+                            candidate.index.relid,
+                            candidate.leading.as_deref(),
+                        )
+                })
                 .collect()
         })
         .collect();
@@ -500,25 +617,16 @@ pub fn advise(
     relids.sort_unstable_by_key(|o| o.to_u32());
     relids.dedup();
     let writes = table_writes(&relids)?;
-    let upkeep: Vec<Upkeep> = all
-        .iter()
-        .map(|(c, _)| {
-            let (ms, pct) = writes
-                .get(&c.index.relid)
-                .map(|w| w.cost_of_index(&c.index.columns))
-                .unwrap_or((0.0, 0.0));
-            Upkeep {
-                size_mb: c.size_mb,
-                write_ms_per_hour: if weigh_writes { ms } else { 0.0 },
-                write_overhead_pct: pct,
-            }
-        })
-        .collect();
     let mut planner = Planner {
         reads,
-        all: &all,
+        all,
+        read_by,
+        uses_by,
+        writes,
+        weigh_writes,
         cache: HashMap::new(),
     };
+    let upkeep: Vec<Upkeep> = (0..planner.all.len()).map(|c| planner.upkeep(c)).collect();
     let selection = select(
         &loads,
         &upkeep,
@@ -527,6 +635,7 @@ pub fn advise(
         budget_mb,
         min_improvement_pct,
     );
+    let all = planner.all;
     for (c, (candidate, _)) in all.iter().enumerate() {
         debug1!(
             "optischema advisor: candidate {c}: {}",
@@ -539,7 +648,7 @@ pub fn advise(
     let mut out = Vec::with_capacity(selection.choices.len());
     for choice in selection.choices {
         let (candidate, _) = &all[choice.candidate];
-        let keep = &upkeep[choice.candidate];
+        let keep = &selection.upkeep[choice.candidate];
         // the statement it saves most time for speaks for it
         let main = choice
             .helped

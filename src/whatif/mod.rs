@@ -1,5 +1,6 @@
 //! The what-if advisor: hypothetical indexes inside the planner.
 
+pub mod columns;
 pub mod hypo;
 pub mod planner;
 pub mod size;

@@ -241,6 +241,11 @@ impl Statement {
         unsafe { query_columns(self.query, &mut out) };
         out
     }
+
+    /// The columns an index could serve, per table: compared, joined on, grouped or sorted by.
+    pub fn column_uses(&self) -> Vec<crate::advisor::candidates::ColumnUses> {
+        unsafe { super::columns::column_uses(self.query) }
+    }
 }
 
 unsafe fn query_columns(query: *mut pg_sys::Query, out: &mut Vec<(Oid, Option<Vec<String>>)>) {
