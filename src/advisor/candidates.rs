@@ -81,20 +81,25 @@ pub fn column_finding(schema: &str, table: &str, keys: &[String]) -> Finding {
     }
 }
 
+/// The table, keys and key columns of an index finding that can take more columns: plain
+/// column keys, no INCLUDE columns, no predicate.
+fn extendable(finding: &Finding) -> Option<(String, Vec<String>, Vec<String>)> {
+    if finding.kind != Kind::Index || finding.target.contains(" INCLUDE ") {
+        return None;
+    }
+    // a predicate makes the target unparsable as keys
+    let (table, keys) = index_target_keys(&finding.target)?;
+    let key_columns = keys.iter().map(|k| key_column(k)).collect::<Option<_>>()?;
+    Some((table, keys, key_columns))
+}
+
 /// More key columns than this are not tried by widening.
 pub const MAX_WIDTH: usize = 3;
 
 /// Index finding `finding` with `column` appended to its keys: None when it has INCLUDE columns,
 /// a predicate or an expression key, already holds the column, or is as wide as widening goes.
 pub fn widened(finding: &Finding, column: &str) -> Option<Finding> {
-    if finding.kind != Kind::Index
-        || finding.target.contains(" INCLUDE ")
-        || finding.target.contains(" WHERE ")
-    {
-        return None;
-    }
-    let (table, keys) = index_target_keys(&finding.target)?;
-    let key_columns: Vec<String> = keys.iter().map(|k| key_column(k)).collect::<Option<_>>()?;
+    let (table, keys, key_columns) = extendable(finding)?;
     if keys.len() >= MAX_WIDTH || key_columns.iter().any(|k| k == column) {
         return None;
     }
@@ -177,14 +182,7 @@ fn key_column(key: &str) -> Option<String> {
 /// None when the keys already hold every column read, too many would be needed, or a key is an
 /// expression (an index-only scan cannot return an expression's columns).
 pub fn covering_variant(finding: &Finding, read: &[String]) -> Option<Finding> {
-    if finding.kind != Kind::Index
-        || finding.target.contains(" INCLUDE ")
-        || finding.target.contains(" WHERE ")
-    {
-        return None;
-    }
-    let (_, keys) = index_target_keys(&finding.target)?;
-    let key_columns: Vec<String> = keys.iter().map(|k| key_column(k)).collect::<Option<_>>()?;
+    let (_, _, key_columns) = extendable(finding)?;
     let include: Vec<&String> = read.iter().filter(|c| !key_columns.contains(c)).collect();
     if include.is_empty() || include.len() > MAX_INCLUDE {
         return None;
