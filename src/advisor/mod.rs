@@ -350,7 +350,10 @@ impl Search<'_> {
             // statements are planned with every chosen index they may use, as they will be
             for s in 0..n {
                 if let Some(set) = self.after(s, &on[s], step) {
-                    now[s] = whatif.evaluate(s, std::slice::from_ref(&set)).pop().flatten();
+                    now[s] = whatif
+                        .evaluate(s, std::slice::from_ref(&set))
+                        .pop()
+                        .flatten();
                     on[s] = set;
                 }
             }
@@ -414,7 +417,10 @@ fn prune(outcome: &mut Outcome, upkeep: &[Upkeep], whatif: &mut dyn WhatIf, min_
         let mut redundant = true;
         for s in (0..outcome.on.len()).filter(|s| outcome.on[*s].contains(&x)) {
             let rest: Vec<usize> = outcome.on[s].iter().copied().filter(|c| *c != x).collect();
-            let e = whatif.evaluate(s, std::slice::from_ref(&rest)).pop().flatten();
+            let e = whatif
+                .evaluate(s, std::slice::from_ref(&rest))
+                .pop()
+                .flatten();
             let with = outcome.now[s].as_ref().map(|e| e.share).unwrap_or(0.0);
             let lost = with - e.as_ref().map(|e| e.share).unwrap_or(0.0);
             let left = 1.0 - e.as_ref().map(|e| e.share).unwrap_or(0.0);
