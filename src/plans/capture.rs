@@ -12,7 +12,7 @@
 
 use super::capture_gate::{Capture, Gate};
 use super::lexer;
-use super::repair::Token;
+use super::repair::{self, Token};
 use crate::clock::epoch_s;
 use crate::settings;
 use crate::shmem::Shared;
@@ -488,14 +488,11 @@ fn extract_field(tokens: &[Token], i: usize) -> Option<&str> {
         Token::Keyword { word, .. } => word,
         _ => return None,
     };
-    let extract = matches!(tokens.get(i.checked_sub(2)?), Some(Token::Keyword { word, .. }) if word == "extract");
-    let open = matches!(tokens.get(i - 1), Some(Token::Other { text, .. }) if text == "(");
-    let from = matches!(tokens.get(i + 1), Some(Token::Keyword { word, .. }) if word == "from");
     let plain = !field.is_empty()
         && field
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    (extract && open && from && plain).then_some(field.as_str())
+    (plain && repair::is_extract_field(tokens, i)).then_some(field.as_str())
 }
 
 fn token_start(t: &Token) -> usize {

@@ -105,22 +105,32 @@ fn type_before(tokens: &[Token], param_index: usize) -> Option<usize> {
     }
 }
 
-/// `extract ( $n FROM` starting at token `i`: the byte range it spans and its replacement.
+/// Whether token `i` stands where `extract(field FROM x)` has its field: after `extract (` and
+/// before `FROM`. Normalization makes that field `$n`; a captured statement has a word there.
+pub fn is_extract_field(tokens: &[Token], i: usize) -> bool {
+    let Some(before) = i.checked_sub(2) else {
+        return false;
+    };
+    matches!(tokens.get(before), Some(Token::Keyword { word, .. }) if word == "extract")
+        && matches!(tokens.get(i - 1), Some(Token::Other { text, .. }) if text == "(")
+        && matches!(tokens.get(i + 1), Some(Token::Keyword { word, .. }) if word == "from")
+}
+
+/// `extract ( $n FROM` around the parameter at token `i`: the byte range it spans and its
+/// replacement.
 fn extract_field_at(tokens: &[Token], i: usize) -> Option<(usize, usize, String)> {
-    let [Token::Keyword { at, word }, Token::Other { text, .. }, Token::Param { number, .. }, Token::Keyword {
-        at: from_at,
-        word: from,
-    }] = tokens.get(i..i + 4)?
-    else {
+    let Token::Param { number, .. } = tokens.get(i)? else {
         return None;
     };
-    (word == "extract" && text == "(" && from == "from").then(|| {
-        (
-            *at,
-            from_at + from.len(),
-            format!("pg_catalog.extract(${number}::text,"),
-        )
-    })
+    if !is_extract_field(tokens, i) {
+        return None;
+    }
+    let from = &tokens[i + 1];
+    Some((
+        tokens[i - 2].at(),
+        from.at() + "from".len(),
+        format!("pg_catalog.extract(${number}::text,"),
+    ))
 }
 
 /// The statement with every `type $n` rewritten as `$n::type` and every `extract($n FROM x)` as
