@@ -20,9 +20,9 @@ struct Uses {
     ordered: Vec<Column>,
 }
 
-fn push(list: &mut Vec<Column>, c: Column) {
-    if !list.contains(&c) {
-        list.push(c);
+fn push<T: PartialEq>(list: &mut Vec<T>, item: T) {
+    if !list.contains(&item) {
+        list.push(item);
     }
 }
 
@@ -245,11 +245,8 @@ unsafe fn compared(
         }
         if let (Some(l), Some(r)) = (left, right) {
             if l.0 != r.0 && is_equality(opno) {
-                for join in [(l, r.0), (r, l.0)] {
-                    if !uses.joined.contains(&join) {
-                        uses.joined.push(join);
-                    }
-                }
+                push(&mut uses.joined, (l, r.0));
+                push(&mut uses.joined, (r, l.0));
             }
         }
     }
