@@ -146,6 +146,8 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
         });
     };
     let sets = captured_sets(statement.figures.queryid)?;
+    // the first set's custom plan when it stands in for the generic one: not planned again
+    let mut first_custom = None;
     let (raw, planned_sql) = match explain::generic_plan(&statement.query, actor) {
         PlanOutcome::Planned { plan, planned_sql } => (plan, planned_sql),
         // normalization can leave a statement only its values make plannable: `$4 - $5` has
@@ -154,7 +156,10 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
         PlanOutcome::Unexplainable { reason, lasting } => {
             let first = sets.as_ref().and_then(|sets| sets.first());
             match first.map(|(values, _)| explain::custom_plan(&statement.query, values, actor)) {
-                Some(PlanOutcome::Planned { plan, planned_sql }) => (plan, planned_sql),
+                Some(PlanOutcome::Planned { plan, planned_sql }) => {
+                    first_custom = Some(plan.clone());
+                    (plan, planned_sql)
+                }
                 Some(PlanOutcome::Unexplainable { .. }) => {
                     return Ok(Verdict::Unexplainable { reason, lasting })
                 }
@@ -185,11 +190,12 @@ pub fn examine(statement: &HotStatement) -> spi::Result<Verdict> {
     // the values the application really sends: a skewed value or a LIKE prefix shows only there
     let mut custom = sets.as_ref().map(|_| Vec::new());
     for (values, times_seen) in sets.unwrap_or_default() {
-        let PlanOutcome::Planned {
-            plan: raw_custom, ..
-        } = explain::custom_plan(&statement.query, &values, actor)
-        else {
-            continue;
+        let raw_custom = match first_custom.take() {
+            Some(raw) => raw,
+            None => match explain::custom_plan(&statement.query, &values, actor) {
+                PlanOutcome::Planned { plan, .. } => plan,
+                PlanOutcome::Unexplainable { .. } => continue,
+            },
         };
         let Some(custom_plan) = parse_plan(&raw_custom) else {
             continue;

@@ -67,6 +67,39 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_statement_without_a_generic_plan_is_planned_with_its_captured_values() {
+        // `id < 10 - 3` as pg_stat_statements keeps it: `$1 - $2` has no type of its own
+        seed_statements(&[(3, "SELECT kind FROM events WHERE id < $1 - $2")]);
+        let out = explain(3);
+        assert!(
+            out["unexplainable"]
+                .as_str()
+                .is_some_and(|r| r.contains("operator is not unique")),
+            "{out}"
+        );
+        Spi::run(
+            "INSERT INTO optischema.captured_params (queryid, params, times_seen)
+             VALUES (3, '[\"10\", \"3\"]', 4)",
+        )
+        .unwrap();
+        let out = explain(3);
+        assert_eq!(out["unexplainable"], serde_json::Value::Null, "{out}");
+        assert_eq!(
+            out["generic_plan"][0]["Plan"]["Relation Name"], "events",
+            "{out}"
+        );
+        assert_eq!(
+            out["custom_plans"].as_array().map(Vec::len),
+            Some(1),
+            "{out}"
+        );
+        assert_eq!(
+            out["custom_plans"][0]["params"],
+            serde_json::json!(["10", "3"])
+        );
+    }
+
+    #[pg_test]
     fn explain_rejects_unknown_and_null_queryids() {
         rejected("SELECT optischema.explain(987654321)");
         rejected("SELECT optischema.explain(NULL)");
