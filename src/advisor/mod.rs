@@ -754,32 +754,26 @@ mod tests {
     #[test]
     fn a_chosen_index_is_widened_when_one_more_key_column_serves_more() {
         // 0: (a) serves both statements; its widening 1: (a, b) also lets statement 1 skip
-        // the table; 2: (c) is unrelated and small
+        // the table
         let loads = [load(1, 1000.0, 10.0), load(2, 1000.0, 10.0)];
-        let mut planner = Table::new(&[(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.9), (1, 1, 0.95)]);
-        planner.widenings.push((0, 1, upkeep(12.0, 0.0)));
-        let chosen = select(
-            &loads,
-            &[upkeep(10.0, 0.0)],
-            &all_relevant(2, 1),
-            &mut planner,
-            1024.0,
-            20.0,
-        );
+        let choose_within = |budget_mb: f64| {
+            let mut planner = Table::new(&[(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.9), (1, 1, 0.95)]);
+            planner.widenings.push((0, 1, upkeep(12.0, 0.0)));
+            select(
+                &loads,
+                &[upkeep(10.0, 0.0)],
+                &all_relevant(2, 1),
+                &mut planner,
+                budget_mb,
+                20.0,
+            )
+        };
+        let chosen = choose_within(1024.0);
         assert_eq!(picked(&chosen), vec![1], "{chosen:?}");
         assert!((chosen.statements[&1].share - 0.95).abs() < 1e-9);
         assert_eq!(chosen.upkeep[1].size_mb, 12.0);
         // without room for the two extra megabytes the narrow index stays
-        let mut planner = Table::new(&[(0, 0, 0.9), (1, 0, 0.5), (0, 1, 0.9), (1, 1, 0.95)]);
-        planner.widenings.push((0, 1, upkeep(12.0, 0.0)));
-        let chosen = select(
-            &loads,
-            &[upkeep(10.0, 0.0)],
-            &all_relevant(2, 1),
-            &mut planner,
-            11.0,
-            20.0,
-        );
+        let chosen = choose_within(11.0);
         assert_eq!(picked(&chosen), vec![0], "{chosen:?}");
     }
 
