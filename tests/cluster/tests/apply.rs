@@ -31,6 +31,45 @@ fn index_valid(c: &mut Client, name: &str) -> Option<bool> {
     .get(0)
 }
 
+/// Waits for a minute to begin after a whole minute in which the sampler recorded at least
+/// `calls` calls of the statement whose text is LIKE `pattern`: a fix's realized saving compares
+/// the whole minutes before and after it, and a minute in which a test's load ran only its first
+/// moments (or that no sample fell in) has nothing to compare with.
+fn wait_for_a_minute_of(c: &mut Client, pattern: &str, calls: i64) {
+    let minute = |c: &mut Client| -> i64 {
+        c.query_one(
+            "SELECT extract(epoch FROM date_trunc('minute', now()))::int8",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let start = minute(c);
+        while minute(c) == start {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let recorded: i64 = c
+            .query_one(
+                "SELECT coalesce(sum(h.calls), 0)::int8
+                   FROM optischema.history_all h
+                  WHERE h.bucket = date_trunc('minute', now()) - interval '1 minute'
+                    AND h.queryid IN (SELECT queryid FROM pg_stat_statements WHERE query LIKE $1)",
+                &[&pattern],
+            )
+            .unwrap()
+            .get(0);
+        if recorded >= calls {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sampler never recorded a minute of {pattern}: {recorded} calls"
+        );
+    }
+}
+
 #[test]
 fn an_index_is_built_while_writes_go_on_and_revert_drops_it() {
     let cluster = Cluster::start(&[]);
@@ -429,16 +468,7 @@ fn the_real_saving_is_measured_after_the_window() {
             i += 1;
         }
     });
-    // the minute before the apply must have calls: wait for the next minute to begin
-    let minute = |c: &mut Client| -> f64 {
-        c.query_one("SELECT extract(minute FROM now())::float8", &[])
-            .unwrap()
-            .get(0)
-    };
-    let start = minute(&mut c);
-    while minute(&mut c) == start {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for_a_minute_of(&mut c, "SELECT id FROM big WHERE k = %", 1);
     let action: i64 = c
         .query_one("SELECT optischema.apply($1)", &[&id])
         .unwrap()
@@ -517,15 +547,8 @@ fn auto_revert_undoes_an_index_that_slows_the_writes() {
             i = i.wrapping_add(1);
         }
     });
-    let minute = |c: &mut Client| -> f64 {
-        c.query_one("SELECT extract(minute FROM now())::float8", &[])
-            .unwrap()
-            .get(0)
-    };
-    let start = minute(&mut c);
-    while minute(&mut c) == start {
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    // enough calls that the first ones (caches still cold) do not weigh on the mean
+    wait_for_a_minute_of(&mut c, "UPDATE hot SET counter = %", 1000);
     let action: i64 = c
         .query_one("SELECT optischema.apply($1)", &[&id])
         .unwrap()
@@ -543,7 +566,22 @@ fn auto_revert_undoes_an_index_that_slows_the_writes() {
         if let Some(row) = row {
             break row;
         }
-        assert!(Instant::now() < deadline, "no automatic revert");
+        if Instant::now() > deadline {
+            let measured: String = c
+                .query_one(
+                    "SELECT format('realized: %s%% at %s; the writes by minute: %s',
+                                   realized_improvement_pct, realized_at,
+                                   (SELECT string_agg(format('%s %s calls %s ms', h.bucket, h.calls, round(h.total_ms::numeric)), ', ' ORDER BY h.bucket)
+                                      FROM optischema.history_all h
+                                     WHERE h.queryid IN (SELECT queryid FROM pg_stat_statements
+                                                          WHERE query LIKE 'UPDATE hot SET counter = %')))
+                       FROM optischema.recommendation_store WHERE id = $1",
+                    &[&id],
+                )
+                .unwrap()
+                .get(0);
+            panic!("no automatic revert; {measured}");
+        }
         std::thread::sleep(Duration::from_millis(500));
     };
     stop.store(true, Ordering::Relaxed);
