@@ -11,7 +11,7 @@ use crate::errors;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 use std::cell::RefCell;
-use std::ffi::{c_int, CStr, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
 
 // not in pgrx's bindings (parser/parse_utilcmd.h, rewrite/rewriteManip.h): called through
 // pg_guard_ffi_boundary, so that an ERROR they raise becomes a Rust panic as pgrx's own do
@@ -251,6 +251,7 @@ fn analysed(
             pred_selectivity: 1.0,
             columns: Vec::new(),
         };
+        let mut layouts = Vec::new();
         for (i, item) in keys.iter().chain(include.iter()).enumerate() {
             let elem = &*(*item as *mut pg_sys::IndexElem);
             // "(column)" is a plain column, as CREATE INDEX treats it
@@ -258,15 +259,19 @@ fn analysed(
             let plain_var = !elem.expr.is_null()
                 && (*elem.expr).type_ == pg_sys::NodeTag::T_Var
                 && (*var).varattno > 0;
-            let (attnum, typ, mut collation) = if plain_var {
+            let (attnum, typ, mut collation, width) = if plain_var {
                 let attnum = (*var).varattno;
-                let width = pg_sys::get_attavgwidth(relid, attnum);
-                h.data_width += if width > 0 {
-                    width as i64
+                let sampled = pg_sys::get_attavgwidth(relid, attnum);
+                let width = if sampled > 0 {
+                    (sampled, true)
                 } else {
-                    pg_sys::get_typavgwidth((*var).vartype, (*var).vartypmod) as i64
+                    (
+                        pg_sys::get_typavgwidth((*var).vartype, (*var).vartypmod),
+                        false,
+                    )
                 };
-                (attnum as i32, (*var).vartype, (*var).varcollid)
+                let typ = ((*var).vartype, (*var).vartypmod);
+                (attnum as i32, typ, (*var).varcollid, width)
             } else if !elem.name.is_null() {
                 let attnum = pg_sys::get_attnum(relid, elem.name);
                 if attnum == pg_sys::InvalidAttrNumber as i16 {
@@ -277,13 +282,13 @@ fn analysed(
                 }
                 let (mut typ, mut typmod, mut coll) = (Oid::INVALID, -1, Oid::INVALID);
                 pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typ, &mut typmod, &mut coll);
-                let width = pg_sys::get_attavgwidth(relid, attnum);
-                h.data_width += if width > 0 {
-                    width as i64
+                let sampled = pg_sys::get_attavgwidth(relid, attnum);
+                let width = if sampled > 0 {
+                    (sampled, true)
                 } else {
-                    pg_sys::get_typavgwidth(typ, typmod) as i64
+                    (pg_sys::get_typavgwidth(typ, typmod), false)
                 };
-                (attnum as i32, typ, coll)
+                (attnum as i32, (typ, typmod), coll, width)
             } else {
                 let expr = elem.expr;
                 if pg_sys::contain_mutable_functions(expr) {
@@ -293,15 +298,16 @@ fn analysed(
                 }
                 let (typ, typmod) = (pg_sys::exprType(expr), pg_sys::exprTypmod(expr));
                 h.indexprs = pg_sys::lappend(h.indexprs, expr.cast());
-                h.data_width += pg_sys::get_typavgwidth(typ, typmod) as i64;
-                (0, typ, pg_sys::exprCollation(expr))
+                let width = (pg_sys::get_typavgwidth(typ, typmod), false);
+                (0, (typ, typmod), pg_sys::exprCollation(expr), width)
             };
+            let (typ, typmod) = typ;
+            layouts.push(column_layout(typ, typmod, width.0, width.1));
             h.indexkeys.push(attnum);
             h.canreturn.push(btree && attnum != 0);
             if i >= keys.len() {
                 continue;
             }
-            h.key_width = h.data_width;
             h.key_stats.push(
                 (attnum > 0)
                     .then(|| column_stats(relid, attnum as i16))
@@ -322,6 +328,7 @@ fn analysed(
                 _ => desc,
             });
         }
+        (h.key_width, h.data_width) = size::entry_widths(&layouts, keys.len());
         // _bt_load(): a fresh unique index has no duplicates to merge, INCLUDE columns and
         // opclasses without "equal means identical bytes" (_bt_allequalimage) rule it out
         h.deduplicate = btree
@@ -483,6 +490,32 @@ unsafe fn column_stats(relid: Oid, attnum: i16) -> Option<size::ColumnStats> {
         }
         pg_sys::ReleaseSysCache(tuple);
         Some(stats)
+    }
+}
+
+/// How a column of type `typ` lies in an index entry; `width` is its average bytes, from
+/// ANALYZE (`sampled`) or from the type.
+unsafe fn column_layout(typ: Oid, typmod: i32, width: i32, sampled: bool) -> size::ColumnLayout {
+    let (mut typlen, mut byval, mut align) = (0i16, false, 0 as c_char);
+    pg_sys::get_typlenbyvalalign(typ, &mut typlen, &mut byval, &mut align);
+    // ANALYZE truncates a varying width's mean to whole bytes, half a byte on average; char(n)
+    // is blank-padded to one width, which it keeps whole
+    let fixed_char = typ == pg_sys::BPCHAROID && typmod >= 0;
+    let truncated = if sampled && typlen < 0 && !fixed_char {
+        0.5
+    } else {
+        0.0
+    };
+    size::ColumnLayout {
+        width: width as f64 + truncated,
+        typlen,
+        align: match align as u8 {
+            b'd' => 8,
+            b'i' => 4,
+            b's' => 2,
+            _ => 1,
+        },
+        packable: pg_sys::get_typstorage(typ) != pg_sys::TYPSTORAGE_PLAIN as c_char,
     }
 }
 

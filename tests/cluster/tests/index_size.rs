@@ -58,6 +58,14 @@ const CASES: &[(&str, &str)] = &[
         "CREATE INDEX ON sz (k10) WHERE cust <= 5000",
     ),
     ("mostly NULL (90 %)", "CREATE INDEX ON sz (sparse)"),
+    (
+        "date INCLUDE bigint, int, numeric (padding before the bigint)",
+        "CREATE INDEX ON sz (d) INCLUDE (id, id4, n)",
+    ),
+    (
+        "text, then a bigint at a varying offset",
+        "CREATE INDEX ON sz (t, id)",
+    ),
 ];
 
 #[test]
