@@ -1,5 +1,5 @@
 -- Extend (Schlosser, Kossmann and Boissier, "Efficient Scalable Multi-Attribute Index Selection
--- Using Recursive Strategies", ICDE 2019), as the reference bench/tpch.sh compares the advisor
+-- Using Recursive Strategies", ICDE 2019), as the reference bench/selection.sh compares the advisor
 -- with: the same planner (hypothetical indexes through HypoPG, EXPLAIN's total cost) and the
 -- same size model (optischema.whatif()'s size_mb).
 --

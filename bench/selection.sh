@@ -1,0 +1,98 @@
+# Index selection as the evaluations measure it, for bench/tpch.sh and bench/ssb.sh: sourced
+# after lib.sh, with the cluster running and its tables loaded and analysed.
+#
+# selection_bench QUERIES COUNT: loads the COUNT statements of QUERIES (one per "-- qNN" section),
+# runs each once so that the worker sees them, then for each budget of $BUDGETS
+# (optischema.index_budget_mb) has each algorithm of $ALGORITHMS choose a set: optischema
+# (recommend_indexes(NULL)) and Extend (bench/selection/extend.sql, the published algorithm on
+# the same planner and size model). Each set is built for real; the sum of the statements'
+# planner costs with it, relative to no index, is printed with the set's real size and the
+# time the choice took.
+selection_bench() {
+    local queries=$1 count=$2
+    sql -q -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS bench CASCADE" -c "CREATE SCHEMA bench"
+    sql -q <<'SQL'
+-- the planner's total cost of a statement, as EXPLAIN shows it
+CREATE FUNCTION bench.cost(q text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE plan json;
+BEGIN
+    EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
+    RETURN (plan -> 0 -> 'Plan' ->> 'Total Cost')::float8;
+END $$;
+CREATE TABLE bench.queries (name text PRIMARY KEY, q text NOT NULL);
+CREATE TABLE bench.sets (algorithm text, budget_mb int, index_sql text, est_size_mb float8, real_size_mb float8);
+CREATE TABLE bench.advice (algorithm text, budget_mb int, seconds float8, PRIMARY KEY (algorithm, budget_mb));
+SQL
+    sql -q -f "$REPO/bench/selection/extend.sql"
+    # one statement per "-- qNN" section
+    awk '/^-- q[0-9][0-9]$/ {name = substr($2, 1); next} name && !/^--/ {text[name] = text[name] $0 "\n"}
+         END {for (n in text) printf "%s\t%s\x1e", n, text[n]}' "$queries" |
+        while IFS=$'\t' read -r -d $'\x1e' name text; do
+            sql -q -v name="$name" -v q="${text%;*}" <<<"INSERT INTO bench.queries VALUES (:'name', :'q')"
+        done
+    [[ $(sql -tAc "SELECT count(*) FROM bench.queries") == "$count" ]] || { echo "expected $count queries" >&2; exit 1; }
+
+    echo "== running the $count queries once (the worker samples them)"
+    sql -q -c "SELECT optischema.reset()" >/dev/null
+    wait_samples 1
+    local started name budget algorithm
+    started=$(date +%s)
+    sql -tA -c "SELECT name FROM bench.queries ORDER BY name" | while read -r name; do
+        sql -q -o /dev/null -c "$(sql -tA -c "SELECT q FROM bench.queries WHERE name = '$name'")"
+    done
+    echo "   ran in $(( $(date +%s) - started )) s"
+    wait_samples 2
+
+    SELECTION_BASE=$(selection_total_cost)
+    echo "== sum of planner costs without indexes: $SELECTION_BASE"
+    printf '%-10s %-11s %8s %14s %14s %14s %10s\n' "budget MB" algorithm indexes "relative cost" "real size MB" "model MB" "choice s"
+    for budget in $BUDGETS; do
+        for algorithm in $ALGORITHMS; do
+            selection_choose "$algorithm" "$budget"
+            selection_measure "$algorithm" "$budget"
+        done
+    done
+    echo "== the sets"
+    sql -c "SELECT budget_mb, algorithm, index_sql, round(est_size_mb::numeric, 1) AS model_mb, round(real_size_mb::numeric, 1) AS real_mb
+              FROM bench.sets ORDER BY budget_mb, algorithm, index_sql"
+}
+
+selection_total_cost() { sql -tAc "SELECT round(sum(bench.cost(q))::numeric, 0) FROM bench.queries"; }
+
+# selection_choose ALGORITHM BUDGET: the set into bench.sets, the time it took into bench.advice
+selection_choose() {
+    local chooser
+    case $1 in
+        optischema) chooser="SELECT index_sql, size_mb FROM optischema.recommend_indexes(NULL)" ;;
+        extend) chooser="SELECT e, (SELECT size_mb FROM optischema.whatif('SELECT 1', ARRAY[replace(e, ' CONCURRENTLY', '')])) FROM bench.extend($2) e" ;;
+    esac
+    sql -q <<SQL
+SET client_min_messages = warning;
+SET optischema.index_budget_mb = $2;
+SELECT clock_timestamp() AS started \gset
+INSERT INTO bench.sets (algorithm, budget_mb, index_sql, est_size_mb) SELECT '$1', $2, s.* FROM ($chooser) s;
+INSERT INTO bench.advice SELECT '$1', $2, extract(epoch FROM clock_timestamp() - :'started'::timestamptz);
+SQL
+}
+
+# selection_measure ALGORITHM BUDGET: builds the set, prints its line, drops it
+selection_measure() {
+    local n=0 index real cost
+    while IFS= read -r index; do
+        n=$((n + 1))
+        sql -q -c "${index/CREATE INDEX CONCURRENTLY ON /CREATE INDEX bench_i$n ON }"
+        sql -q -v a="$1" -v b="$2" -v i="$index" -v n="bench_i$n" <<<"UPDATE bench.sets
+            SET real_size_mb = pg_relation_size(:'n'::regclass) / 1048576.0
+            WHERE algorithm = :'a' AND budget_mb = :b AND index_sql = :'i'"
+    done < <(sql -tA -v a="$1" -v b="$2" <<<"SELECT index_sql FROM bench.sets WHERE algorithm = :'a' AND budget_mb = :b")
+    cost=$(selection_total_cost)
+    sql -tA -v a="$1" -v b="$2" <<<"SELECT round(coalesce(sum(real_size_mb), 0)::numeric, 1), round(coalesce(sum(est_size_mb), 0)::numeric, 1),
+               (SELECT round(seconds::numeric, 2) FROM bench.advice WHERE algorithm = :'a' AND budget_mb = :b)
+          FROM bench.sets WHERE algorithm = :'a' AND budget_mb = :b" |
+        while IFS='|' read -r real est secs; do
+            awk -v b="$2" -v a="$1" -v n="$n" -v c="$cost" -v base="$SELECTION_BASE" -v r="$real" -v e="$est" -v s="$secs" \
+                'BEGIN {printf "%-10s %-11s %8d %14.3f %14.1f %14.1f %10.2f\n", b, a, n, c / base, r, e, s}'
+        done
+    sql -tA -c "SELECT relname FROM pg_class WHERE relname LIKE 'bench\_i%' AND relkind = 'i'" |
+        while read -r index; do sql -q -c "DROP INDEX $index"; done
+}
