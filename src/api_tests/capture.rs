@@ -76,6 +76,32 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_value_for_a_char_column_is_kept_whole() {
+        // a parameter compared with char(n) is bpchar without a length: written as
+        // "::character" it would be char(1), and 'BUILDING' would become 'B'
+        Spi::run(
+            "CREATE TABLE seg (id int, segment char(10));
+             INSERT INTO seg SELECT g, CASE WHEN g % 5 = 0 THEN 'BUILDING' ELSE 'MACHINERY' END
+               FROM generate_series(1, 100) g;
+             ANALYZE seg;",
+        )
+        .unwrap();
+        let sql = "SELECT count(*) FROM seg WHERE segment = $1";
+        let literal = crate::whatif::planner::with_values(sql, &[Some("'BUILDING'".to_string())]);
+        assert_eq!(
+            Spi::get_one::<i64>(&literal).unwrap(),
+            Some(20),
+            "{literal}"
+        );
+        // and the planner estimates the value's rows, not those of a value no row has
+        let plan = Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON) {literal}"))
+            .unwrap()
+            .unwrap();
+        let scan_rows = plan.0[0]["Plan"]["Plans"][0]["Plan Rows"].as_f64().unwrap();
+        assert!((15.0..=25.0).contains(&scan_rows), "{scan_rows}");
+    }
+
+    #[pg_test]
     fn the_first_executions_of_a_statement_are_captured_at_rate_zero_and_again_when_rearmed() {
         use crate::plans::capture;
         Spi::run(

@@ -143,10 +143,16 @@ pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
         // an unquoted constant keeps the type it had in the application's statement
         let type_name = match crate::plans::capture::literal_type(value) {
             Some(typed) => typed.to_string(),
+            // with no length given, as a parameter is: "character" alone would be char(1)
+            // and cut the value to its first letter; "bpchar" keeps it whole
             None => unsafe {
-                std::ffi::CStr::from_ptr(pg_sys::format_type_be(types[number as usize - 1]))
-                    .to_string_lossy()
-                    .into_owned()
+                std::ffi::CStr::from_ptr(pg_sys::format_type_extended(
+                    types[number as usize - 1],
+                    -1,
+                    pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN as u16,
+                ))
+                .to_string_lossy()
+                .into_owned()
             },
         };
         literal.replace_range(at..at + len, &format!("({value})::{type_name}"));
