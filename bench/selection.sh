@@ -96,3 +96,15 @@ selection_measure() {
     sql -tA -c "SELECT relname FROM pg_class WHERE relname LIKE 'bench\_i%' AND relkind = 'i'" |
         while read -r index; do sql -q -c "DROP INDEX $index"; done
 }
+
+# selection_cluster NAME PORT: the benchmark's cluster (/var/tmp/optischema-NAME), started with
+# OptiSchema and HypoPG (Extend's hypothetical indexes) created in its database
+selection_cluster() {
+    cluster_init "$1" "$2" "shared_preload_libraries = 'pg_stat_statements,optischema'" \
+        "optischema.sample_interval = 5" "optischema.hot_top_n = 50" \
+        "work_mem = '64MB'" "maintenance_work_mem = '512MB'"
+    cluster_start
+    cluster_restart
+    sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" \
+        -c "CREATE EXTENSION IF NOT EXISTS hypopg"
+}

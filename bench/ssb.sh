@@ -13,13 +13,7 @@ BUDGETS=${BUDGETS:-50 100 250 500}
 ALGORITHMS=${ALGORITHMS:-optischema extend}
 
 install_optischema
-cluster_init bench-ssb 55443 "shared_preload_libraries = 'pg_stat_statements,optischema'" \
-    "optischema.sample_interval = 5" "optischema.hot_top_n = 50" \
-    "work_mem = '64MB'" "maintenance_work_mem = '512MB'"
-cluster_start
-cluster_restart
-sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" \
-    -c "CREATE EXTENSION IF NOT EXISTS hypopg"
+selection_cluster bench-ssb 55443
 
 if [[ $(sql -tAc "SELECT coalesce(obj_description(to_regclass('lineorder')), '')") != "ssb sf$SCALE" ]]; then
     echo "== generating SSB SF$SCALE"

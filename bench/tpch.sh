@@ -19,13 +19,7 @@ if [[ ! -x $TOOLS/bin/tpchgen-cli ]]; then
     echo "== installing tpchgen-cli $TPCHGEN_VERSION (crates.io)"
     cargo install --quiet --locked tpchgen-cli --version "$TPCHGEN_VERSION" --root "$TOOLS"
 fi
-cluster_init bench-tpch 55442 "shared_preload_libraries = 'pg_stat_statements,optischema'" \
-    "optischema.sample_interval = 5" "optischema.hot_top_n = 50" \
-    "work_mem = '64MB'" "maintenance_work_mem = '512MB'"
-cluster_start
-cluster_restart
-sql -q -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS optischema CASCADE" \
-    -c "CREATE EXTENSION IF NOT EXISTS hypopg"
+selection_cluster bench-tpch 55442
 
 if [[ $(sql -tAc "SELECT coalesce(obj_description(to_regclass('lineitem')), '')") != "tpch sf$SCALE" ]]; then
     echo "== generating and loading TPC-H SF$SCALE"
