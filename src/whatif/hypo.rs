@@ -261,16 +261,8 @@ fn analysed(
                 && (*var).varattno > 0;
             let (attnum, typ, mut collation, width) = if plain_var {
                 let attnum = (*var).varattno;
-                let sampled = pg_sys::get_attavgwidth(relid, attnum);
-                let width = if sampled > 0 {
-                    (sampled, true)
-                } else {
-                    (
-                        pg_sys::get_typavgwidth((*var).vartype, (*var).vartypmod),
-                        false,
-                    )
-                };
                 let typ = ((*var).vartype, (*var).vartypmod);
+                let width = average_width(relid, attnum, typ);
                 (attnum as i32, typ, (*var).varcollid, width)
             } else if !elem.name.is_null() {
                 let attnum = pg_sys::get_attnum(relid, elem.name);
@@ -282,12 +274,7 @@ fn analysed(
                 }
                 let (mut typ, mut typmod, mut coll) = (Oid::INVALID, -1, Oid::INVALID);
                 pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typ, &mut typmod, &mut coll);
-                let sampled = pg_sys::get_attavgwidth(relid, attnum);
-                let width = if sampled > 0 {
-                    (sampled, true)
-                } else {
-                    (pg_sys::get_typavgwidth(typ, typmod), false)
-                };
+                let width = average_width(relid, attnum, (typ, typmod));
                 (attnum as i32, (typ, typmod), coll, width)
             } else {
                 let expr = elem.expr;
@@ -490,6 +477,17 @@ unsafe fn column_stats(relid: Oid, attnum: i16) -> Option<size::ColumnStats> {
         }
         pg_sys::ReleaseSysCache(tuple);
         Some(stats)
+    }
+}
+
+/// Average bytes of column `attnum` of type `typ` (and typmod): ANALYZE's (true), or the type's
+/// guess when the column has no statistics (false).
+unsafe fn average_width(relid: Oid, attnum: i16, typ: (Oid, i32)) -> (i32, bool) {
+    let sampled = pg_sys::get_attavgwidth(relid, attnum);
+    if sampled > 0 {
+        (sampled, true)
+    } else {
+        (pg_sys::get_typavgwidth(typ.0, typ.1), false)
     }
 }
 
