@@ -6,7 +6,7 @@
 //! `transformIndexStmt`, so expressions, INCLUDE columns, partial predicates, operator classes,
 //! collations and sort orders mean exactly what they mean to `CREATE INDEX`.
 
-use super::size;
+use super::{distinct, size};
 use crate::errors;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
@@ -457,26 +457,63 @@ unsafe fn column_stats(relid: Oid, attnum: i16) -> Option<size::ColumnStats> {
             return None;
         }
         let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_statistic>(tuple);
-        let mut stats = size::ColumnStats {
-            null_frac: form.stanullfrac as f64,
-            n_distinct: form.stadistinct as f64,
-            common_freqs: Vec::new(),
-        };
-        let mut slot = pg_sys::AttStatsSlot::default();
-        if pg_sys::get_attstatsslot(
-            &mut slot,
-            tuple,
-            pg_sys::STATISTIC_KIND_MCV as c_int,
-            Oid::INVALID,
-            pg_sys::ATTSTATSSLOT_NUMBERS as c_int,
-        ) {
-            stats.common_freqs = (0..slot.nnumbers as usize)
+        let numbers = |kind: u32| {
+            let mut slot = pg_sys::AttStatsSlot::default();
+            if !pg_sys::get_attstatsslot(
+                &mut slot,
+                tuple,
+                kind as c_int,
+                Oid::INVALID,
+                pg_sys::ATTSTATSSLOT_NUMBERS as c_int,
+            ) {
+                return Vec::new();
+            }
+            let numbers = (0..slot.nnumbers as usize)
                 .map(|i| *slot.numbers.add(i) as f64)
                 .collect();
             pg_sys::free_attstatsslot(&mut slot);
-        }
+            numbers
+        };
+        let stats = size::ColumnStats {
+            null_frac: form.stanullfrac as f64,
+            n_distinct: form.stadistinct as f64,
+            common_freqs: numbers(pg_sys::STATISTIC_KIND_MCV),
+            correlation: numbers(pg_sys::STATISTIC_KIND_CORRELATION)
+                .first()
+                .copied()
+                .unwrap_or(0.0),
+            sampling: sampling(relid),
+        };
         pg_sys::ReleaseSysCache(tuple);
         Some(stats)
+    }
+}
+
+/// How ANALYZE samples `relid` (acquire_sample_rows): 300 rows per unit of the largest
+/// statistics target among its columns, from a table of pg_class's blocks and rows.
+unsafe fn sampling(relid: Oid) -> Option<distinct::Sampling> {
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::RELOID as c_int,
+            pg_sys::Datum::from(relid),
+        );
+        if tuple.is_null() {
+            return None;
+        }
+        let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+        let (blocks, rows, columns) = (form.relpages, form.reltuples, form.relnatts);
+        pg_sys::ReleaseSysCache(tuple);
+        let target = (1..=columns)
+            .map(|attnum| match pg_sys::get_attstattarget(relid, attnum) {
+                t if t < 0 => pg_sys::default_statistics_target,
+                t => t,
+            })
+            .max()?;
+        (blocks > 0 && rows > 0.0 && target > 0).then_some(distinct::Sampling {
+            target_rows: 300.0 * target as f64,
+            table_blocks: blocks as f64,
+            table_rows: rows as f64,
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The what-if advisor: hypothetical indexes inside the planner.
 
 pub mod columns;
+pub mod distinct;
 pub mod hypo;
 pub mod planner;
 pub mod size;

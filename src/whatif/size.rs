@@ -14,6 +14,8 @@
 //! values with their frequencies, and the other values around their average, spread as if rows
 //! picked them at random (a Poisson law, at least one row each).
 
+use super::distinct::{self, Sampling};
+
 const BLOCK: i64 = 8192;
 const PAGE_HEADER: i64 = 24;
 const BTREE_SPECIAL: i64 = 16;
@@ -125,17 +127,40 @@ pub struct ColumnStats {
     pub n_distinct: f64,
     /// Frequencies of the most common values, as shares of all rows.
     pub common_freqs: Vec<f64>,
+    /// Correlation of the values' order with the rows' order on disk, -1..1.
+    pub correlation: f64,
+    /// How ANALYZE sampled the table, when known.
+    pub sampling: Option<Sampling>,
 }
 
 impl ColumnStats {
     fn distinct_values(&self, rows: f64) -> Option<f64> {
-        let values = if self.n_distinct > 0.0 {
+        let mut values = if self.n_distinct > 0.0 {
             self.n_distinct
         } else if self.n_distinct < 0.0 {
             -self.n_distinct * rows
         } else {
             return None;
         };
+        // a column in key order fools ANALYZE's block sample: its estimate is corrected on the
+        // table as ANALYZE saw it, a share of the rows stays a share
+        let in_key_order = self.correlation.abs() >= distinct::IN_KEY_ORDER;
+        if let Some(s) = self.sampling.filter(|_| in_key_order) {
+            let nonnull = 1.0 - self.null_frac;
+            let estimated = if self.n_distinct > 0.0 {
+                self.n_distinct
+            } else {
+                -self.n_distinct * s.table_rows
+            };
+            if let Some(d) = distinct::in_key_order(estimated, s.table_rows * nonnull, nonnull, &s)
+            {
+                values = if self.n_distinct > 0.0 {
+                    d
+                } else {
+                    d / s.table_rows * rows
+                };
+            }
+        }
         Some(values.max(1.0) + if self.null_frac > 0.0 { 1.0 } else { 0.0 })
     }
 }
@@ -635,6 +660,8 @@ mod tests {
             null_frac: 0.1,
             n_distinct: -0.05,
             common_freqs: vec![0.5, 0.2],
+            correlation: 0.0,
+            sampling: None,
         };
         let keys = key_distribution(1_000_000.0, &[Some(stats)], 1.0).unwrap();
         // 50,000 values and NULL
@@ -649,6 +676,8 @@ mod tests {
                 null_frac: 0.0,
                 n_distinct,
                 common_freqs: vec![0.02],
+                correlation: 0.0,
+                sampling: None,
             })
         };
         let keys = key_distribution(1_000_000.0, &[column(100.0), column(37.0)], 1.0).unwrap();
@@ -674,9 +703,41 @@ mod tests {
             null_frac: 0.0,
             n_distinct: -0.1,
             common_freqs: vec![],
+            correlation: 0.0,
+            sampling: None,
         };
         // 100,000 values of 10 rows, a tenth of the rows kept: 1 - 0.9^10 of the values
         let keys = key_distribution(1_000_000.0, &[Some(stats)], 0.1).unwrap();
         assert!((65_000.0..65_200.0).contains(&keys.distinct), "{keys:?}");
+    }
+
+    #[test]
+    fn order_lines_stored_by_order_deduplicate_as_their_real_orders_do() {
+        // TPC-H SF1's lineitem (l_orderkey): ANALYZE's 407,749 orders, 1,500,000 real; a plain
+        // CREATE INDEX is 74.3 MB
+        let stats = |correlation: f64| ColumnStats {
+            null_frac: 0.0,
+            n_distinct: 407_749.0,
+            common_freqs: vec![],
+            correlation,
+            sampling: Some(Sampling {
+                target_rows: 30_000.0,
+                table_blocks: 112_503.0,
+                table_rows: 6_001_215.0,
+            }),
+        };
+        let megabytes = |correlation: f64| {
+            let keys = key_distribution(6_001_215.0, &[Some(stats(correlation))], 1.0);
+            let shape = Shape {
+                keys,
+                ..Shape::plain(4, 0)
+            };
+            btree(6_001_215.0, &shape).pages * BLOCK as f64 / 1_048_576.0
+        };
+        let sorted = megabytes(0.9999997);
+        assert!((sorted - 74.3).abs() < 0.10 * 74.3, "{sorted}");
+        // the same estimate on a column in no particular order is taken as it is
+        let shuffled = megabytes(0.01);
+        assert!(shuffled < 55.0, "{shuffled}");
     }
 }
