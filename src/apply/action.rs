@@ -266,7 +266,7 @@ fn setting(node: *mut pg_sys::Node, mode: Mode, sql: &str) -> Result<Vec<Step>, 
         steps.push(Step::Reload);
     }
     // the name and the value are checked as the statement is rebuilt
-    steps.iter().try_for_each(|s| check_setting(s))?;
+    steps.iter().try_for_each(check_setting)?;
     Ok(steps)
 }
 
