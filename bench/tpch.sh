@@ -2,15 +2,15 @@
 # Benchmark: the advisor's index sets on TPC-H, as the index-selection evaluations measure them.
 # TPC-H SF1 (tpchgen-cli, from crates.io), no primary keys; the 19 queries of
 # bench/tpch/queries.sql run once each so that the worker sees them; then for each budget
-# (optischema.index_budget_mb) recommend_indexes(NULL) is asked, and Extend chooses too; each
-# set is built for real and measured (bench/selection.sh).
-#   SCALE=1 BUDGETS="100 250 500 1000" ALGORITHMS="optischema extend" bash bench/tpch.sh
+# (optischema.index_budget_mb) recommend_indexes(NULL) is asked, and Extend and DB2Advis choose
+# too; each set is built for real and measured (bench/selection.sh).
+#   SCALE=1 BUDGETS="100 250 500 1000" ALGORITHMS="optischema extend db2advis" bash bench/tpch.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/selection.sh"
 SCALE=${SCALE:-1}
 BUDGETS=${BUDGETS:-100 250 500 1000}
-ALGORITHMS=${ALGORITHMS:-optischema extend}
+ALGORITHMS=${ALGORITHMS:-optischema extend db2advis}
 TPCHGEN_VERSION=4.0.0
 TOOLS=$REPO/target/tools
 
