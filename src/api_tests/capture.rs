@@ -4,8 +4,16 @@
 mod tests {
     use pgrx::prelude::*;
 
+    /// The queue of captured sets is one for the server, and tests run side by side: a test
+    /// that drains it holds this lock until its transaction ends, so it takes no other test's
+    /// sets; sets other tests' statements add meanwhile are told apart by queryid.
+    fn own_the_capture_queue() {
+        Spi::run("SELECT pg_advisory_xact_lock(hashtext('optischema capture queue'))").unwrap();
+    }
+
     #[pg_test]
     fn captures_bound_parameters_and_constants_in_dollar_order() {
+        own_the_capture_queue();
         Spi::run(
             "CREATE TABLE cap (a int, b text);
              SET optischema.param_sample_rate = 1;
@@ -104,6 +112,7 @@ mod tests {
     #[pg_test]
     fn the_first_executions_of_a_statement_are_captured_at_rate_zero_and_again_when_rearmed() {
         use crate::plans::capture;
+        own_the_capture_queue();
         Spi::run(
             "CREATE TABLE cap_first (a int);
              SET optischema.param_sample_rate = 0;
@@ -114,11 +123,23 @@ mod tests {
         for i in 1..=6 {
             Spi::run(&format!("SELECT * FROM cap_first WHERE a = {i}")).unwrap();
         }
+        // this statement's sets are those of the queryid whose values are 1, 2 and 3
         let sets = capture::drain();
-        let values: Vec<&str> = sets.iter().map(|(_, v)| v.as_str()).collect();
-        assert_eq!(values, ["[\"1\"]", "[\"2\"]", "[\"3\"]"]);
-        let queryid = sets[0].0;
-        assert!(sets.iter().all(|(q, _)| *q == queryid));
+        let values_of = |sets: &[(i64, String)], queryid: i64| -> Vec<String> {
+            sets.iter()
+                .filter(|(q, _)| *q == queryid)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        let first = ["[\"1\"]", "[\"2\"]", "[\"3\"]"];
+        let queryids: Vec<i64> = sets
+            .iter()
+            .map(|(q, _)| *q)
+            .filter(|q| values_of(&sets, *q) == first)
+            .collect();
+        let queryid = *queryids
+            .first()
+            .expect("the first three executions are captured");
         // statements without values (utility, none to capture) spend nothing
         Spi::run("SELECT count(*) FROM cap_first").unwrap();
         // the worker found none of its sets stored: its next executions are captured again
@@ -129,8 +150,10 @@ mod tests {
         Spi::run("SET optischema.param_capture_first = 4").unwrap();
         Spi::run("SELECT * FROM cap_first WHERE a = 10").unwrap();
         Spi::run("SELECT * FROM cap_first WHERE a = 11").unwrap();
-        let values: Vec<String> = capture::drain().into_iter().map(|(_, v)| v).collect();
-        assert_eq!(values, ["[\"7\"]", "[\"8\"]", "[\"9\"]", "[\"10\"]"]);
+        assert_eq!(
+            values_of(&capture::drain(), queryid),
+            ["[\"7\"]", "[\"8\"]", "[\"9\"]", "[\"10\"]"]
+        );
         Spi::run("RESET optischema.param_sample_rate; RESET optischema.param_capture_first")
             .unwrap();
     }
