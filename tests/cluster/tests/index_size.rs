@@ -10,7 +10,7 @@
 //! it finds 20 % fewer keys than there are, and the estimate comes out 8-10 % under). A column
 //! stored in key order is the exception the model corrects: ANALYZE's block sample sees its
 //! repeats too often (`lw`: order lines in wide rows, sampled from fewer blocks than the table
-//! has, where ANALYZE finds about half the orders there are); that case is held to 15 %. A
+//! has, where ANALYZE finds about 40 % of the orders there are); that case is held to 15 %. A
 //! partial index is taken to keep rows independently of their key.
 
 use optischema_cluster_tests::*;
