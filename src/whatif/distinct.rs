@@ -33,7 +33,8 @@ pub const IN_KEY_ORDER: f64 = 0.9;
 /// distinct and `f1` seen once, out of `total` values.
 fn duj1(n: f64, d: f64, f1: f64, total: f64) -> f64 {
     let estimate = n * d / ((n - f1) + f1 * n / total);
-    estimate.clamp(d, total)
+    // max and min, not clamp: d may pass total by rounding, and clamp panics on that
+    estimate.max(d).min(total)
 }
 
 /// What ANALYZE estimates for a column in key order with `distinct` values, `values` non-null
@@ -125,6 +126,14 @@ mod tests {
         // unique, or nothing to go on
         assert_eq!(in_key_order(6_001_215.0, 6_001_215.0, 1.0, &LINEITEM), None);
         assert_eq!(in_key_order(0.0, 6_001_215.0, 1.0, &LINEITEM), None);
+    }
+
+    #[test]
+    fn duj1_stays_within_what_was_seen_and_the_values() {
+        // every value seen twice or more: what the sample saw
+        assert_eq!(duj1(100.0, 40.0, 0.0, 1000.0), 40.0);
+        // a count past the values by rounding does not panic
+        assert_eq!(duj1(100.0, 1000.0000000001, 100.0, 1000.0), 1000.0);
     }
 
     #[test]
