@@ -135,30 +135,21 @@ pub struct ColumnStats {
 
 impl ColumnStats {
     fn distinct_values(&self, rows: f64) -> Option<f64> {
-        let mut values = if self.n_distinct > 0.0 {
-            self.n_distinct
-        } else if self.n_distinct < 0.0 {
-            -self.n_distinct * rows
-        } else {
+        if self.n_distinct == 0.0 {
             return None;
-        };
+        }
+        // a positive n_distinct is a count, a negative one a share of the rows
+        let count_on = |rows: f64| self.n_distinct.max(-self.n_distinct * rows);
+        let mut values = count_on(rows);
         // a column in key order fools ANALYZE's block sample: its estimate is corrected on the
-        // table as ANALYZE saw it, a share of the rows stays a share
+        // table as ANALYZE saw it, and scaled as the estimate is
         let in_key_order = self.correlation.abs() >= distinct::IN_KEY_ORDER;
         if let Some(s) = self.sampling.filter(|_| in_key_order) {
             let nonnull = 1.0 - self.null_frac;
-            let estimated = if self.n_distinct > 0.0 {
-                self.n_distinct
-            } else {
-                -self.n_distinct * s.table_rows
-            };
+            let estimated = count_on(s.table_rows);
             if let Some(d) = distinct::in_key_order(estimated, s.table_rows * nonnull, nonnull, &s)
             {
-                values = if self.n_distinct > 0.0 {
-                    d
-                } else {
-                    d / s.table_rows * rows
-                };
+                values *= d / estimated;
             }
         }
         Some(values.max(1.0) + if self.null_frac > 0.0 { 1.0 } else { 0.0 })
