@@ -252,6 +252,7 @@ fn analysed(
             columns: Vec::new(),
         };
         let mut layouts = Vec::new();
+        let table_sampling = sampling(relid);
         for (i, item) in keys.iter().chain(include.iter()).enumerate() {
             let elem = &*(*item as *mut pg_sys::IndexElem);
             // "(column)" is a plain column, as CREATE INDEX treats it
@@ -297,7 +298,7 @@ fn analysed(
             }
             h.key_stats.push(
                 (attnum > 0)
-                    .then(|| column_stats(relid, attnum as i16))
+                    .then(|| column_stats(relid, attnum as i16, table_sampling))
                     .flatten(),
             );
             if !elem.collation.is_null() {
@@ -444,8 +445,13 @@ unsafe fn equal_image(opfamily: Oid, opcintype: Oid, collation: Oid) -> bool {
 }
 
 /// What pg_statistic says about column `attnum` of `relid`: NULLs, distinct values and the
-/// frequencies of the most common ones. `None` before the first ANALYZE.
-unsafe fn column_stats(relid: Oid, attnum: i16) -> Option<size::ColumnStats> {
+/// frequencies of the most common ones, and its correlation; `sampling` is how ANALYZE sampled
+/// the table. `None` before the first ANALYZE.
+unsafe fn column_stats(
+    relid: Oid,
+    attnum: i16,
+    sampling: Option<distinct::Sampling>,
+) -> Option<size::ColumnStats> {
     unsafe {
         let tuple = pg_sys::SearchSysCache3(
             pg_sys::SysCacheIdentifier::STATRELATTINH as c_int,
@@ -482,7 +488,7 @@ unsafe fn column_stats(relid: Oid, attnum: i16) -> Option<size::ColumnStats> {
                 .first()
                 .copied()
                 .unwrap_or(0.0),
-            sampling: sampling(relid),
+            sampling,
         };
         pg_sys::ReleaseSysCache(tuple);
         Some(stats)
