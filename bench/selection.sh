@@ -1,14 +1,16 @@
 # Index selection as the evaluations measure it, for bench/tpch.sh and bench/ssb.sh: sourced
 # after lib.sh, with the cluster running and its tables loaded and analysed.
-#
+
+# every algorithm below, unless the caller names some
+ALGORITHMS=${ALGORITHMS:-optischema extend db2advis}
+
 # selection_bench QUERIES COUNT: loads the COUNT statements of QUERIES (one per "-- qNN" section),
 # runs each once so that the worker sees them, then for each budget of $BUDGETS
 # (optischema.index_budget_mb) has each algorithm of $ALGORITHMS choose a set: optischema
 # (recommend_indexes(NULL)), and the published algorithms Extend and DB2Advis
 # (bench/selection/extend.sql, db2advis.sql) on the same planner and size model. Each set is
-# built for real; the sum of the statements'
-# planner costs with it, relative to no index, is printed with the set's real size and the
-# time the choice took.
+# built for real; the sum of the statements' planner costs with it, relative to no index, is
+# printed with the set's real size and the time the choice took.
 selection_bench() {
     local queries=$1 count=$2
     sql -q -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS bench CASCADE" -c "CREATE SCHEMA bench"

@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/selection.sh"
 SCALE=${SCALE:-1}
 BUDGETS=${BUDGETS:-50 100 250 500}
-ALGORITHMS=${ALGORITHMS:-optischema extend db2advis}
 
 install_optischema
 selection_cluster bench-ssb 55443

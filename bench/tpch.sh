@@ -10,7 +10,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/selection.sh"
 SCALE=${SCALE:-1}
 BUDGETS=${BUDGETS:-100 250 500 1000}
-ALGORITHMS=${ALGORITHMS:-optischema extend db2advis}
 TPCHGEN_VERSION=4.0.0
 TOOLS=$REPO/target/tools
 
