@@ -51,6 +51,15 @@ fn cannot_plan(label: &str, reason: String) -> ! {
     })
 }
 
+/// The ERROR for a statement the caller's planning failed on (message, SQLSTATE).
+fn not_planned((reason, code): (String, String)) -> ! {
+    // planned as EXPLAIN would be: a table the caller may not read is refused as there
+    if code == "42501" {
+        errors::insufficient_privilege(reason, "Ask for SELECT on the tables the statement reads.")
+    }
+    cannot_plan("", reason)
+}
+
 /// Plans `query` with each of `indexes` (CREATE INDEX statements) in place, one at a time,
 /// without building any: whether the planner uses it, the statement's cost without and with it,
 /// and its estimated size. `$n` parameters are planned generically or, when the text is a
@@ -78,18 +87,29 @@ fn whatif(
         .enumerate()
         .map(|(i, sql)| hypo::define(sql, i))
         .collect();
+    // an index's size is estimated from its columns' statistics: only for who may read them
+    let caller = crate::acting::caller();
+    for (sql, h) in sqls.iter().zip(&defined) {
+        if !h.readable_by(caller) {
+            errors::insufficient_privilege(
+                format!("permission denied to estimate {sql}: the caller may not read the table's columns"),
+                "Ask for SELECT on the table, or on each column the index names.",
+            );
+        }
+    }
     let variants = variants_for(&query);
     // per index: (weight, cost before, cost after, used)
     let mut seen: Vec<Vec<(f64, f64, f64, bool)>> = vec![Vec::new(); defined.len()];
     for (values, weight) in &variants {
-        let planned = planner::with_statement(&query, values.as_deref(), Actor::Caller, |st| {
-            let before = st.plan(&[]);
-            let after: Vec<_> = defined
-                .iter()
-                .map(|h| st.plan(std::slice::from_ref(h)))
-                .collect();
-            (before, after)
-        });
+        let planned =
+            planner::with_statement_coded(&query, values.as_deref(), Actor::Caller, |st| {
+                let before = st.plan(&[]);
+                let after: Vec<_> = defined
+                    .iter()
+                    .map(|h| st.plan(std::slice::from_ref(h)))
+                    .collect();
+                (before, after)
+            });
         match planned {
             Ok((before, after)) => {
                 for (i, h) in defined.iter().enumerate() {
@@ -103,14 +123,14 @@ fn whatif(
             }
             // captured values may no longer fit a changed table: the generic plan decides
             Err(_) if values.is_some() => {}
-            Err(reason) => cannot_plan("", reason),
+            Err(error) => not_planned(error),
         }
     }
     if seen.iter().all(|s| s.is_empty()) {
-        let reason = planner::with_statement(&query, None, Actor::Caller, |st| st.plan(&[]))
-            .err()
-            .unwrap_or_else(|| "no captured value set could be planned".into());
-        cannot_plan("", reason);
+        match planner::with_statement_coded(&query, None, Actor::Caller, |st| st.plan(&[])) {
+            Err(error) => not_planned(error),
+            Ok(_) => cannot_plan("", "no captured value set could be planned".into()),
+        }
     }
     let rows: Vec<_> = sqls
         .into_iter()

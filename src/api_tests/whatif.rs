@@ -147,4 +147,88 @@ mod tests {
             Some(0)
         );
     }
+
+    /// A reader who may not read a table learns nothing of it through `whatif`: not the plan
+    /// costs of a statement that reads it (as EXPLAIN refuses), nor the size of an index on it,
+    /// which comes from its columns' statistics.
+    #[pg_test]
+    fn whatif_tells_a_role_nothing_of_a_table_it_may_not_read() {
+        Spi::run(
+            "CREATE TABLE public.wk_secret (k int, v text);
+             INSERT INTO public.wk_secret SELECT g, md5(g::text) FROM generate_series(1, 5000) g;
+             ANALYZE public.wk_secret;
+             CREATE TABLE public.wk_open (k int);
+             CREATE VIEW public.wk_view AS SELECT k FROM public.wk_secret;
+             CREATE ROLE os_peek IN ROLE optischema_reader;
+             GRANT SELECT ON public.wk_open, public.wk_view TO os_peek;",
+        )
+        .unwrap();
+        let as_peek = |query: &str, index: &str| {
+            outcome_of(&format!(
+                "SET LOCAL ROLE os_peek; \
+                 SELECT count(*) FROM optischema.whatif('{query}', ARRAY['{index}']); RESET ROLE"
+            ))
+            .0
+        };
+        let secret_query = "SELECT v FROM public.wk_secret WHERE k = 42";
+        let secret_index = "CREATE INDEX ON public.wk_secret (k)";
+        // the statement reads the table: directly, in a subquery, or in a CTE
+        assert_eq!(as_peek(secret_query, secret_index), "42501");
+        assert_eq!(
+            as_peek(
+                "SELECT 1 FROM public.wk_open o WHERE EXISTS (SELECT 1 FROM public.wk_secret s WHERE s.k = o.k)",
+                "CREATE INDEX ON public.wk_open (k)"
+            ),
+            "42501"
+        );
+        assert_eq!(
+            as_peek(
+                "WITH s AS (SELECT k FROM public.wk_secret) SELECT count(*) FROM s",
+                "CREATE INDEX ON public.wk_open (k)"
+            ),
+            "42501"
+        );
+        // the statement is allowed, the index is on the table it may not read
+        assert_eq!(
+            as_peek("SELECT k FROM public.wk_open WHERE k = 1", secret_index),
+            "42501"
+        );
+        // a view it may read is planned with its owner's privileges, as a query would run
+        assert_eq!(
+            as_peek(
+                "SELECT k FROM public.wk_view WHERE k = 42",
+                "CREATE INDEX ON public.wk_open (k)"
+            ),
+            "00000"
+        );
+        // a column grant opens that column only
+        Spi::run("GRANT SELECT (k) ON public.wk_secret TO os_peek").unwrap();
+        assert_eq!(
+            as_peek("SELECT k FROM public.wk_secret WHERE k = 42", secret_index),
+            "00000"
+        );
+        assert_eq!(as_peek(secret_query, secret_index), "42501");
+        assert_eq!(
+            as_peek(
+                "SELECT k FROM public.wk_secret WHERE k = 42",
+                "CREATE INDEX ON public.wk_secret (k) INCLUDE (v)"
+            ),
+            "42501"
+        );
+        assert_eq!(
+            as_peek(
+                "SELECT k FROM public.wk_secret WHERE k = 42",
+                "CREATE INDEX ON public.wk_secret (k) WHERE v > ''a''"
+            ),
+            "42501"
+        );
+        // the owner still gets the figures
+        assert_eq!(
+            outcome_of(&format!(
+                "SELECT count(*) FROM optischema.whatif('{secret_query}', ARRAY['{secret_index}'])"
+            ))
+            .0,
+            "00000"
+        );
+    }
 }

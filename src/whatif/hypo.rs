@@ -561,6 +561,26 @@ unsafe fn column_layout(typ: Oid, typmod: i32, width: i32, sampled: bool) -> siz
 }
 
 impl HypoIndex {
+    /// Whether `role` may read what this index's size is estimated from: the table, or every
+    /// column the index names when it has no expression and no predicate (as `pg_stats` shows a
+    /// column's statistics only to who may read the column).
+    pub fn readable_by(&self, role: Oid) -> bool {
+        unsafe {
+            let select = pg_sys::ACL_SELECT as pg_sys::AclMode;
+            if pg_sys::pg_class_aclcheck(self.relid, role, select) == pg_sys::AclResult::ACLCHECK_OK
+            {
+                return true;
+            }
+            self.indexprs.is_null()
+                && self.indpred.is_null()
+                && self.indexkeys.iter().all(|&attnum| {
+                    attnum > 0
+                        && pg_sys::pg_attribute_aclcheck(self.relid, attnum as i16, role, select)
+                            == pg_sys::AclResult::ACLCHECK_OK
+                })
+        }
+    }
+
     /// The tree `h` would be on a table of `table_rows` rows.
     fn tree(&self, table_rows: f64) -> size::TreeSize {
         let keys = if self.deduplicate {

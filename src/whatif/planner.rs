@@ -47,6 +47,16 @@ pub fn with_statement<R>(
     actor: Actor<'_>,
     body: impl FnOnce(&mut Statement) -> R,
 ) -> Result<R, String> {
+    with_statement_coded(sql, values, actor, body).map_err(|(message, _)| message)
+}
+
+/// [`with_statement`], with the SQLSTATE of the ERROR beside its message.
+pub fn with_statement_coded<R>(
+    sql: &str,
+    values: Option<&[Option<String>]>,
+    actor: Actor<'_>,
+    body: impl FnOnce(&mut Statement) -> R,
+) -> Result<R, (String, String)> {
     let text = explain::planning_text(sql);
     explain::in_rolled_back_subtransaction(|| {
         act_as(actor);
@@ -54,7 +64,6 @@ pub fn with_statement<R>(
         let mut statement = crate::plans::capture::unobserved(|| analyze(&text, values));
         body(&mut statement)
     })
-    .map_err(|(message, _)| message)
 }
 
 /// Where each `$n` of `sql` is, and how long its text is.
@@ -222,6 +231,9 @@ impl Statement {
                     pg_sys::CURSOR_OPT_PARALLEL_OK as c_int,
                     std::ptr::null_mut(),
                 );
+                // as EXPLAIN does: the acting role must be allowed to read every table the
+                // plan touches (views and subqueries included), or its estimates are not theirs
+                pg_sys::ExecCheckRTPerms((*stmt).rtable, true);
                 let mut indexes = Vec::new();
                 collect_indexes((*stmt).planTree, &mut indexes);
                 for sub in list_items((*stmt).subplans) {
