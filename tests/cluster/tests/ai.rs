@@ -28,7 +28,7 @@ fn load_big(c: &mut Client) {
     )
     .unwrap();
     // vacuumed now: an autovacuum in the middle of a test would change the advice (index-only scans)
-    c.batch_execute("VACUUM (ANALYZE) big").unwrap();
+    vacuum_all_visible(c, "big");
     forget_the_load(c);
     wait_samples(c, 2);
 }

@@ -14,8 +14,7 @@ fn plant(c: &mut Client, table: &str, column: &str) {
          INSERT INTO {table} ({column}, pad) SELECT g % 5000, repeat('x', 50) FROM generate_series(1, 200000) g;"
     ))
     .unwrap();
-    c.batch_execute(&format!("VACUUM (ANALYZE) {table}"))
-        .unwrap();
+    vacuum_all_visible(c, table);
 }
 
 fn look_up(c: &mut Client, table: &str, column: &str) {

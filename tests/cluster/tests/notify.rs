@@ -126,7 +126,7 @@ fn a_new_hot_statement_gets_its_recommendation_within_2_s_of_the_sample() {
     )
     .unwrap();
     // vacuumed now: an autovacuum in the middle of a test would change the advice (index-only scans)
-    c.batch_execute("VACUUM (ANALYZE) big").unwrap();
+    vacuum_all_visible(&mut c, "big");
     forget_the_load(&mut c);
     wait_samples(&mut c, 2);
     let mut listener = cluster.connect();
