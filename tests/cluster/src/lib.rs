@@ -438,9 +438,8 @@ pub fn vacuum_all_visible(c: &mut Client, table: &str) {
             .query(
                 "SELECT relname || ': ' || relallvisible || ' of ' || relpages
                    FROM pg_class
-                  WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace
-                    AND ($1 = '' OR oid = $1::text::regclass) AND relallvisible < relpages",
-                &[&table],
+                  WHERE oid::regclass::text = ANY ($1) AND relallvisible < relpages",
+                &[&tables],
             )
             .unwrap()
             .iter()
