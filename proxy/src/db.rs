@@ -1,6 +1,8 @@
-//! One database: a reader connection that LISTENs on `optischema` and serves the API's queries,
-//! connected again (and LISTENing again) whenever it is lost; actions on a short admin
-//! connection of their own.
+//! One database: a connection that LISTENs on `optischema` and checks who sent each payload, and
+//! a reader connection for the API's queries, both made again whenever either is lost; actions
+//! on a short admin connection of their own. The two are apart because a backend sends
+//! notifications only between statements: on a connection that also ran the API's queries, a
+//! slow page load would hold up every live event.
 
 use crate::config::Database;
 use crate::error::ApiError;
@@ -12,11 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, RwLock};
+use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, Client};
 
 /// Every statement the proxy runs is bounded.
+const LISTENER_SETUP: &str = "SET statement_timeout = '5s';
+                              SET application_name = 'optischema-proxy (listener)'; LISTEN optischema";
 const READER_SETUP: &str = "SET statement_timeout = '5s'; SET TimeZone = 'UTC';
-                            SET application_name = 'optischema-proxy'; LISTEN optischema";
+                            SET application_name = 'optischema-proxy'";
 /// A short connection to another database of a server (the fleet view).
 const PEEK_SETUP: &str = "SET statement_timeout = '5s'; SET TimeZone = 'UTC';
                           SET application_name = 'optischema-proxy'";
@@ -147,7 +152,7 @@ impl Db {
         Ok(client)
     }
 
-    /// Keeps the reader connected and LISTENing for ever, sending each notification (and each
+    /// Keeps the listener and the reader connected for ever, sending each notification (and each
     /// change of connection state) to `events`.
     pub async fn listen(self: Arc<Self>, events: broadcast::Sender<String>) {
         let mut delay = Duration::from_millis(250);
@@ -155,7 +160,7 @@ impl Db {
         let mut warned_hidden = false;
         loop {
             match self.reader.config.connect(self.reader.tls.clone()).await {
-                Ok((client, mut connection)) => {
+                Ok((listener, mut connection)) => {
                     let (notes, mut received) = mpsc::unbounded_channel::<(i32, String)>();
                     let driver = tokio::spawn(async move {
                         let mut messages =
@@ -171,10 +176,10 @@ impl Db {
                         }
                         None
                     });
-                    match client.batch_execute(READER_SETUP).await {
-                        Ok(()) => {
-                            let client = Arc::new(client);
-                            *self.client.write().await = Some(client.clone());
+                    let mut reader_lost = None;
+                    match self.connect_reader(&listener).await {
+                        Ok((reader, mut reader_driver)) => {
+                            *self.client.write().await = Some(Arc::new(reader));
                             self.connected.store(true, Ordering::Relaxed);
                             last_error = None;
                             self.set_error(None);
@@ -182,20 +187,40 @@ impl Db {
                             let _ = events.send(events::connection(&self.name, "connected", None));
                             eprintln!("optischema-proxy: {} connected, listening", self.name);
                             let mut workers = WorkerPids::default();
-                            while let Some((pid, payload)) = received.recv().await {
-                                if self
-                                    .sent_by_worker(&client, &mut workers, pid, &mut warned_hidden)
-                                    .await
-                                {
-                                    let _ = events.send(events::notification(&self.name, &payload));
+                            loop {
+                                tokio::select! {
+                                    note = received.recv() => {
+                                        let Some((pid, payload)) = note else { break };
+                                        if self
+                                            .sent_by_worker(&listener, &mut workers, pid, &mut warned_hidden)
+                                            .await
+                                        {
+                                            let _ = events.send(events::notification(&self.name, &payload));
+                                        }
+                                    }
+                                    ended = &mut reader_driver => {
+                                        reader_lost = Some(match ended {
+                                            Ok(Err(e)) => describe(&e),
+                                            _ => "connection closed".into(),
+                                        });
+                                        break;
+                                    }
                                 }
                             }
                         }
-                        Err(e) => last_error = Some(describe(&e)),
+                        Err(e) => last_error = Some(e),
                     }
                     *self.client.write().await = None;
                     self.connected.store(false, Ordering::Relaxed);
-                    let ended = driver.await.ok().flatten();
+                    // without its client, the listener's connection ends too
+                    drop(listener);
+                    let ended = match reader_lost {
+                        Some(lost) => {
+                            driver.abort();
+                            Some(lost)
+                        }
+                        None => driver.await.ok().flatten(),
+                    };
                     let error = ended
                         .or(last_error.clone())
                         .unwrap_or_else(|| "connection closed".into());
@@ -222,6 +247,30 @@ impl Db {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Sets the listener up, then opens the reader for the API: the reader and the task that
+    /// drives its connection, which ends when the connection does.
+    async fn connect_reader(
+        &self,
+        listener: &Client,
+    ) -> Result<(Client, JoinHandle<Result<(), tokio_postgres::Error>>), String> {
+        listener
+            .batch_execute(LISTENER_SETUP)
+            .await
+            .map_err(|e| describe(&e))?;
+        let (reader, connection) = self
+            .reader
+            .config
+            .connect(self.reader.tls.clone())
+            .await
+            .map_err(|e| describe(&e))?;
+        let driver = tokio::spawn(connection);
+        if let Err(e) = reader.batch_execute(READER_SETUP).await {
+            driver.abort();
+            return Err(describe(&e));
+        }
+        Ok((reader, driver))
     }
 }
 

@@ -85,7 +85,7 @@ fn the_dashboard_follows_the_workload_live() {
     browser.eval(&format!(
         "window.shownAt = null;
          new MutationObserver((changes, observer) => {{
-           if ([...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('recommendation {planted}'))) {{
+           if ([...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('recommendation {planted} (index) dismissed'))) {{
              window.shownAt = Date.now();
              observer.disconnect();
            }}

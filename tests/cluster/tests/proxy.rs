@@ -227,6 +227,66 @@ fn payloads_not_sent_by_optischemas_workers_are_not_forwarded() {
         "payloads forwarded without pg_read_all_stats"
     );
 }
+/// Live events do not wait for the API: a request held up in the database (here by a lock, until
+/// the proxy's statement timeout) does not hold up a worker's NOTIFY on its way to the browsers,
+/// as it would if one connection did both: a backend sends notifications only between
+/// statements, and the proxy's check of their sender would queue behind the request.
+#[test]
+fn a_slow_api_request_does_not_hold_up_live_events() {
+    let (cluster, mut c) = cluster_with_reader();
+    let proxy = Proxy::start(&["--dsn", &reader_dsn(&cluster)], &[]);
+    let mut ws = websocket(&proxy);
+    wait_connected(&proxy);
+    next_message(&mut ws, Duration::from_secs(10), |v| {
+        v["payload"]["type"] == "sample"
+    })
+    .expect("a sample payload");
+    let planted = planted(&mut c, "index", "CREATE INDEX CONCURRENTLY ON public.t (a)");
+    let mut locker = cluster.connect();
+    locker
+        .batch_execute(
+            "BEGIN; LOCK TABLE optischema.history, optischema.history_open IN ACCESS EXCLUSIVE MODE",
+        )
+        .unwrap();
+    let url = proxy.url("/api/shop/hot");
+    let request = std::thread::spawn(move || {
+        let answer = ureq::get(&url).call().map(|r| r.status());
+        (answer, Instant::now())
+    });
+    let waiting = |c: &mut postgres::Client| {
+        c.query_one(
+            "SELECT count(*) FROM pg_stat_activity
+              WHERE application_name = 'optischema-proxy' AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+            == 1
+    };
+    cluster.wait_until(
+        Duration::from_secs(10),
+        "the API's query to wait for the lock",
+        || waiting(&mut c),
+    );
+    c.query_one("SELECT (optischema.dismiss($1)).id", &[&planted])
+        .unwrap();
+    let dismissed = next_message(&mut ws, Duration::from_secs(10), |v| {
+        v["payload"]["type"] == "recommendation" && v["payload"]["id"] == planted
+    });
+    let arrived = Instant::now();
+    let still_waiting = waiting(&mut c);
+    locker.batch_execute("ROLLBACK").unwrap();
+    let (answer, answered) = request.join().unwrap();
+    assert!(
+        dismissed.is_some(),
+        "the dismissal never reached the WebSocket"
+    );
+    assert!(
+        arrived < answered && still_waiting,
+        "the dismissal reached the WebSocket only once the API's request ended ({answer:?})"
+    );
+}
+
 #[test]
 fn the_api_answers_and_bad_requests_get_a_4xx_with_a_message() {
     let (cluster, mut c) = cluster_with_reader();
