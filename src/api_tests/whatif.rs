@@ -109,6 +109,94 @@ mod tests {
         }
     }
 
+    /// A multi-column key's distinct count comes from extended statistics when there are some,
+    /// else from a sample, and the size follows; columns of a type a role defined, and a table
+    /// that forces row-level security on its owner, are never sampled.
+    #[pg_test]
+    fn correlated_key_columns_are_counted_together() {
+        Spi::run(
+            "CREATE TABLE wg (p int, s int, d int, f int);
+             -- 5,000 parts of 2 suppliers each: 10,000 pairs of 20 rows, not 5,000 × 10,000
+             INSERT INTO wg SELECT g % 5000, 2 * (g % 5000) + (g / 5000) % 2, g % 5000, g
+               FROM generate_series(1, 200000) g;
+             ANALYZE wg;",
+        )
+        .unwrap();
+        let size_mb = |index: &str| {
+            Spi::get_one_with_args::<f64>(
+                "SELECT size_mb FROM optischema.whatif('SELECT 1 FROM wg', ARRAY[$1])",
+                &[index.into()],
+            )
+            .unwrap()
+            .unwrap()
+        };
+        let real_mb = |index: &str| {
+            Spi::run(&index.replacen(" ON ", " wg_real ON ", 1)).unwrap();
+            let mb = Spi::get_one::<f64>("SELECT pg_relation_size('wg_real') / 1048576.0::float8")
+                .unwrap()
+                .unwrap();
+            Spi::run("DROP INDEX wg_real").unwrap();
+            mb
+        };
+        let pairs = "CREATE INDEX ON wg (p, s)";
+        let (model, real) = (size_mb(pairs), real_mb(pairs));
+        assert!(
+            (model - real).abs() <= 0.10 * real,
+            "model {model} MB, real {real} MB"
+        );
+        // as unique pairs, the model's size would be that of (p, f)
+        let unique = size_mb("CREATE INDEX ON wg (p, f)");
+        assert!(
+            model < 0.7 * unique,
+            "{model} MB against {unique} MB unique"
+        );
+
+        let relid = Spi::get_one::<pg_sys::Oid>("SELECT 'wg'::regclass")
+            .unwrap()
+            .unwrap();
+        let sampled = crate::whatif::groups::distinct_keys(relid, &[1, 2], 30_000.0).unwrap();
+        assert!((9_000.0..11_000.0).contains(&sampled), "{sampled}");
+        // extended statistics: their figure, whatever the sample says
+        Spi::run("CREATE STATISTICS wg_ps (ndistinct) ON p, s FROM wg; ANALYZE wg").unwrap();
+        let stored = Spi::get_one::<String>(
+            "SELECT n_distinct::text FROM pg_stats_ext WHERE statistics_name = 'wg_ps'",
+        )
+        .unwrap()
+        .unwrap();
+        let from_statistics = crate::whatif::groups::ndistinct_for(&stored, &[1, 2]).unwrap();
+        assert_eq!(
+            crate::whatif::groups::distinct_keys(relid, &[2, 1], 30_000.0),
+            Some(from_statistics)
+        );
+        // p and d are the same column twice: one key per value of p
+        let same = crate::whatif::groups::distinct_keys(relid, &[1, 3], 30_000.0).unwrap();
+        assert!((4_500.0..5_500.0).contains(&same), "{same}");
+
+        // a type a role defined: its equality is the role's code, never run here
+        Spi::run(
+            "CREATE DOMAIN wg_part AS int;
+             CREATE TABLE wg_dom (p wg_part, s int);
+             INSERT INTO wg_dom SELECT g % 50, g % 7 FROM generate_series(1, 1000) g;
+             ANALYZE wg_dom;
+             CREATE TABLE wg_rls (p int, s int);
+             INSERT INTO wg_rls SELECT g % 50, g % 7 FROM generate_series(1, 1000) g;
+             ANALYZE wg_rls;
+             ALTER TABLE wg_rls ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;",
+        )
+        .unwrap();
+        for table in ["wg_dom", "wg_rls"] {
+            let relid =
+                Spi::get_one_with_args::<pg_sys::Oid>("SELECT $1::regclass", &[table.into()])
+                    .unwrap()
+                    .unwrap();
+            assert_eq!(
+                crate::whatif::groups::distinct_keys(relid, &[1, 2], 30_000.0),
+                None,
+                "{table}"
+            );
+        }
+    }
+
     #[pg_test]
     fn whatif_rejects_bad_input_clearly() {
         Spi::run("CREATE TABLE wj (a int)").unwrap();

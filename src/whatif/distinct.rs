@@ -31,7 +31,7 @@ pub const IN_KEY_ORDER: f64 = 0.9;
 
 /// ANALYZE's estimate (analyze.c, Haas and Stokes' Duj1) from a sample of `n` values, `d` of them
 /// distinct and `f1` seen once, out of `total` values.
-fn duj1(n: f64, d: f64, f1: f64, total: f64) -> f64 {
+pub(crate) fn duj1(n: f64, d: f64, f1: f64, total: f64) -> f64 {
     let estimate = n * d / ((n - f1) + f1 * n / total);
     // max and min, not clamp: d may pass total by rounding, and clamp panics on that
     estimate.max(d).min(total)

@@ -6,7 +6,7 @@
 //! `transformIndexStmt`, so expressions, INCLUDE columns, partial predicates, operator classes,
 //! collations and sort orders mean exactly what they mean to `CREATE INDEX`.
 
-use super::{distinct, size};
+use super::{distinct, groups, size};
 use crate::errors;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
@@ -55,6 +55,8 @@ pub struct HypoIndex {
     key_width: i64,
     /// Statistics of each key column (`None` for an expression), for how entries share keys.
     key_stats: Vec<Option<size::ColumnStats>>,
+    /// Distinct keys of a multi-column key counted on the columns together, when known.
+    key_combinations: Option<f64>,
     /// Whether CREATE INDEX would deduplicate equal keys into posting lists.
     deduplicate: bool,
     leaf_fillfactor: i64,
@@ -246,6 +248,7 @@ fn analysed(
             data_width: 0,
             key_width: 0,
             key_stats: Vec::new(),
+            key_combinations: None,
             deduplicate: false,
             leaf_fillfactor: size::DEFAULT_LEAF_FILLFACTOR,
             pred_selectivity: 1.0,
@@ -332,6 +335,13 @@ fn analysed(
                 }
                 _ => {}
             }
+        }
+        // the key columns' values say little of how many keys they make together: count them
+        let key_columns = &h.indexkeys[..keys.len()];
+        if h.deduplicate && keys.len() > 1 && key_columns.iter().all(|&a| a > 0) {
+            let attnums: Vec<i16> = key_columns.iter().map(|&a| a as i16).collect();
+            let sample_rows = table_sampling.map_or(30_000.0, |s| s.target_rows);
+            h.key_combinations = groups::distinct_keys(relid, &attnums, sample_rows);
         }
         if !(*stmt).whereClause.is_null() {
             h.indpred = pg_sys::make_ands_implicit((*stmt).whereClause.cast());
@@ -584,7 +594,12 @@ impl HypoIndex {
     /// The tree `h` would be on a table of `table_rows` rows.
     fn tree(&self, table_rows: f64) -> size::TreeSize {
         let keys = if self.deduplicate {
-            size::key_distribution(table_rows, &self.key_stats, self.pred_selectivity)
+            size::key_distribution(
+                table_rows,
+                &self.key_stats,
+                self.pred_selectivity,
+                self.key_combinations,
+            )
         } else {
             None
         };

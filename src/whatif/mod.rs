@@ -2,6 +2,7 @@
 
 pub mod columns;
 pub mod distinct;
+pub mod groups;
 pub mod hypo;
 pub mod planner;
 pub mod size;

@@ -161,22 +161,30 @@ impl ColumnStats {
 /// partial index holds. `None` when unknown: then every entry is taken as distinct.
 ///
 /// One column: its most common values (and NULLs) with their frequencies, the rest spread
-/// evenly over the other distinct values. Several columns: the product of their distinct
-/// counts, at most one key per entry (as the planner's estimate_num_groups without extended
-/// statistics). A partial index keeps a value when at least one of its rows passes.
+/// evenly over the other distinct values. Several columns: `combinations`, the keys counted on
+/// the columns together (see `whatif::groups`), when known; else the product of their distinct
+/// counts (as the planner's estimate_num_groups without extended statistics). Either way at
+/// least as many as the column with the most values, at most one key per entry. A partial index
+/// keeps a value when at least one of its rows passes.
 pub fn key_distribution(
     rows: f64,
     columns: &[Option<ColumnStats>],
     kept: f64,
+    combinations: Option<f64>,
 ) -> Option<KeyDistribution> {
     let rows = rows.max(1.0);
     let kept = kept.clamp(0.0, 1.0);
     let entries = (rows * kept).max(1.0);
     let mut distinct = 1.0;
+    let mut most: f64 = 1.0;
     let mut common = Vec::new();
     for column in columns {
-        let column = column.as_ref()?;
-        distinct *= column.distinct_values(rows)?;
+        let values = column.as_ref()?.distinct_values(rows)?;
+        distinct *= values;
+        most = most.max(values);
+    }
+    if let Some(counted) = combinations.filter(|_| columns.len() > 1) {
+        distinct = counted.max(most).min(distinct);
     }
     if let [Some(only)] = columns {
         common = only.common_freqs.clone();
@@ -654,7 +662,7 @@ mod tests {
             correlation: 0.0,
             sampling: None,
         };
-        let keys = key_distribution(1_000_000.0, &[Some(stats)], 1.0).unwrap();
+        let keys = key_distribution(1_000_000.0, &[Some(stats)], 1.0, None).unwrap();
         // 50,000 values and NULL
         assert_eq!(keys.distinct, 50_001.0);
         assert_eq!(keys.common, vec![0.5, 0.2, 0.1]);
@@ -671,7 +679,8 @@ mod tests {
                 sampling: None,
             })
         };
-        let keys = key_distribution(1_000_000.0, &[column(100.0), column(37.0)], 1.0).unwrap();
+        let keys =
+            key_distribution(1_000_000.0, &[column(100.0), column(37.0)], 1.0, None).unwrap();
         assert_eq!(
             keys,
             KeyDistribution {
@@ -679,12 +688,57 @@ mod tests {
                 common: vec![]
             }
         );
-        let unique = key_distribution(1_000_000.0, &[column(100.0), column(-1.0)], 1.0).unwrap();
+        let unique =
+            key_distribution(1_000_000.0, &[column(100.0), column(-1.0)], 1.0, None).unwrap();
         assert_eq!(unique.distinct, 1_000_000.0);
         // an expression has no statistics
         assert_eq!(
-            key_distribution(1_000_000.0, &[column(100.0), None], 1.0),
+            key_distribution(1_000_000.0, &[column(100.0), None], 1.0, None),
             None
+        );
+    }
+
+    #[test]
+    fn counted_combinations_replace_the_product_within_its_bounds() {
+        let column = |n_distinct: f64| {
+            Some(ColumnStats {
+                null_frac: 0.0,
+                n_distinct,
+                common_freqs: vec![],
+                correlation: 0.0,
+                sampling: None,
+            })
+        };
+        // TPC-H's (l_partkey, l_suppkey): 200,000 × 10,000 values, 800,000 pairs
+        let rows = 6_001_215.0;
+        let pairs = [column(200_000.0), column(10_000.0)];
+        let keys = key_distribution(rows, &pairs, 1.0, Some(800_000.0)).unwrap();
+        assert_eq!(keys.distinct, 800_000.0);
+        // the product, capped at one key per row, when nothing was counted
+        assert_eq!(
+            key_distribution(rows, &pairs, 1.0, None).unwrap().distinct,
+            rows
+        );
+        // never fewer than the column with the most values, nor more than the product
+        assert_eq!(
+            key_distribution(rows, &pairs, 1.0, Some(5_000.0))
+                .unwrap()
+                .distinct,
+            200_000.0
+        );
+        let small = [column(100.0), column(37.0)];
+        assert_eq!(
+            key_distribution(rows, &small, 1.0, Some(90_000.0))
+                .unwrap()
+                .distinct,
+            3_700.0
+        );
+        // one column keeps its own statistics
+        assert_eq!(
+            key_distribution(rows, &[column(100.0)], 1.0, Some(5.0))
+                .unwrap()
+                .distinct,
+            100.0
         );
     }
 
@@ -698,7 +752,7 @@ mod tests {
             sampling: None,
         };
         // 100,000 values of 10 rows, a tenth of the rows kept: 1 - 0.9^10 of the values
-        let keys = key_distribution(1_000_000.0, &[Some(stats)], 0.1).unwrap();
+        let keys = key_distribution(1_000_000.0, &[Some(stats)], 0.1, None).unwrap();
         assert!((65_000.0..65_200.0).contains(&keys.distinct), "{keys:?}");
     }
 
@@ -718,7 +772,7 @@ mod tests {
             }),
         };
         let megabytes = |correlation: f64| {
-            let keys = key_distribution(6_001_215.0, &[Some(stats(correlation))], 1.0);
+            let keys = key_distribution(6_001_215.0, &[Some(stats(correlation))], 1.0, None);
             let shape = Shape {
                 keys,
                 ..Shape::plain(4, 0)
