@@ -74,7 +74,10 @@ pub fn ndistinct_for(text: &str, attnums: &[i16]) -> Option<f64> {
 /// Runs as the table's owner (see [`super::hypo::define`]).
 pub fn distinct_keys(relid: Oid, attnums: &[i16], sample_rows: f64) -> Option<f64> {
     let state = table_state(relid)?;
-    let key = (relid, attnums.to_vec());
+    // (a, b) and (b, a) make the same keys
+    let mut columns = attnums.to_vec();
+    columns.sort_unstable();
+    let key = (relid, columns);
     if let Some((kept, count)) = COUNTS.with(|c| c.borrow().get(&key).cloned()) {
         if kept == state {
             return count;
