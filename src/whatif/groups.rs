@@ -12,7 +12,7 @@
 //! one column (Haas and Stokes' Duj1). The sample is read as the table's owner, in the
 //! security-restricted operation the index's definition is analysed in, and only for columns of
 //! PostgreSQL's own types, whose equality is PostgreSQL's code. Each count is kept per table and
-//! columns until ANALYZE changes the table's statistics.
+//! columns until ANALYZE (anywhere in the database) writes new statistics.
 
 use super::distinct;
 use crate::errors;
@@ -36,6 +36,36 @@ struct TableState {
 thread_local! {
     static COUNTS: RefCell<HashMap<(Oid, Vec<i16>), (TableState, Option<f64>)>> =
         RefCell::new(HashMap::new());
+    static FORGETS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Has the counts forgotten whenever statistics change: ANALYZE rewrites pg_statistic (and
+/// pg_statistic_ext_data), and each change reaches this backend as a cache invalidation, also
+/// within its own transaction. pg_class's figures alone may not move.
+fn forget_on_new_statistics() {
+    if FORGETS.with(|f| f.replace(true)) {
+        return;
+    }
+    #[pg_guard]
+    unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, _cache: c_int, _hash: u32) {
+        COUNTS.with(|c| {
+            if let Ok(mut counts) = c.try_borrow_mut() {
+                counts.clear();
+            }
+        });
+    }
+    unsafe {
+        for cache in [
+            pg_sys::SysCacheIdentifier::STATRELATTINH,
+            pg_sys::SysCacheIdentifier::STATEXTDATASTXOID,
+        ] {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as c_int,
+                Some(forget),
+                pg_sys::Datum::from(0),
+            );
+        }
+    }
 }
 
 /// A distinct count from a sample of `n` rows of a table of `total` rows, in which `seen` key
@@ -73,6 +103,7 @@ pub fn ndistinct_for(text: &str, attnums: &[i16]) -> Option<f64> {
 /// statistics yet, a type PostgreSQL does not define, row-level security forced on the owner.
 /// Runs as the table's owner (see [`super::hypo::define`]).
 pub fn distinct_keys(relid: Oid, attnums: &[i16], sample_rows: f64) -> Option<f64> {
+    forget_on_new_statistics();
     let state = table_state(relid)?;
     // (a, b) and (b, a) make the same keys
     let mut columns = attnums.to_vec();
@@ -96,23 +127,14 @@ pub fn distinct_keys(relid: Oid, attnums: &[i16], sample_rows: f64) -> Option<f6
 
 /// pg_class's figures for `relid`, when ANALYZE or VACUUM has set them.
 fn table_state(relid: Oid) -> Option<TableState> {
-    unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::RELOID as c_int,
-            pg_sys::Datum::from(relid),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+    let (state, forced_security) = super::with_pg_class(relid, |form| {
         let state = TableState {
             reltuples: form.reltuples,
             relpages: form.relpages,
         };
-        let forced_security = form.relrowsecurity && form.relforcerowsecurity;
-        pg_sys::ReleaseSysCache(tuple);
-        (state.reltuples > 0.0 && state.relpages > 0 && !forced_security).then_some(state)
-    }
+        (state, form.relrowsecurity && form.relforcerowsecurity)
+    })?;
+    (state.reltuples > 0.0 && state.relpages > 0 && !forced_security).then_some(state)
 }
 
 /// Counts the keys, in a subtransaction: a statement that fails here (a table being rewritten,

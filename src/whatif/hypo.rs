@@ -509,16 +509,8 @@ unsafe fn column_stats(
 /// statistics target among its columns, from a table of pg_class's blocks and rows.
 unsafe fn sampling(relid: Oid) -> Option<distinct::Sampling> {
     unsafe {
-        let tuple = pg_sys::SearchSysCache1(
-            pg_sys::SysCacheIdentifier::RELOID as c_int,
-            pg_sys::Datum::from(relid),
-        );
-        if tuple.is_null() {
-            return None;
-        }
-        let form = &*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
-        let (blocks, rows, columns) = (form.relpages, form.reltuples, form.relnatts);
-        pg_sys::ReleaseSysCache(tuple);
+        let (blocks, rows, columns) =
+            super::with_pg_class(relid, |form| (form.relpages, form.reltuples, form.relnatts))?;
         let target = (1..=columns)
             .map(|attnum| match pg_sys::get_attstattarget(relid, attnum) {
                 t if t < 0 => pg_sys::default_statistics_target,

@@ -7,6 +7,26 @@ pub mod hypo;
 pub mod planner;
 pub mod size;
 
+/// `read` of `relid`'s pg_class row (from the syscache), or None when there is no such row.
+pub(crate) fn with_pg_class<R>(
+    relid: pgrx::pg_sys::Oid,
+    read: impl FnOnce(&pgrx::pg_sys::FormData_pg_class) -> R,
+) -> Option<R> {
+    use pgrx::pg_sys;
+    unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::RELOID as std::ffi::c_int,
+            pg_sys::Datum::from(relid),
+        );
+        if tuple.is_null() {
+            return None;
+        }
+        let result = read(&*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple));
+        pg_sys::ReleaseSysCache(tuple);
+        Some(result)
+    }
+}
+
 /// Whether an EXPLAIN (FORMAT JSON) output uses the index called `name` anywhere.
 pub fn uses_index(plan: &serde_json::Value, name: &str) -> bool {
     match plan {
