@@ -37,6 +37,8 @@ thread_local! {
     static COUNTS: RefCell<HashMap<(Oid, Vec<i16>), (TableState, Option<f64>)>> =
         RefCell::new(HashMap::new());
     static FORGETS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Bumped at every invalidation: a count made across one is not kept.
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Has the counts forgotten whenever statistics change: ANALYZE rewrites pg_statistic (and
@@ -48,6 +50,7 @@ fn forget_on_new_statistics() {
     }
     #[pg_guard]
     unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, _cache: c_int, _hash: u32) {
+        GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
         COUNTS.with(|c| {
             if let Ok(mut counts) = c.try_borrow_mut() {
                 counts.clear();
@@ -100,8 +103,8 @@ pub fn ndistinct_for(text: &str, attnums: &[i16]) -> Option<f64> {
 
 /// Distinct keys of an index on columns `attnums` (at least two, all plain columns) of `relid`,
 /// `sample_rows` the rows ANALYZE samples there. `None` when they cannot be counted: no
-/// statistics yet, a type PostgreSQL does not define, row-level security forced on the owner.
-/// Runs as the table's owner (see [`super::hypo::define`]).
+/// statistics yet, a type PostgreSQL does not define, row-level security on the table. Runs as
+/// the table's owner, for a caller who may read the columns (see [`super::hypo::define`]).
 pub fn distinct_keys(relid: Oid, attnums: &[i16], sample_rows: f64) -> Option<f64> {
     forget_on_new_statistics();
     let state = table_state(relid)?;
@@ -114,42 +117,72 @@ pub fn distinct_keys(relid: Oid, attnums: &[i16], sample_rows: f64) -> Option<f6
             return count;
         }
     }
-    let count = count(relid, attnums, sample_rows, state);
-    COUNTS.with(|c| {
-        let mut counts = c.borrow_mut();
-        if counts.len() >= KEPT {
-            counts.clear();
-        }
-        counts.insert(key, (state, count));
-    });
+    let generation = GENERATION.with(|g| g.get());
+    // a failed count is not kept: the next definition tries again
+    let count = count(relid, attnums, sample_rows, state)?;
+    if GENERATION.with(|g| g.get()) == generation {
+        COUNTS.with(|c| {
+            let mut counts = c.borrow_mut();
+            if counts.len() >= KEPT {
+                counts.clear();
+            }
+            counts.insert(key, (state, count));
+        });
+    }
     count
 }
 
-/// pg_class's figures for `relid`, when ANALYZE or VACUUM has set them.
+/// pg_class's figures for `relid`, when ANALYZE or VACUUM has set them and the table has no
+/// row-level security: its owner would count the rows its policies hide from others (pg_stats
+/// and pg_stats_ext hide such a table's figures too).
 fn table_state(relid: Oid) -> Option<TableState> {
-    let (state, forced_security) = super::with_pg_class(relid, |form| {
+    let (state, row_security) = super::with_pg_class(relid, |form| {
         let state = TableState {
             reltuples: form.reltuples,
             relpages: form.relpages,
         };
-        (state, form.relrowsecurity && form.relforcerowsecurity)
+        (state, form.relrowsecurity)
     })?;
-    (state.reltuples > 0.0 && state.relpages > 0 && !forced_security).then_some(state)
+    (state.reltuples > 0.0 && state.relpages > 0 && !row_security).then_some(state)
 }
 
 /// Counts the keys, in a subtransaction: a statement that fails here (a table being rewritten,
-/// a column's type changed meanwhile) leaves the key count unknown, not the caller's transaction
-/// aborted. A cancel or a timeout still ends the statement.
-fn count(relid: Oid, attnums: &[i16], sample_rows: f64, state: TableState) -> Option<f64> {
-    let (table, columns) = unsafe { names(relid, attnums)? };
+/// a column's type changed meanwhile) leaves the key count unknown (`Some(None)` is a count the
+/// statistics cannot give, `None` a failure), not the caller's transaction aborted. A cancel or
+/// a timeout still ends the statement, and so does a bug (an internal error).
+fn count(relid: Oid, attnums: &[i16], sample_rows: f64, state: TableState) -> Option<Option<f64>> {
+    let Some((table, columns)) = (unsafe { names(relid, attnums) }) else {
+        return Some(None);
+    };
+    let rows = unsafe { rows_now(relid, state) };
     match crate::plans::explain::in_rolled_back_subtransaction(|| {
-        count_in(&table, &columns, relid, attnums, sample_rows, state)
+        // every name is pg_catalog's: a type of the caller's pg_temp (searched first for types)
+        // or of a schema ahead of pg_catalog must not stand in for float8 or text
+        crate::plans::explain::set_local(c"search_path", c"pg_catalog, pg_temp");
+        count_in(&table, &columns, relid, attnums, sample_rows, rows)
     }) {
-        Ok(count) => count,
+        Ok(count) => Some(count),
         Err((message, sqlstate)) if sqlstate.starts_with("57") => {
             errors::raise(pgrx::PgSqlErrorCode::ERRCODE_QUERY_CANCELED, message, None)
         }
+        Err((message, sqlstate)) if sqlstate == "XX000" => errors::internal("key count", message),
         Err(_) => None,
+    }
+}
+
+/// The table's rows now: pg_class's rows per page times the pages it has now, as the planner
+/// estimates a table that grew since ANALYZE (estimate_rel_size), so that a sample of
+/// `sample_rows` stays that size.
+unsafe fn rows_now(relid: Oid, state: TableState) -> f64 {
+    unsafe {
+        let rel = pg_sys::RelationIdGetRelation(relid);
+        if rel.is_null() {
+            return state.reltuples as f64;
+        }
+        let pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        pg_sys::RelationClose(rel);
+        let density = state.reltuples as f64 / state.relpages as f64;
+        (pages as f64 * density).max(1.0)
     }
 }
 
@@ -159,7 +192,7 @@ fn count_in(
     relid: Oid,
     attnums: &[i16],
     sample_rows: f64,
-    state: TableState,
+    total: f64,
 ) -> Option<f64> {
     let extended = Spi::get_one_with_args::<String>(
         include_str!("../../sql/whatif/ndistinct.sql"),
@@ -173,15 +206,14 @@ fn count_in(
     {
         return Some(n);
     }
-    let total = state.reltuples as f64;
     let percent = (100.0 * sample_rows / total).clamp(0.0001, 100.0);
     // a fixed seed: the same statistics give the same advice
     let sql = format!(
-        "SELECT pg_catalog.count(*)::float8,
-                (pg_catalog.count(*) FILTER (WHERE n OPERATOR(pg_catalog.=) 1))::float8,
-                COALESCE(pg_catalog.sum(n), 0)::float8
+        "SELECT pg_catalog.count(*)::pg_catalog.float8,
+                (pg_catalog.count(*) FILTER (WHERE n OPERATOR(pg_catalog.=) 1))::pg_catalog.float8,
+                COALESCE(pg_catalog.sum(n), 0)::pg_catalog.float8
            FROM (SELECT pg_catalog.count(*) AS n
-                   FROM ONLY {table} TABLESAMPLE SYSTEM ($1) REPEATABLE (0)
+                   FROM ONLY {table} TABLESAMPLE pg_catalog.system ($1) REPEATABLE (0)
                   GROUP BY {columns}) g"
     );
     let (seen, once, n) =
@@ -193,16 +225,18 @@ fn count_in(
 /// defined in pg_catalog.
 unsafe fn names(relid: Oid, attnums: &[i16]) -> Option<(String, String)> {
     unsafe {
-        let text = |p: *const std::ffi::c_char| CStr::from_ptr(p).to_string_lossy().into_owned();
-        let namespace = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
-        let relname = pg_sys::get_rel_name(relid);
-        if namespace.is_null() || relname.is_null() {
-            return None;
-        }
+        // a name that is not valid UTF-8 is not rewritten into another one: no count
+        let text = |p: *const std::ffi::c_char| {
+            (!p.is_null())
+                .then(|| CStr::from_ptr(p).to_str().ok().map(str::to_string))
+                .flatten()
+        };
+        let namespace = text(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid)))?;
+        let relname = text(pg_sys::get_rel_name(relid))?;
         let table = format!(
             "{}.{}",
-            quote_identifier(text(namespace)),
-            quote_identifier(text(relname))
+            quote_identifier(namespace),
+            quote_identifier(relname)
         );
         let mut columns = Vec::new();
         for &attnum in attnums {
@@ -215,7 +249,7 @@ unsafe fn names(relid: Oid, attnums: &[i16]) -> Option<(String, String)> {
             }
             columns.push(quote_identifier(text(pg_sys::get_attname(
                 relid, attnum, false,
-            ))));
+            ))?));
         }
         Some((table, columns.join(", ")))
     }

@@ -172,17 +172,19 @@ pub fn define(sql: &str, ordinal: usize) -> HypoIndex {
         }
         // expressions and the predicate are evaluated (constant folding, the predicate's
         // selectivity) as the table's owner, restricted, as CREATE INDEX would
-        crate::acting::as_table_owner(relid, || analysed(sql, &text, relid, stmt, ordinal))
+        let caller = pg_sys::GetUserId();
+        crate::acting::as_table_owner(relid, || analysed(sql, &text, relid, stmt, ordinal, caller))
     }
 }
 
-/// The rest of [`define`], for `stmt` on table `relid`.
+/// The rest of [`define`], for `stmt` on table `relid`, asked by role `caller`.
 fn analysed(
     sql: &str,
     text: &CString,
     relid: Oid,
     stmt: *mut pg_sys::IndexStmt,
     ordinal: usize,
+    caller: Oid,
 ) -> HypoIndex {
     unsafe {
         let stmt =
@@ -336,16 +338,21 @@ fn analysed(
                 _ => {}
             }
         }
-        // the key columns' values say little of how many keys they make together: count them
-        let key_columns = &h.indexkeys[..keys.len()];
-        if h.deduplicate && keys.len() > 1 && key_columns.iter().all(|&a| a > 0) {
-            let attnums: Vec<i16> = key_columns.iter().map(|&a| a as i16).collect();
-            let sample_rows = table_sampling.map_or(30_000.0, |s| s.target_rows);
-            h.key_combinations = groups::distinct_keys(relid, &attnums, sample_rows);
-        }
         if !(*stmt).whereClause.is_null() {
             h.indpred = pg_sys::make_ands_implicit((*stmt).whereClause.cast());
             h.pred_selectivity = predicate_selectivity(relid, (*stmt).whereClause);
+        }
+        // the key columns' values say little of how many keys they make together: count them,
+        // for a caller who may read them (the table is read as its owner)
+        let key_columns = &h.indexkeys[..keys.len()];
+        if h.deduplicate
+            && keys.len() > 1
+            && key_columns.iter().all(|&a| a > 0)
+            && h.readable_by(caller)
+        {
+            let attnums: Vec<i16> = key_columns.iter().map(|&a| a as i16).collect();
+            let sample_rows = table_sampling.map_or(30_000.0, |s| s.target_rows);
+            h.key_combinations = groups::distinct_keys(relid, &attnums, sample_rows);
         }
         h.columns = columns_used(&h);
         h
