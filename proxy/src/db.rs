@@ -156,7 +156,9 @@ impl Db {
     /// change of connection state) to `events`.
     pub async fn listen(self: Arc<Self>, events: broadcast::Sender<String>) {
         let mut delay = Duration::from_millis(250);
-        let mut last_error: Option<String> = None;
+        // the last error said (logged and sent to the browsers), so that a failure repeated at
+        // every attempt is said once
+        let mut reported: Option<String> = None;
         let mut warned_hidden = false;
         loop {
             match self.reader.config.connect(self.reader.tls.clone()).await {
@@ -177,11 +179,14 @@ impl Db {
                         None
                     });
                     let mut reader_lost = None;
+                    let mut reader_failed = None;
+                    let mut connected = false;
                     match self.connect_reader(&listener).await {
                         Ok((reader, mut reader_driver)) => {
+                            connected = true;
                             *self.client.write().await = Some(Arc::new(reader));
                             self.connected.store(true, Ordering::Relaxed);
-                            last_error = None;
+                            reported = None;
                             self.set_error(None);
                             delay = Duration::from_millis(250);
                             let _ = events.send(events::connection(&self.name, "connected", None));
@@ -207,32 +212,68 @@ impl Db {
                                     }
                                 }
                             }
+                            // what arrived before the loss still goes out
+                            while let Ok((pid, payload)) = received.try_recv() {
+                                if self
+                                    .sent_by_worker(
+                                        &listener,
+                                        &mut workers,
+                                        pid,
+                                        &mut warned_hidden,
+                                    )
+                                    .await
+                                {
+                                    let _ = events.send(events::notification(&self.name, &payload));
+                                }
+                            }
+                            // the listener lost: its reader goes too, even with requests in flight
+                            reader_driver.abort();
                         }
-                        Err(e) => last_error = Some(e),
+                        Err(e) => reader_failed = Some(e),
                     }
                     *self.client.write().await = None;
                     self.connected.store(false, Ordering::Relaxed);
-                    // without its client, the listener's connection ends too
+                    // without its client, the listener's connection says goodbye and ends; one
+                    // that does not (a half-open socket) is dropped
                     drop(listener);
-                    let ended = match reader_lost {
-                        Some(lost) => {
-                            driver.abort();
-                            Some(lost)
+                    let mut driver = driver;
+                    let listener_ended =
+                        match tokio::time::timeout(Duration::from_secs(5), &mut driver).await {
+                            Ok(ended) => ended.ok().flatten(),
+                            Err(_) => {
+                                driver.abort();
+                                None
+                            }
+                        };
+                    if connected {
+                        let error = reader_lost
+                            .or(listener_ended)
+                            .unwrap_or_else(|| "connection closed".into());
+                        eprintln!("optischema-proxy: {} lost: {error}", self.name);
+                        let _ = events.send(events::connection(
+                            &self.name,
+                            "reconnecting",
+                            Some(&error),
+                        ));
+                        self.set_error(Some(&error));
+                        reported = Some(error);
+                    } else if let Some(error) = reader_failed {
+                        // the listener connected but the reader did not: said once, as below
+                        if reported.as_deref() != Some(error.as_str()) {
+                            eprintln!("optischema-proxy: {} not reachable: {error}", self.name);
+                            let _ = events.send(events::connection(
+                                &self.name,
+                                "reconnecting",
+                                Some(&error),
+                            ));
                         }
-                        None => driver.await.ok().flatten(),
-                    };
-                    let error = ended
-                        .or(last_error.clone())
-                        .unwrap_or_else(|| "connection closed".into());
-                    eprintln!("optischema-proxy: {} lost: {error}", self.name);
-                    let _ =
-                        events.send(events::connection(&self.name, "reconnecting", Some(&error)));
-                    self.set_error(Some(&error));
-                    last_error = Some(error);
+                        self.set_error(Some(&error));
+                        reported = Some(error);
+                    }
                 }
                 Err(e) => {
                     let error = describe(&e);
-                    if last_error.as_deref() != Some(error.as_str()) {
+                    if reported.as_deref() != Some(error.as_str()) {
                         eprintln!("optischema-proxy: {} not reachable: {error}", self.name);
                         let _ = events.send(events::connection(
                             &self.name,
@@ -241,7 +282,7 @@ impl Db {
                         ));
                     }
                     self.set_error(Some(&error));
-                    last_error = Some(error);
+                    reported = Some(error);
                 }
             }
             tokio::time::sleep(delay).await;
