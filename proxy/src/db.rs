@@ -258,36 +258,31 @@ impl Db {
                         self.set_error(Some(&error));
                         reported = Some(error);
                     } else if let Some(error) = reader_failed {
-                        // the listener connected but the reader did not: said once, as below
-                        if reported.as_deref() != Some(error.as_str()) {
-                            eprintln!("optischema-proxy: {} not reachable: {error}", self.name);
-                            let _ = events.send(events::connection(
-                                &self.name,
-                                "reconnecting",
-                                Some(&error),
-                            ));
-                        }
-                        self.set_error(Some(&error));
-                        reported = Some(error);
+                        // the listener connected but the reader did not
+                        self.unreachable(&events, &mut reported, error);
                     }
                 }
-                Err(e) => {
-                    let error = describe(&e);
-                    if reported.as_deref() != Some(error.as_str()) {
-                        eprintln!("optischema-proxy: {} not reachable: {error}", self.name);
-                        let _ = events.send(events::connection(
-                            &self.name,
-                            "reconnecting",
-                            Some(&error),
-                        ));
-                    }
-                    self.set_error(Some(&error));
-                    reported = Some(error);
-                }
+                Err(e) => self.unreachable(&events, &mut reported, describe(&e)),
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// A failed attempt to connect: logged and sent to the browsers unless it is the error
+    /// `reported` last, so that a failure repeated at every attempt is said once.
+    fn unreachable(
+        &self,
+        events: &broadcast::Sender<String>,
+        reported: &mut Option<String>,
+        error: String,
+    ) {
+        if reported.as_deref() != Some(error.as_str()) {
+            eprintln!("optischema-proxy: {} not reachable: {error}", self.name);
+            let _ = events.send(events::connection(&self.name, "reconnecting", Some(&error)));
+        }
+        self.set_error(Some(&error));
+        *reported = Some(error);
     }
 
     /// Sets the listener up, then opens the reader for the API: the reader and the task that
