@@ -178,12 +178,10 @@ impl Db {
                         }
                         None
                     });
-                    let mut reader_lost = None;
-                    let mut reader_failed = None;
-                    let mut connected = false;
-                    match self.connect_reader(&listener).await {
+                    // Ok(why the reader was lost, if it was) once connected; Err when the
+                    // reader could not connect
+                    let session = match self.connect_reader(&listener).await {
                         Ok((reader, mut reader_driver)) => {
-                            connected = true;
                             *self.client.write().await = Some(Arc::new(reader));
                             self.connected.store(true, Ordering::Relaxed);
                             reported = None;
@@ -192,16 +190,12 @@ impl Db {
                             let _ = events.send(events::connection(&self.name, "connected", None));
                             eprintln!("optischema-proxy: {} connected, listening", self.name);
                             let mut workers = WorkerPids::default();
+                            let mut reader_lost = None;
                             loop {
                                 tokio::select! {
                                     note = received.recv() => {
-                                        let Some((pid, payload)) = note else { break };
-                                        if self
-                                            .sent_by_worker(&listener, &mut workers, pid, &mut warned_hidden)
-                                            .await
-                                        {
-                                            let _ = events.send(events::notification(&self.name, &payload));
-                                        }
+                                        let Some(note) = note else { break };
+                                        self.forward(&listener, &mut workers, note, &mut warned_hidden, &events).await;
                                     }
                                     ended = &mut reader_driver => {
                                         reader_lost = Some(match ended {
@@ -213,24 +207,22 @@ impl Db {
                                 }
                             }
                             // what arrived before the loss still goes out
-                            while let Ok((pid, payload)) = received.try_recv() {
-                                if self
-                                    .sent_by_worker(
-                                        &listener,
-                                        &mut workers,
-                                        pid,
-                                        &mut warned_hidden,
-                                    )
-                                    .await
-                                {
-                                    let _ = events.send(events::notification(&self.name, &payload));
-                                }
+                            while let Ok(note) = received.try_recv() {
+                                self.forward(
+                                    &listener,
+                                    &mut workers,
+                                    note,
+                                    &mut warned_hidden,
+                                    &events,
+                                )
+                                .await;
                             }
                             // the listener lost: its reader goes too, even with requests in flight
                             reader_driver.abort();
+                            Ok(reader_lost)
                         }
-                        Err(e) => reader_failed = Some(e),
-                    }
+                        Err(e) => Err(e),
+                    };
                     *self.client.write().await = None;
                     self.connected.store(false, Ordering::Relaxed);
                     // without its client, the listener's connection says goodbye and ends; one
@@ -245,27 +237,46 @@ impl Db {
                                 None
                             }
                         };
-                    if connected {
-                        let error = reader_lost
-                            .or(listener_ended)
-                            .unwrap_or_else(|| "connection closed".into());
-                        eprintln!("optischema-proxy: {} lost: {error}", self.name);
-                        let _ = events.send(events::connection(
-                            &self.name,
-                            "reconnecting",
-                            Some(&error),
-                        ));
-                        self.set_error(Some(&error));
-                        reported = Some(error);
-                    } else if let Some(error) = reader_failed {
+                    match session {
+                        Ok(reader_lost) => {
+                            let error = reader_lost
+                                .or(listener_ended)
+                                .unwrap_or_else(|| "connection closed".into());
+                            eprintln!("optischema-proxy: {} lost: {error}", self.name);
+                            let _ = events.send(events::connection(
+                                &self.name,
+                                "reconnecting",
+                                Some(&error),
+                            ));
+                            self.set_error(Some(&error));
+                            reported = Some(error);
+                        }
                         // the listener connected but the reader did not
-                        self.unreachable(&events, &mut reported, error);
+                        Err(error) => self.unreachable(&events, &mut reported, error),
                     }
                 }
                 Err(e) => self.unreachable(&events, &mut reported, describe(&e)),
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Sends payload `note` (sender pid, text) to the browsers when one of OptiSchema's workers
+    /// sent it.
+    async fn forward(
+        &self,
+        listener: &Client,
+        workers: &mut WorkerPids,
+        (pid, payload): (i32, String),
+        warned_hidden: &mut bool,
+        events: &broadcast::Sender<String>,
+    ) {
+        if self
+            .sent_by_worker(listener, workers, pid, warned_hidden)
+            .await
+        {
+            let _ = events.send(events::notification(&self.name, &payload));
         }
     }
 
