@@ -21,7 +21,7 @@ use pgrx::prelude::*;
 use pgrx::spi::quote_identifier;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::ffi::{c_int, CStr};
+use std::ffi::c_int;
 
 /// Counts kept at most; an advisor run asks about a few dozen combinations.
 const KEPT: usize = 512;
@@ -225,19 +225,7 @@ fn count_in(
 /// defined in pg_catalog.
 unsafe fn names(relid: Oid, attnums: &[i16]) -> Option<(String, String)> {
     unsafe {
-        // a name that is not valid UTF-8 is not rewritten into another one: no count
-        let text = |p: *const std::ffi::c_char| {
-            (!p.is_null())
-                .then(|| CStr::from_ptr(p).to_str().ok().map(str::to_string))
-                .flatten()
-        };
-        let namespace = text(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid)))?;
-        let relname = text(pg_sys::get_rel_name(relid))?;
-        let table = format!(
-            "{}.{}",
-            quote_identifier(namespace),
-            quote_identifier(relname)
-        );
+        let table = super::qualified_name(relid)?;
         let mut columns = Vec::new();
         for &attnum in attnums {
             let typ = pg_sys::get_atttype(relid, attnum);
@@ -247,7 +235,7 @@ unsafe fn names(relid: Oid, attnums: &[i16]) -> Option<(String, String)> {
             if !builtin {
                 return None;
             }
-            columns.push(quote_identifier(text(pg_sys::get_attname(
+            columns.push(quote_identifier(super::utf8(pg_sys::get_attname(
                 relid, attnum, false,
             ))?));
         }

@@ -418,16 +418,9 @@ unsafe fn predicate_selectivity(relid: Oid, predicate: *mut pg_sys::Node) -> f64
         let text = CStr::from_ptr(pg_sys::deparse_expression(predicate, context, false, false))
             .to_string_lossy()
             .into_owned();
-        let table = format!(
-            "{}.{}",
-            pgrx::spi::quote_identifier(
-                CStr::from_ptr(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid)))
-                    .to_string_lossy()
-            ),
-            pgrx::spi::quote_identifier(
-                CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy()
-            )
-        );
+        let Some(table) = super::qualified_name(relid) else {
+            return 1.0;
+        };
         let estimate = |sql: String| -> f64 {
             Spi::get_one::<pgrx::Json>(&format!("EXPLAIN (FORMAT JSON) {sql}"))
                 .ok()

@@ -27,6 +27,36 @@ pub(crate) fn with_pg_class<R>(
     }
 }
 
+/// `relid`'s schema-qualified name, quoted, to build a statement with; None when the relation
+/// is gone or a name is not valid UTF-8 (rewriting it lossily could name another relation).
+pub(crate) fn qualified_name(relid: pgrx::pg_sys::Oid) -> Option<String> {
+    use pgrx::pg_sys;
+    use pgrx::spi::quote_identifier;
+    unsafe {
+        let namespace = utf8(pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid)))?;
+        let relname = utf8(pg_sys::get_rel_name(relid))?;
+        Some(format!(
+            "{}.{}",
+            quote_identifier(namespace),
+            quote_identifier(relname)
+        ))
+    }
+}
+
+/// A C string PostgreSQL returned, when there is one and it is valid UTF-8.
+pub(crate) unsafe fn utf8(p: *const std::ffi::c_char) -> Option<String> {
+    unsafe {
+        (!p.is_null())
+            .then(|| {
+                std::ffi::CStr::from_ptr(p)
+                    .to_str()
+                    .ok()
+                    .map(str::to_string)
+            })
+            .flatten()
+    }
+}
+
 /// Whether an EXPLAIN (FORMAT JSON) output uses the index called `name` anywhere.
 pub fn uses_index(plan: &serde_json::Value, name: &str) -> bool {
     match plan {
