@@ -9,7 +9,13 @@
 //! So the combinations are taken from the `ndistinct` of extended statistics on the columns when
 //! there are some (`CREATE STATISTICS ... (ndistinct)`), and otherwise counted on a block sample
 //! of as many rows as ANALYZE samples, scaled to the table with the estimator ANALYZE applies to
-//! one column (Haas and Stokes' Duj1). The sample is read as the table's owner, in the
+//! one column (Haas and Stokes' Duj1). A block sample reads the rows of a block together, so a
+//! key whose rows are stored side by side (an order's lines) is seen in all its rows or in none:
+//! counted per row, it looks repeated, and Duj1 takes the table for a few keys of many rows each.
+//! So each key counts once per block it is seen in: the sample's observations are its (key,
+//! block) pairs, and a key seen in one block only is a key seen once. Where a key's rows are
+//! spread over the table, a block holds one of them at most and this is the count per row.
+//! The sample is read as the table's owner, in the
 //! security-restricted operation the index's definition is analysed in, and only for columns of
 //! PostgreSQL's own types, whose equality is PostgreSQL's code. Each count is kept per table and
 //! columns until ANALYZE (anywhere in the database) writes new statistics.
@@ -71,17 +77,34 @@ fn forget_on_new_statistics() {
     }
 }
 
-/// A distinct count from a sample of `n` rows of a table of `total` rows, in which `seen` key
-/// values appeared, `once` of them in one row only.
-pub fn from_sample(n: f64, seen: f64, once: f64, total: f64) -> Option<f64> {
-    if n < 1.0 || seen < 1.0 || total < 1.0 {
+/// What a block sample saw of a key: `rows` rows in `observations` (key, block) pairs, of
+/// `seen` keys, `once` of them in one block only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub rows: f64,
+    pub observations: f64,
+    pub seen: f64,
+    pub once: f64,
+}
+
+/// The distinct keys of a table of `total` rows, from a block sample of it: Duj1 over the
+/// sample's (key, block) pairs, of which the table has as many more as it has rows.
+pub fn from_sample(sample: &Sample, total: f64) -> Option<f64> {
+    let Sample {
+        rows,
+        observations,
+        seen,
+        once,
+    } = *sample;
+    if rows < 1.0 || observations < 1.0 || seen < 1.0 || total < 1.0 {
         return None;
     }
-    if n >= total {
+    if rows >= total {
         // the whole table was read
         return Some(seen);
     }
-    Some(distinct::duj1(n, seen, once, total))
+    let all_observations = observations * total / rows;
+    Some(distinct::duj1(observations, seen, once, all_observations))
 }
 
 /// The `ndistinct` figure for exactly the columns `attnums` in the text form of a
@@ -207,18 +230,37 @@ fn count_in(
         return Some(n);
     }
     let percent = (100.0 * sample_rows / total).clamp(0.0001, 100.0);
-    // a fixed seed: the same statistics give the same advice
+    // a fixed seed: the same statistics give the same advice; a row's block is its ctid's first
+    // number, `(7,3)` read as a point
     let sql = format!(
         "SELECT pg_catalog.count(*)::pg_catalog.float8,
-                (pg_catalog.count(*) FILTER (WHERE n OPERATOR(pg_catalog.=) 1))::pg_catalog.float8,
+                (pg_catalog.count(*) FILTER (WHERE blocks OPERATOR(pg_catalog.=) 1))::pg_catalog.float8,
+                COALESCE(pg_catalog.sum(blocks), 0)::pg_catalog.float8,
                 COALESCE(pg_catalog.sum(n), 0)::pg_catalog.float8
-           FROM (SELECT pg_catalog.count(*) AS n
+           FROM (SELECT pg_catalog.count(*) AS n,
+                        pg_catalog.count(DISTINCT ((ctid::pg_catalog.text)::pg_catalog.point)[0])
+                            AS blocks
                    FROM ONLY {table} TABLESAMPLE pg_catalog.system ($1) REPEATABLE (0)
                   GROUP BY {columns}) g"
     );
-    let (seen, once, n) =
-        Spi::get_three_with_args::<f64, f64, f64>(&sql, &[percent.into()]).ok()?;
-    from_sample(n?, seen?, once?, total)
+    let row = Spi::connect(|client| {
+        let table = client.select(&sql, Some(1), &[percent.into()])?;
+        let row = table.first();
+        Ok::<_, pgrx::spi::Error>((
+            row.get::<f64>(1)?,
+            row.get::<f64>(2)?,
+            row.get::<f64>(3)?,
+            row.get::<f64>(4)?,
+        ))
+    })
+    .ok()?;
+    let sample = Sample {
+        seen: row.0?,
+        once: row.1?,
+        observations: row.2?,
+        rows: row.3?,
+    };
+    from_sample(&sample, total)
 }
 
 /// The table's qualified name and its columns `attnums`, quoted, when every column is of a type
@@ -263,10 +305,23 @@ unsafe fn type_namespace(typ: Oid) -> Oid {
 mod tests {
     use super::*;
 
+    fn spread(rows: f64, seen: f64, once: f64) -> Sample {
+        // a key's rows in different blocks: one observation per row
+        Sample {
+            rows,
+            observations: rows,
+            seen,
+            once,
+        }
+    }
+
     #[test]
     fn a_sample_of_the_whole_table_is_its_count() {
-        assert_eq!(from_sample(1000.0, 370.0, 2.0, 1000.0), Some(370.0));
-        assert_eq!(from_sample(0.0, 0.0, 0.0, 1000.0), None);
+        assert_eq!(
+            from_sample(&spread(1000.0, 370.0, 2.0), 1000.0),
+            Some(370.0)
+        );
+        assert_eq!(from_sample(&spread(0.0, 0.0, 0.0), 1000.0), None);
     }
 
     #[test]
@@ -276,11 +331,29 @@ mod tests {
         let (n, total, pairs) = (30_000.0, 6_001_215.0, 800_000.0);
         let per_pair: f64 = total / pairs;
         let twice = n * n / 2.0 * pairs * (per_pair / total).powi(2);
-        let estimate = from_sample(n, n - twice, n - 2.0 * twice, total).unwrap();
+        let estimate = from_sample(&spread(n, n - twice, n - 2.0 * twice), total).unwrap();
         assert!((pairs * 0.8..pairs * 1.2).contains(&estimate), "{estimate}");
         // nothing seen twice: as unique as the table
-        let unique = from_sample(n, n, n, total).unwrap();
+        let unique = from_sample(&spread(n, n, n), total).unwrap();
         assert_eq!(unique, total);
+    }
+
+    #[test]
+    fn keys_stored_side_by_side_count_once_per_block() {
+        // 125,000 orders of 1 to 7 lines (4 on average), each order's lines in one block: a
+        // 30,000-row block sample holds all the lines of 7,500 orders, each order in one block
+        let (n, total, orders) = (30_000.0, 500_000.0, 125_000.0);
+        let seen = n / 4.0;
+        let by_block = Sample {
+            rows: n,
+            observations: seen,
+            seen,
+            once: seen,
+        };
+        assert_eq!(from_sample(&by_block, total), Some(orders));
+        // counted per row, the one-line orders alone are seen once: a twentieth of the orders
+        let per_row = from_sample(&spread(n, seen, seen / 7.0), total).unwrap();
+        assert!(per_row < orders / 10.0, "{per_row}");
     }
 
     #[test]
