@@ -12,7 +12,10 @@
 //! what its cost still is. It runs twice, once taking the step that saves the most time and once
 //! the step that saves the most per megabyte, and keeps whichever set saves more: the first
 //! spends a small budget on the one large index that matters, the second fills a large budget
-//! with many small ones. Afterwards any chosen index the others make redundant goes.
+//! with many small ones. Greedy choice never goes back on a step, so then one chosen index at a
+//! time is exchanged for another when that saves more (an index taken early for one statement
+//! can hold the room one serving four would use better), and the room left is filled again.
+//! Afterwards any chosen index the others make redundant goes.
 
 pub mod candidates;
 pub mod workload;
@@ -115,6 +118,14 @@ const NEAR_BEST: f64 = 0.9;
 /// A step's size counts as at least this much when benefit is divided by it: an index on a tiny
 /// table is not infinitely good value.
 const MIN_STEP_MB: f64 = 0.1;
+
+/// An exchange of one chosen index for another must save at least this share more than the set
+/// saves: smaller ones are within the planner's own error, and would only churn.
+const EXCHANGE_GAIN: f64 = 0.005;
+
+/// Exchanges tried at most after the greedy choice (each one plans every statement the indexes
+/// exchanged touch with every candidate that fits).
+const MAX_EXCHANGES: usize = 8;
 
 fn worth(extra: f64, now: f64, min_share: f64) -> bool {
     extra > 0.0 && now < 1.0 && extra / (1.0 - now) >= min_share
@@ -232,16 +243,10 @@ impl Search<'_> {
                 .sum::<f64>()
     }
 
-    fn greedy(
-        &mut self,
-        whatif: &mut dyn WhatIf,
-        budget_mb: f64,
-        rank: Rank,
-        trace: &mut Vec<String>,
-    ) -> Outcome {
+    /// No index chosen: each statement as it is planned now.
+    fn empty(&self, whatif: &mut dyn WhatIf) -> Outcome {
         let n = self.loads.len();
-        let mut on: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut now: Vec<Option<Eval>> = (0..n)
+        let now = (0..n)
             .map(|s| {
                 if self.relevant[s].is_empty() {
                     None
@@ -250,9 +255,155 @@ impl Search<'_> {
                 }
             })
             .collect();
-        let mut chosen: Vec<usize> = Vec::new();
-        let mut used_mb = 0.0;
+        Outcome {
+            chosen: Vec::new(),
+            on: vec![Vec::new(); n],
+            now,
+        }
+    }
+
+    fn used_mb(&self, chosen: &[usize]) -> f64 {
+        chosen.iter().map(|c| self.upkeep[*c].size_mb).sum()
+    }
+
+    /// Takes `step`: statements are planned with every chosen index they may use, as they will
+    /// be.
+    fn take(&self, whatif: &mut dyn WhatIf, outcome: &mut Outcome, step: Step) {
+        match step.replaces {
+            Some(r) => {
+                let at = outcome
+                    .chosen
+                    .iter()
+                    .position(|c| *c == r)
+                    .expect("it was chosen");
+                outcome.chosen[at] = step.add;
+            }
+            None => outcome.chosen.push(step.add),
+        }
+        for s in 0..self.loads.len() {
+            if let Some(set) = self.after(s, &outcome.on[s], step) {
+                outcome.now[s] = whatif
+                    .evaluate(s, std::slice::from_ref(&set))
+                    .pop()
+                    .flatten();
+                outcome.on[s] = set;
+            }
+        }
+    }
+
+    /// What each of `steps` would change in the time saved per hour from `from`, before
+    /// writes, and whether it serves some statement (a plan uses what it adds, and gains at
+    /// least the minimum share there). Each statement is planned once with every step that
+    /// changes its set; sets several steps lead to are planned once.
+    fn gains(&self, whatif: &mut dyn WhatIf, from: &Outcome, steps: &[Step]) -> Vec<(f64, bool)> {
+        let mut gains = vec![(0.0, false); steps.len()];
+        for s in 0..self.loads.len() {
+            let Some(base) = from.now[s].as_ref() else {
+                continue;
+            };
+            let mut sets: Vec<Vec<usize>> = Vec::new();
+            let mut which: Vec<(usize, usize)> = Vec::new();
+            for (i, step) in steps.iter().enumerate() {
+                let Some(mut set) = self.after(s, &from.on[s], *step) else {
+                    continue;
+                };
+                set.sort_unstable();
+                let at = sets
+                    .iter()
+                    .position(|known| *known == set)
+                    .unwrap_or_else(|| {
+                        sets.push(set);
+                        sets.len() - 1
+                    });
+                which.push((i, at));
+            }
+            if sets.is_empty() {
+                continue;
+            }
+            let ms = self.loads[s].ms_per_hour();
+            let evals = whatif.evaluate(s, &sets);
+            for (i, at) in which {
+                let Some(e) = evals[at].as_ref() else {
+                    continue;
+                };
+                let extra = e.share - base.share;
+                if extra < 0.0 {
+                    gains[i].0 += ms * extra;
+                } else if e.used.contains(&steps[i].add) && worth(extra, base.share, self.min_share)
+                {
+                    gains[i] = (gains[i].0 + ms * extra, true);
+                }
+            }
+        }
+        gains
+    }
+
+    /// The best exchange of one chosen index for one it does not have (a candidate or a known
+    /// widening) that fits the budget and saves more, net of writes, than `from` by at least
+    /// [`EXCHANGE_GAIN`] of what `from` saves. Greedy choice never goes back: a large index
+    /// taken first can hold the room two others would use better, and an index taken for one
+    /// statement can be worth less than one taken for four others.
+    fn exchange(
+        &mut self,
+        whatif: &mut dyn WhatIf,
+        budget_mb: f64,
+        from: &Outcome,
+        trace: &mut Vec<String>,
+    ) -> Option<Outcome> {
+        let used_mb = self.used_mb(&from.chosen);
+        let steps: Vec<Step> = from
+            .chosen
+            .iter()
+            .flat_map(|&x| {
+                (0..self.upkeep.len())
+                    .filter(|y| !from.chosen.contains(y))
+                    .map(move |y| Step {
+                        add: y,
+                        replaces: Some(x),
+                    })
+            })
+            .filter(|step| {
+                // widenings not made yet have no size
+                self.upkeep[step.add].size_mb.is_finite()
+                    && used_mb + self.size_of(*step) <= budget_mb
+                    && self.relevant.iter().any(|r| r.contains(&step.add))
+            })
+            .collect();
+        if steps.is_empty() {
+            return None;
+        }
+        let least = EXCHANGE_GAIN * self.net(from).max(0.0);
+        let (step, net) = self
+            .gains(whatif, from, &steps)
+            .into_iter()
+            .zip(&steps)
+            .filter(|((_, serves), _)| *serves)
+            .map(|((gain, _), step)| (*step, gain - self.writes_of(*step)))
+            .filter(|(_, net)| *net > least)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.add.cmp(&a.0.add)))?;
+        trace.push(format!(
+            "exchange: candidate {} in place of {} (net {net:+.1} ms/h, {:+.1} MB)",
+            step.add,
+            step.replaces.expect("an exchange replaces"),
+            self.size_of(step)
+        ));
+        let mut outcome = from.clone();
+        self.take(whatif, &mut outcome, step);
+        Some(outcome)
+    }
+
+    fn greedy(
+        &mut self,
+        whatif: &mut dyn WhatIf,
+        budget_mb: f64,
+        rank: Rank,
+        trace: &mut Vec<String>,
+        from: Outcome,
+    ) -> Outcome {
+        let mut outcome = from;
+        let mut used_mb = self.used_mb(&outcome.chosen);
         loop {
+            let chosen = outcome.chosen.clone();
             let mut steps: Vec<Step> = (0..self.initial)
                 .filter(|c| !chosen.contains(c))
                 .map(|add| Step {
@@ -274,40 +425,12 @@ impl Search<'_> {
             if steps.is_empty() {
                 break;
             }
-            // each statement is planned once with every step that changes its set
-            let mut saved = vec![0.0; steps.len()];
-            let mut serves = vec![false; steps.len()];
-            for s in 0..n {
-                let Some(base) = now[s].as_ref() else {
-                    continue;
-                };
-                let (which, sets): (Vec<usize>, Vec<Vec<usize>>) = steps
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, step)| Some((i, self.after(s, &on[s], *step)?)))
-                    .unzip();
-                if sets.is_empty() {
-                    continue;
-                }
-                let ms = self.loads[s].ms_per_hour();
-                for (i, e) in which.into_iter().zip(whatif.evaluate(s, &sets)) {
-                    let Some(e) = e else { continue };
-                    let extra = e.share - base.share;
-                    if extra < 0.0 {
-                        saved[i] += ms * extra;
-                    } else if e.used.contains(&steps[i].add)
-                        && worth(extra, base.share, self.min_share)
-                    {
-                        saved[i] += ms * extra;
-                        serves[i] = true;
-                    }
-                }
-            }
-            let options: Vec<(Step, f64)> = steps
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| serves[*i])
-                .map(|(i, step)| (*step, saved[i] - self.writes_of(*step)))
+            let options: Vec<(Step, f64)> = self
+                .gains(whatif, &outcome, &steps)
+                .into_iter()
+                .zip(&steps)
+                .filter(|((_, serves), _)| *serves)
+                .map(|((saved, _), step)| (*step, saved - self.writes_of(*step)))
                 .filter(|(_, net)| *net > 0.0)
                 .collect();
             let Some(best) = options.iter().map(|(_, net)| *net).reduce(f64::max) else {
@@ -340,25 +463,9 @@ impl Search<'_> {
                 options.len()
             ));
             used_mb += self.size_of(step);
-            match step.replaces {
-                Some(r) => {
-                    let at = chosen.iter().position(|c| *c == r).expect("it was chosen");
-                    chosen[at] = step.add;
-                }
-                None => chosen.push(step.add),
-            }
-            // statements are planned with every chosen index they may use, as they will be
-            for s in 0..n {
-                if let Some(set) = self.after(s, &on[s], step) {
-                    now[s] = whatif
-                        .evaluate(s, std::slice::from_ref(&set))
-                        .pop()
-                        .flatten();
-                    on[s] = set;
-                }
-            }
+            self.take(whatif, &mut outcome, step);
         }
-        Outcome { chosen, on, now }
+        outcome
     }
 }
 
@@ -382,18 +489,26 @@ pub fn select(
         min_share: (min_improvement_pct / 100.0).clamp(0.0, 1.0),
     };
     let mut trace = Vec::new();
-    let by_benefit = search.greedy(whatif, budget_mb, Rank::Benefit, &mut trace);
-    let by_size = search.greedy(whatif, budget_mb, Rank::PerMegabyte, &mut trace);
+    let empty = search.empty(whatif);
+    let by_benefit = search.greedy(whatif, budget_mb, Rank::Benefit, &mut trace, empty.clone());
+    let by_size = search.greedy(whatif, budget_mb, Rank::PerMegabyte, &mut trace, empty);
     let (net_benefit, net_size) = (search.net(&by_benefit), search.net(&by_size));
     trace.push(format!(
         "by benefit {:?} saves {net_benefit:.1} ms/h, per megabyte {:?} {net_size:.1} ms/h",
         by_benefit.chosen, by_size.chosen
     ));
-    let mut outcome = if net_size > net_benefit {
-        by_size
+    let (mut outcome, rank) = if net_size > net_benefit {
+        (by_size, Rank::PerMegabyte)
     } else {
-        by_benefit
+        (by_benefit, Rank::Benefit)
     };
+    // exchanges, each followed by filling the room it leaves the same way
+    for _ in 0..MAX_EXCHANGES {
+        let Some(exchanged) = search.exchange(whatif, budget_mb, &outcome, &mut trace) else {
+            break;
+        };
+        outcome = search.greedy(whatif, budget_mb, rank, &mut trace, exchanged);
+    }
     let before_pruning = outcome.chosen.clone();
     prune(&mut outcome, &search.upkeep, whatif, search.min_share);
     trace.push(format!(
@@ -821,6 +936,49 @@ mod tests {
             20.0,
         );
         assert_eq!(picked(&chosen), vec![0], "{chosen:?}");
+    }
+
+    #[test]
+    fn an_index_the_later_choices_make_redundant_is_exchanged_for_one_that_did_not_fit() {
+        // 0: X serves statement 0 alone; 1: Y and 2: W serve it better together (a join), and
+        // statements 1 and 2 each; 3: Z serves statement 3 but no longer fits once X, Y and W
+        // are chosen (best value per megabyte first: X, then Y, then W)
+        let loads = [
+            load(1, 100.0, 10.0),
+            load(2, 100.0, 6.0),
+            load(3, 100.0, 5.0),
+            load(4, 100.0, 7.0),
+        ];
+        let sizes = [
+            upkeep(40.0, 0.0),
+            upkeep(30.0, 0.0),
+            upkeep(30.0, 0.0),
+            upkeep(40.0, 0.0),
+        ];
+        let mut planner = Table::new(&[(0, 0, 0.9), (1, 1, 0.9), (2, 2, 0.9), (3, 3, 0.9)]);
+        planner.pairs.push((0, 1, 2, 0.95));
+        let chosen = select(
+            &loads,
+            &sizes,
+            &all_relevant(4, 4),
+            &mut planner,
+            100.0,
+            20.0,
+        );
+        let mut set = picked(&chosen);
+        set.sort_unstable();
+        // without the exchange X would be pruned, leaving 40 MB unused and statement 3 as it is
+        assert_eq!(set, vec![1, 2, 3], "{chosen:?}");
+        assert!(
+            chosen
+                .trace
+                .iter()
+                .any(|t| t.starts_with("exchange: candidate 3 in place of 0")),
+            "{:?}",
+            chosen.trace
+        );
+        assert!((chosen.statements[&3].share - 0.9).abs() < 1e-9);
+        assert!((chosen.statements[&0].share - 0.95).abs() < 1e-9);
     }
 
     #[test]
