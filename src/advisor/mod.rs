@@ -293,39 +293,25 @@ impl Search<'_> {
 
     /// What each of `steps` would change in the time saved per hour from `from`, before
     /// writes, and whether it serves some statement (a plan uses what it adds, and gains at
-    /// least the minimum share there). Each statement is planned once with every step that
-    /// changes its set; sets several steps lead to are planned once.
+    /// least the minimum share there). Each statement is asked about once, with every step that
+    /// changes its set (the planner plans a set several steps lead to once).
     fn gains(&self, whatif: &mut dyn WhatIf, from: &Outcome, steps: &[Step]) -> Vec<(f64, bool)> {
         let mut gains = vec![(0.0, false); steps.len()];
         for s in 0..self.loads.len() {
             let Some(base) = from.now[s].as_ref() else {
                 continue;
             };
-            let mut sets: Vec<Vec<usize>> = Vec::new();
-            let mut which: Vec<(usize, usize)> = Vec::new();
-            for (i, step) in steps.iter().enumerate() {
-                let Some(mut set) = self.after(s, &from.on[s], *step) else {
-                    continue;
-                };
-                set.sort_unstable();
-                let at = sets
-                    .iter()
-                    .position(|known| *known == set)
-                    .unwrap_or_else(|| {
-                        sets.push(set);
-                        sets.len() - 1
-                    });
-                which.push((i, at));
-            }
+            let (which, sets): (Vec<usize>, Vec<Vec<usize>>) = steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, step)| Some((i, self.after(s, &from.on[s], *step)?)))
+                .unzip();
             if sets.is_empty() {
                 continue;
             }
             let ms = self.loads[s].ms_per_hour();
-            let evals = whatif.evaluate(s, &sets);
-            for (i, at) in which {
-                let Some(e) = evals[at].as_ref() else {
-                    continue;
-                };
+            for (i, e) in which.into_iter().zip(whatif.evaluate(s, &sets)) {
+                let Some(e) = e else { continue };
                 let extra = e.share - base.share;
                 if extra < 0.0 {
                     gains[i].0 += ms * extra;
