@@ -39,9 +39,11 @@ struct TableState {
     relpages: i32,
 }
 
+/// Per table and sorted columns: the figures the count was made from, and the count.
+type Counts = HashMap<(Oid, Vec<i16>), (TableState, Option<f64>)>;
+
 thread_local! {
-    static COUNTS: RefCell<HashMap<(Oid, Vec<i16>), (TableState, Option<f64>)>> =
-        RefCell::new(HashMap::new());
+    static COUNTS: RefCell<Counts> = RefCell::new(HashMap::new());
     static FORGETS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Bumped at every invalidation: a count made across one is not kept.
     static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
