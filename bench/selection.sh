@@ -2,13 +2,14 @@
 # after lib.sh, with the cluster running and its tables loaded and analysed.
 
 # every algorithm below, unless the caller names some
-ALGORITHMS=${ALGORITHMS:-optischema extend db2advis autoadmin}
+ALGORITHMS=${ALGORITHMS:-optischema extend db2advis autoadmin relaxation}
 
 # selection_bench QUERIES COUNT: loads the COUNT statements of QUERIES (one per "-- qNN" section),
 # runs each once so that the worker sees them, then for each budget of $BUDGETS
 # (optischema.index_budget_mb) has each algorithm of $ALGORITHMS choose a set: optischema
-# (recommend_indexes(NULL)), and the published algorithms Extend, DB2Advis and AutoAdmin
-# (bench/selection/extend.sql, db2advis.sql, autoadmin.sql) on the same planner and size model. Each set is
+# (recommend_indexes(NULL)), and the published algorithms Extend, DB2Advis, AutoAdmin and
+# Relaxation (bench/selection/extend.sql, db2advis.sql, autoadmin.sql, relaxation.sql) on the
+# same planner and size model. Each set is
 # built for real; the sum of the statements' planner costs with it, relative to no index, is
 # printed with the set's real size and the time the choice took.
 selection_bench() {
@@ -27,7 +28,7 @@ CREATE TABLE bench.sets (algorithm text, budget_mb int, index_sql text, est_size
 CREATE TABLE bench.advice (algorithm text, budget_mb int, seconds float8, PRIMARY KEY (algorithm, budget_mb));
 SQL
     sql -q -f "$REPO/bench/selection/extend.sql" -f "$REPO/bench/selection/db2advis.sql" \
-        -f "$REPO/bench/selection/autoadmin.sql"
+        -f "$REPO/bench/selection/autoadmin.sql" -f "$REPO/bench/selection/relaxation.sql"
     # one statement per "-- qNN" section
     awk '/^-- q[0-9][0-9]$/ {name = substr($2, 1); next} name && !/^--/ {text[name] = text[name] $0 "\n"}
          END {for (n in text) printf "%s\t%s\x1e", n, text[n]}' "$queries" |
@@ -68,7 +69,7 @@ selection_choose() {
     local chooser
     case $1 in
         optischema) chooser="SELECT index_sql, size_mb FROM optischema.recommend_indexes(NULL)" ;;
-        extend | db2advis | autoadmin) chooser="SELECT e, (SELECT size_mb FROM optischema.whatif('SELECT 1', ARRAY[replace(e, ' CONCURRENTLY', '')])) FROM bench.$1($2) e" ;;
+        extend | db2advis | autoadmin | relaxation) chooser="SELECT e, (SELECT size_mb FROM optischema.whatif('SELECT 1', ARRAY[replace(e, ' CONCURRENTLY', '')])) FROM bench.$1($2) e" ;;
     esac
     sql -q <<SQL
 SET client_min_messages = warning;

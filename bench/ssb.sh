@@ -5,7 +5,7 @@
 # sees them; then for each budget (optischema.index_budget_mb) recommend_indexes(NULL) is asked,
 # and Extend and DB2Advis choose too; each set is built for real and measured
 # (bench/selection.sh).
-#   SCALE=1 BUDGETS="50 100 250 500" ALGORITHMS="optischema extend db2advis autoadmin" bash bench/ssb.sh
+#   SCALE=1 BUDGETS="50 100 250 500" ALGORITHMS="optischema extend db2advis autoadmin relaxation" bash bench/ssb.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/selection.sh"

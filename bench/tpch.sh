@@ -4,7 +4,7 @@
 # bench/tpch/queries.sql run once each so that the worker sees them; then for each budget
 # (optischema.index_budget_mb) recommend_indexes(NULL) is asked, and Extend and DB2Advis choose
 # too; each set is built for real and measured (bench/selection.sh).
-#   SCALE=1 BUDGETS="100 250 500 1000" ALGORITHMS="optischema extend db2advis autoadmin" bash bench/tpch.sh
+#   SCALE=1 BUDGETS="100 250 500 1000" ALGORITHMS="optischema extend db2advis autoadmin relaxation" bash bench/tpch.sh
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/selection.sh"
