@@ -24,6 +24,12 @@ BEGIN
     RETURN (plan -> 0 -> 'Plan' ->> 'Total Cost')::float8;
 END $$;
 CREATE TABLE bench.queries (name text PRIMARY KEY, q text NOT NULL);
+-- the columns each statement names, per table it names (AutoAdmin's and Relaxation's candidates)
+CREATE VIEW bench.named_columns AS
+    SELECT q.name, c.table_name::text AS tbl, c.column_name::text AS col
+      FROM information_schema.columns c JOIN bench.queries q
+        ON q.q ~ ('\m' || c.table_name || '\M') AND q.q ~ ('\m' || c.column_name || '\M')
+     WHERE c.table_schema = 'public';
 CREATE TABLE bench.sets (algorithm text, budget_mb int, index_sql text, est_size_mb float8, real_size_mb float8);
 CREATE TABLE bench.advice (algorithm text, budget_mb int, seconds float8, PRIMARY KEY (algorithm, budget_mb));
 SQL

@@ -83,11 +83,7 @@ BEGIN
     PERFORM hypopg_reset();
     DROP TABLE IF EXISTS aa_cols, aa_reads, aa_base;
     -- the columns each statement names, per table it reads
-    CREATE TEMP TABLE aa_cols AS
-        SELECT q.name, c.table_name::text AS tbl, c.column_name::text AS col
-          FROM information_schema.columns c JOIN bench.queries q
-            ON q.q ~ ('\m' || c.table_name || '\M') AND q.q ~ ('\m' || c.column_name || '\M')
-         WHERE c.table_schema = 'public';
+    CREATE TEMP TABLE aa_cols AS SELECT * FROM bench.named_columns;
     CREATE TEMP TABLE aa_reads AS SELECT DISTINCT name, tbl FROM aa_cols;
     CREATE TEMP TABLE aa_base AS SELECT name, bench.cost(q) AS cost FROM bench.queries;
     CREATE TEMP TABLE IF NOT EXISTS aa_size (key text PRIMARY KEY, mb float8);

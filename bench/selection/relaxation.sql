@@ -146,11 +146,7 @@ BEGIN
     PERFORM hypopg_reset();
     DROP TABLE IF EXISTS rlx_cols, rlx_reads, rlx_hypo;
     -- the columns each statement names, per table it reads
-    CREATE TEMP TABLE rlx_cols AS
-        SELECT q.name, c.table_name::text AS tbl, c.column_name::text AS col
-          FROM information_schema.columns c JOIN bench.queries q
-            ON q.q ~ ('\m' || c.table_name || '\M') AND q.q ~ ('\m' || c.column_name || '\M')
-         WHERE c.table_schema = 'public';
+    CREATE TEMP TABLE rlx_cols AS SELECT * FROM bench.named_columns;
     CREATE TEMP TABLE rlx_reads AS SELECT DISTINCT name, tbl FROM rlx_cols;
     CREATE TEMP TABLE rlx_hypo (key text, indexname text);
     -- 1. the indexes each statement's plan uses with every index it could use in place
