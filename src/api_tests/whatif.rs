@@ -263,6 +263,49 @@ mod tests {
         );
     }
 
+    /// A cancel or a statement timeout while a statement is planned ends the call, as it ends
+    /// any statement: it is not taken for a statement that cannot be planned, after which the
+    /// rest of the call would run unbounded (the timeout fires once).
+    #[pg_test]
+    fn a_cancel_while_planning_ends_the_call() {
+        Spi::run(
+            "CREATE TABLE wq (a int);
+             INSERT INTO wq SELECT g FROM generate_series(1, 1000) g;
+             ANALYZE wq;
+             CREATE FUNCTION wq_canceled() RETURNS int IMMUTABLE LANGUAGE plpgsql
+               AS 'BEGIN RAISE query_canceled; END';",
+        )
+        .unwrap();
+        // the planner folds the immutable call: planning raises what a cancel raises
+        let query = "SELECT * FROM wq WHERE a = wq_canceled()";
+        assert_eq!(
+            outcome_of(&format!(
+                "SELECT * FROM optischema.whatif('{query}', ARRAY['CREATE INDEX ON wq (a)'])"
+            ))
+            .0,
+            "57014"
+        );
+        assert_eq!(
+            outcome_of(&format!(
+                "SELECT * FROM optischema.recommend_indexes('{query}')"
+            ))
+            .0,
+            "57014"
+        );
+        // any other ERROR while planning is the statement's: refused as one that cannot be planned
+        Spi::run(
+            "CREATE OR REPLACE FUNCTION wq_canceled() RETURNS int IMMUTABLE LANGUAGE plpgsql
+               AS 'BEGIN RAISE division_by_zero; END';",
+        )
+        .unwrap();
+        let refused = outcome_of(&format!(
+            "SELECT * FROM optischema.whatif('{query}', ARRAY['CREATE INDEX ON wq (a)'])"
+        ))
+        .0;
+        assert_ne!(refused, "57014");
+        assert_ne!(refused, "00000");
+    }
+
     /// A reader who may not read a table learns nothing of it through `whatif`: not the plan
     /// costs of a statement that reads it (as EXPLAIN refuses), nor the size of an index on it,
     /// which comes from its columns' statistics.

@@ -187,11 +187,13 @@ fn count(relid: Oid, attnums: &[i16], sample_rows: f64, state: TableState) -> Op
         count_in(&table, &columns, relid, attnums, sample_rows, rows)
     }) {
         Ok(count) => Some(count),
-        Err((message, sqlstate)) if sqlstate.starts_with("57") => {
-            errors::raise(pgrx::PgSqlErrorCode::ERRCODE_QUERY_CANCELED, message, None)
+        Err(failure) => {
+            crate::plans::explain::raise_if_canceled(&failure);
+            if failure.1 == "XX000" {
+                errors::internal("key count", failure.0)
+            }
+            None
         }
-        Err((message, sqlstate)) if sqlstate == "XX000" => errors::internal("key count", message),
-        Err(_) => None,
     }
 }
 

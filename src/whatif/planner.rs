@@ -40,7 +40,8 @@ impl Planned {
 /// Parses and analyses `sql` (with `$n` parameters planned generically, or replaced by the
 /// literals in `values`), as `actor` inside a security-restricted operation (see
 /// [`crate::acting`]), then runs `body` with it. All in a subtransaction that is rolled back;
-/// an ERROR comes back as `Err(message)`.
+/// an ERROR comes back as `Err(message)`, but a cancel or a statement timeout ends the calling
+/// statement (see [`explain::raise_if_canceled`]).
 pub fn with_statement<R>(
     sql: &str,
     values: Option<&[Option<String>]>,
@@ -58,12 +59,16 @@ pub fn with_statement_coded<R>(
     body: impl FnOnce(&mut Statement) -> R,
 ) -> Result<R, (String, String)> {
     let text = explain::planning_text(sql);
-    explain::in_rolled_back_subtransaction(|| {
+    let result = explain::in_rolled_back_subtransaction(|| {
         act_as(actor);
         explain::set_local(c"lock_timeout", c"1s");
         let mut statement = crate::plans::capture::unobserved(|| analyze(&text, values));
         body(&mut statement)
-    })
+    });
+    if let Err(failure) = &result {
+        explain::raise_if_canceled(failure);
+    }
+    result
 }
 
 /// Where each `$n` of `sql` is, and how long its text is.
