@@ -198,13 +198,18 @@ mod tests {
         }
 
         // a type of the session's pg_temp (searched first for types) does not stand in for
-        // pg_catalog's in the count: its cast would run as the table's owner
+        // pg_catalog's in the count: its cast would run as the table's owner (float8 for the
+        // counts, point for a row's block)
         Spi::run(
             "CREATE SEQUENCE wg_casts;
              CREATE TYPE pg_temp.float8 AS (x int);
              CREATE FUNCTION pg_temp.to_float8(bigint) RETURNS pg_temp.float8
                LANGUAGE sql AS 'SELECT ROW(nextval(''wg_casts'')::int)::pg_temp.float8';
              CREATE CAST (bigint AS pg_temp.float8) WITH FUNCTION pg_temp.to_float8(bigint);
+             CREATE TYPE pg_temp.point AS (x int);
+             CREATE FUNCTION pg_temp.to_point(text) RETURNS pg_temp.point
+               LANGUAGE sql AS 'SELECT ROW(nextval(''wg_casts'')::int)::pg_temp.point';
+             CREATE CAST (text AS pg_temp.point) WITH FUNCTION pg_temp.to_point(text);
              CREATE TABLE wg_cast (p int, s int);
              INSERT INTO wg_cast SELECT g % 50, g % 7 FROM generate_series(1, 1000) g;
              ANALYZE wg_cast;",
