@@ -252,14 +252,14 @@ pub struct Examined {
 /// Checks the index findings of `examined` with the planner, for the workload they form
 /// together, and returns the selected set (see [`crate::advisor`]).
 pub fn advise(examined: &[Examined]) -> spi::Result<Vec<advisor::workload::Advice>> {
-    advise_with(examined, true)
+    advise_with(examined, true).map(|advised| advised.advice)
 }
 
 /// [`advise`], with the writes on the tables counted against the benefit or not.
 pub fn advise_with(
     examined: &[Examined],
     weigh_writes: bool,
-) -> spi::Result<Vec<advisor::workload::Advice>> {
+) -> spi::Result<advisor::workload::Advised> {
     let reads: Vec<advisor::workload::Read> = examined
         .iter()
         .map(|e| advisor::workload::Read {
@@ -322,7 +322,7 @@ pub fn analyze_hot(limit: i32, due: &mut dyn FnMut(i64) -> bool) -> spi::Result<
             }
         }
     }
-    let advice = advise(&examined)?;
+    let advisor::workload::Advised { advice, complete } = advise_with(&examined, true)?;
     Spi::connect_mut(|client| -> spi::Result<()> {
         let mut found: HashMap<i64, Vec<String>> = HashMap::new();
         for e in &examined {
@@ -361,7 +361,10 @@ pub fn analyze_hot(limit: i32, due: &mut dyn FnMut(i64) -> bool) -> spi::Result<
         for e in &examined {
             let queryid = e.statement.figures.queryid;
             let mine = found.get(&queryid).cloned().unwrap_or_default();
-            payloads.extend(store::stale_unless_found(client, queryid, &mine)?);
+            // a search cut short leaves an index out without finding it worse: it stays open
+            payloads.extend(store::stale_unless_found(
+                client, queryid, &mine, !complete,
+            )?);
         }
         for table in tables_seen.values() {
             let findings = unused_index::check_table(table);

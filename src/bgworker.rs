@@ -1,14 +1,15 @@
 //! What every OptiSchema background worker uses: short transactions bounded by a statement
-//! timeout (an ERROR or a panic inside becomes `Err`), the session they run in, sleeping on the
-//! latch, SIGHUP and SIGTERM, waking another worker when a transaction commits, and logging a
-//! condition once.
+//! timeout (an ERROR or a panic inside becomes `Err`) and the time one has left, the session
+//! they run in, sleeping on the latch, SIGHUP and SIGTERM, waking another worker when a
+//! transaction commits, and logging a condition once.
 
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
+use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Upper bound on one transaction of any worker (a sample, an analysis, an action's
 /// bookkeeping); statements that run longer on purpose (an index build, a trial) set their own.
@@ -23,6 +24,18 @@ const STATEMENT_TIMEOUT_ID: u32 = 3;
 unsafe extern "C-unwind" {
     fn enable_timeout_after(id: u32, delay_ms: i32);
     fn disable_timeout(id: u32, keep_indicator: bool);
+}
+
+const SIGTERM: std::ffi::c_int = 15;
+// never called from Rust, only installed as the signal handler: no guard wanted
+unsafe extern "C-unwind" {
+    /// The server's own SIGTERM handler for backends (tcop/postgres.c).
+    fn die(signal: std::ffi::c_int);
+}
+
+thread_local! {
+    /// When the worker's current [`in_transaction`] began, while one runs.
+    static TRANSACTION_STARTED: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
 /// Logs a condition once, and again only after it has changed; says once when it is over.
@@ -125,6 +138,7 @@ pub(crate) fn prepare_session() {
 /// Runs `body` in its own transaction, bounded by [`TRANSACTION_TIMEOUT_MS`]. A PostgreSQL ERROR or
 /// a panic inside rolls the transaction back and comes back as `Err(message)`.
 pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
+    TRANSACTION_STARTED.set(Some(Instant::now()));
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
@@ -143,6 +157,7 @@ pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
     }))
     .catch_others(|caught| Err(describe(&caught)))
     .execute();
+    TRANSACTION_STARTED.set(None);
     unsafe {
         pg_sys::ffi::pg_guard_ffi_boundary(|| disable_timeout(STATEMENT_TIMEOUT_ID, false));
         // a timeout that fired just as the sample ended must not cancel the next one
@@ -152,6 +167,22 @@ pub(crate) fn in_transaction<R>(body: impl FnOnce() -> R) -> Result<R, String> {
         }
     }
     result
+}
+
+/// Inside a worker's [`in_transaction`], the share of its bound already spent (0 at its start,
+/// 1 when the statement timeout fires); None elsewhere (a user's session has its own
+/// `statement_timeout`, and no share of it is known). Work that can stop early with a useful
+/// answer, as the index search can, watches it.
+pub fn transaction_time_spent() -> Option<f64> {
+    TRANSACTION_STARTED
+        .get()
+        .map(|started| started.elapsed().as_secs_f64() * 1000.0 / TRANSACTION_TIMEOUT_MS as f64)
+}
+
+/// Whether a transaction that took `took` ran into the bound of [`in_transaction`] (its statement
+/// timeout fires once the bound has passed, and not before).
+pub fn reached_bound(took: Duration) -> bool {
+    took.as_millis() >= TRANSACTION_TIMEOUT_MS as u128
 }
 
 fn describe(caught: &CaughtError) -> String {
@@ -193,6 +224,14 @@ pub fn wake_at_commit(backend_type: &str) {
     }
 }
 
+/// SIGTERM ends the worker at the next interrupt check, as it ends any backend: a planning, an
+/// index search or a build in progress is cut short instead of holding up a shutdown, and what
+/// it had not committed is rolled back. pgrx's handler only sets a flag, which nothing inside a
+/// statement looks at. Call after `attach_signal_handlers` (SIGHUP stays with pgrx's).
+pub fn die_on_sigterm() {
+    unsafe { pg_sys::pqsignal(SIGTERM, Some(die)) };
+}
+
 /// SIGTERM seen. pgrx clears its own flag each time it is read (and its `wait_latch` reads it):
 /// remembered here, a request to stop is never lost between two reads.
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
@@ -205,7 +244,8 @@ pub fn stop_requested() -> bool {
     STOP_REQUESTED.load(Ordering::Relaxed)
 }
 
-/// Sleeps until the latch is set or `timeout` passes; false once the worker must stop.
+/// Sleeps until the latch is set or `timeout` passes; false once the worker must stop. A
+/// worker that dies on SIGTERM (see [`die_on_sigterm`]) ends here when it was asked to.
 pub fn sleep(timeout: Duration) -> bool {
     if stop_requested() {
         return false;
@@ -213,5 +253,6 @@ pub fn sleep(timeout: Duration) -> bool {
     if !BackgroundWorker::wait_latch(Some(timeout)) {
         STOP_REQUESTED.store(true, Ordering::Relaxed);
     }
+    pg_sys::check_for_interrupts!();
     !stop_requested()
 }

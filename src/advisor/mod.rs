@@ -16,6 +16,9 @@
 //! time is exchanged for another when that saves more (an index taken early for one statement
 //! can hold the room one serving four would use better), and the room left is filled again.
 //! Afterwards any chosen index the others make redundant goes.
+//!
+//! A search with a time bound (the worker's analysis) stops when the planner says time is up,
+//! before a step whose options it has not all weighed, and keeps the set chosen so far.
 
 pub mod candidates;
 pub mod workload;
@@ -68,6 +71,12 @@ pub trait WhatIf {
     /// to keep: new ones get numbers past every number used so far; a known candidate with
     /// those keys keeps its number. Asked once per candidate.
     fn widen(&mut self, c: usize) -> Vec<(usize, Upkeep)>;
+
+    /// Whether the search must stop now and keep the set chosen so far. Never, unless the
+    /// planner has a time bound.
+    fn time_is_up(&self) -> bool {
+        false
+    }
 }
 
 /// What an index would cost to keep.
@@ -109,6 +118,9 @@ pub struct Selection {
     pub trace: Vec<String>,
     /// What each candidate would cost to keep, widenings included.
     pub upkeep: Vec<Upkeep>,
+    /// False when time ran out before the search had weighed every step it would have: the
+    /// set is the best found so far, and an index left out is not known to be worse.
+    pub complete: bool,
 }
 
 /// Among steps whose net benefit is within this share of the best, the smallest wins: a
@@ -166,6 +178,8 @@ struct Search<'a> {
     /// Candidates of the initial list (widenings are only reached from a chosen index).
     initial: usize,
     min_share: f64,
+    /// Time ran out (see [`WhatIf::time_is_up`]).
+    cut_short: bool,
 }
 
 impl Search<'_> {
@@ -294,10 +308,24 @@ impl Search<'_> {
     /// What each of `steps` would change in the time saved per hour from `from`, before
     /// writes, and whether it serves some statement (a plan uses what it adds, and gains at
     /// least the minimum share there). Each statement is asked about once, with every step that
-    /// changes its set (the planner plans a set several steps lead to once).
-    fn gains(&self, whatif: &mut dyn WhatIf, from: &Outcome, steps: &[Step]) -> Vec<(f64, bool)> {
+    /// changes its set (the planner plans a set several steps lead to once). None when time ran
+    /// out before every statement was asked.
+    fn gains(
+        &mut self,
+        whatif: &mut dyn WhatIf,
+        from: &Outcome,
+        steps: &[Step],
+        trace: &mut Vec<String>,
+    ) -> Option<Vec<(f64, bool)>> {
         let mut gains = vec![(0.0, false); steps.len()];
         for s in 0..self.loads.len() {
+            if whatif.time_is_up() {
+                if !self.cut_short {
+                    trace.push("time is up: the search keeps the set chosen so far".into());
+                }
+                self.cut_short = true;
+                return None;
+            }
             let Some(base) = from.now[s].as_ref() else {
                 continue;
             };
@@ -321,7 +349,7 @@ impl Search<'_> {
                 }
             }
         }
-        gains
+        Some(gains)
     }
 
     /// The best exchange of one chosen index for one it does not have (a candidate or a known
@@ -360,7 +388,7 @@ impl Search<'_> {
         }
         let least = EXCHANGE_GAIN * self.net(from).max(0.0);
         let (step, net) = self
-            .gains(whatif, from, &steps)
+            .gains(whatif, from, &steps, trace)?
             .into_iter()
             .zip(&steps)
             .filter(|((_, serves), _)| *serves)
@@ -411,8 +439,10 @@ impl Search<'_> {
             if steps.is_empty() {
                 break;
             }
-            let options: Vec<(Step, f64)> = self
-                .gains(whatif, &outcome, &steps)
+            let Some(gains) = self.gains(whatif, &outcome, &steps, trace) else {
+                break;
+            };
+            let options: Vec<(Step, f64)> = gains
                 .into_iter()
                 .zip(&steps)
                 .filter(|((_, serves), _)| *serves)
@@ -473,6 +503,7 @@ pub fn select(
         widened: HashMap::new(),
         initial: upkeep.len(),
         min_share: (min_improvement_pct / 100.0).clamp(0.0, 1.0),
+        cut_short: false,
     };
     let mut trace = Vec::new();
     let empty = search.empty(whatif);
@@ -490,6 +521,9 @@ pub fn select(
     };
     // exchanges, each followed by filling the room it leaves the same way
     for _ in 0..MAX_EXCHANGES {
+        if search.cut_short {
+            break;
+        }
         let Some(exchanged) = search.exchange(whatif, budget_mb, &outcome, &mut trace) else {
             break;
         };
@@ -504,6 +538,7 @@ pub fn select(
     let mut selection = attribute(&outcome, loads, &search.upkeep, whatif);
     selection.trace = trace;
     selection.upkeep = search.upkeep;
+    selection.complete = !search.cut_short;
     selection
 }
 
@@ -602,6 +637,7 @@ fn attribute(
         statements,
         trace: Vec::new(),
         upkeep: Vec::new(),
+        complete: true,
     }
 }
 
@@ -631,6 +667,8 @@ mod tests {
         /// (candidate, its widening, the widening's upkeep)
         widenings: Vec<(usize, usize, Upkeep)>,
         calls: usize,
+        /// Time is up once this many sets were planned.
+        up_after: Option<usize>,
     }
 
     impl Table {
@@ -640,6 +678,7 @@ mod tests {
                 pairs: Vec::new(),
                 widenings: Vec::new(),
                 calls: 0,
+                up_after: None,
             }
         }
 
@@ -678,6 +717,10 @@ mod tests {
                 .filter(|(from, _, _)| *from == c)
                 .map(|(_, to, keep)| (*to, keep.clone()))
                 .collect()
+        }
+
+        fn time_is_up(&self) -> bool {
+            self.up_after.is_some_and(|n| self.calls >= n)
         }
     }
 
@@ -965,6 +1008,51 @@ mod tests {
         );
         assert!((chosen.statements[&3].share - 0.9).abs() < 1e-9);
         assert!((chosen.statements[&0].share - 0.95).abs() < 1e-9);
+    }
+
+    #[test]
+    fn when_time_is_up_the_search_keeps_the_steps_it_finished_and_says_so() {
+        let loads = [load(1, 1000.0, 10.0), load(2, 500.0, 10.0)];
+        let upkeep = [upkeep(10.0, 0.0), upkeep(10.0, 0.0)];
+        let run = |up_after: Option<usize>| {
+            let mut planner = Table::new(&[(0, 0, 0.9), (1, 1, 0.9)]);
+            planner.up_after = up_after;
+            select(
+                &loads,
+                &upkeep,
+                &all_relevant(2, 2),
+                &mut planner,
+                1024.0,
+                20.0,
+            )
+        };
+        let unbounded = run(None);
+        assert_eq!(picked(&unbounded), vec![0, 1]);
+        assert!(unbounded.complete);
+        assert!(!unbounded.trace.iter().any(|t| t.starts_with("time is up")));
+
+        let at_once = run(Some(0));
+        assert!(picked(&at_once).is_empty());
+        assert!(!at_once.complete);
+        assert!(at_once.trace.iter().any(|t| t.starts_with("time is up")));
+
+        // every bound either lets the search finish, or stops it between two steps: the first
+        // step alone is kept when the second was not weighed in full
+        let mut cut = Vec::new();
+        for limit in 0..60 {
+            let selection = run(Some(limit));
+            if selection.complete {
+                assert_eq!(picked(&selection), vec![0, 1], "bound {limit}");
+            } else {
+                cut.push(picked(&selection));
+            }
+        }
+        assert!(cut.contains(&vec![0]), "{cut:?}");
+        assert!(
+            cut.iter().all(|p| [0, 1].starts_with(p)),
+            "only finished steps are kept: {cut:?}"
+        );
+        assert!(run(Some(59)).complete);
     }
 
     #[test]

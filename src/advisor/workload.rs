@@ -48,6 +48,17 @@ pub struct Advice {
     pub write_overhead_pct: f64,
 }
 
+/// The selected set, and whether the search weighed every step it would have (see
+/// [`super::Selection::complete`]).
+pub struct Advised {
+    pub advice: Vec<Advice>,
+    pub complete: bool,
+}
+
+/// In a worker's transaction the search stops once this share of the transaction's bound is
+/// spent: the rest is for pruning, crediting and storing what it chose.
+const SEARCH_SHARE_OF_BOUND: f64 = 0.6;
+
 struct Candidate {
     finding: Finding,
     index: HypoIndex,
@@ -277,6 +288,8 @@ fn combine(seen: &[Planned], captured: bool) -> Option<Eval> {
 
 impl WhatIf for Planner<'_> {
     fn evaluate(&mut self, s: usize, sets: &[Vec<usize>]) -> Vec<Option<Eval>> {
+        // a cancel, a timeout or a shutdown is seen between two plannings at the latest
+        pg_sys::check_for_interrupts!();
         let key = |set: &[usize]| {
             let mut k = set.to_vec();
             k.sort_unstable();
@@ -390,6 +403,11 @@ impl WhatIf for Planner<'_> {
             }
         }
         made.into_iter().map(|id| (id, self.upkeep(id))).collect()
+    }
+
+    fn time_is_up(&self) -> bool {
+        crate::bgworker::transaction_time_spent()
+            .is_some_and(|spent| spent >= SEARCH_SHARE_OF_BOUND)
     }
 }
 
@@ -582,10 +600,13 @@ pub fn advise(
     budget_mb: f64,
     min_improvement_pct: f64,
     weigh_writes: bool,
-) -> spi::Result<Vec<Advice>> {
+) -> spi::Result<Advised> {
     let (all, read_by, uses_by) = gather_candidates(reads);
     if all.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Advised {
+            advice: Vec::new(),
+            complete: true,
+        });
     }
     let loads: Vec<Load> = reads
         .iter()
@@ -705,5 +726,8 @@ pub fn advise(
             finding,
         });
     }
-    Ok(out)
+    Ok(Advised {
+        advice: out,
+        complete: selection.complete,
+    })
 }

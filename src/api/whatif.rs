@@ -229,7 +229,8 @@ fn recommend_indexes(
     let query = query.map(|q| valid(args::statement_text("query", Some(q))));
     let (examined, known) = examined_for(query.as_deref());
     let advice = analysis::advise_with(&examined, known)
-        .unwrap_or_else(|e| errors::internal("what-if planning", e));
+        .unwrap_or_else(|e| errors::internal("what-if planning", e))
+        .advice;
     TableIterator::new(advice.into_iter().map(move |a| {
         (
             a.finding.sql,

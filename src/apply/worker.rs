@@ -19,13 +19,6 @@ use pgrx::spi;
 use std::time::{Duration, Instant};
 
 pub const WORKER_TYPE: &str = "optischema apply";
-const SIGTERM: std::ffi::c_int = 15;
-
-// never called from Rust, only installed as the signal handler: no guard wanted
-unsafe extern "C-unwind" {
-    /// The server's own SIGTERM handler for backends (tcop/postgres.c).
-    fn die(signal: std::ffi::c_int);
-}
 const POLL: Duration = Duration::from_secs(1);
 
 pub fn register() {
@@ -225,10 +218,9 @@ fn leftover_index(recommendation_id: i64) -> spi::Result<Option<String>> {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    // SIGTERM ends the process at the next interrupt check, as for any backend: an index build
-    // or a trial is cut short instead of holding up a shutdown (what it leaves is cleaned up
-    // at the next start)
-    unsafe { pg_sys::pqsignal(SIGTERM, Some(die)) };
+    // an index build or a trial is cut short instead of holding up a shutdown (what it leaves
+    // is cleaned up at the next start)
+    crate::bgworker::die_on_sigterm();
     crate::plans::capture::mark_worker();
     let database = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
@@ -237,7 +229,6 @@ pub extern "C-unwind" fn optischema_apply_worker_main(_arg: pg_sys::Datum) {
     let mut session_ready = false;
     clean_up_interrupted();
     while crate::bgworker::sleep(POLL) {
-        pg_sys::check_for_interrupts!();
         reload_when_asked();
         if !session_ready {
             session_ready = in_transaction(prepare_session).is_ok();

@@ -3,8 +3,9 @@
 //! the model the questions waiting, and leaves. It is never restarted by
 //! the postmaster (a database may be gone): the launcher starts it again for its next turn.
 //!
-//! It leaves between two transactions when asked (`DROP DATABASE`, `DROP EXTENSION`, SIGTERM);
-//! a statement it runs then is cancelled by the asker, so it leaves within moments.
+//! It leaves between two transactions when asked (`DROP DATABASE`, `DROP EXTENSION`); a
+//! statement it runs then is cancelled by the asker, so it leaves within moments. SIGTERM ends
+//! it at once, as it ends any backend.
 
 use super::handover::Spool;
 use super::registry::{self, State};
@@ -44,6 +45,7 @@ unsafe extern "C-unwind" fn detach_at_exit(_code: i32, arg: pg_sys::Datum) {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    crate::bgworker::die_on_sigterm();
     crate::plans::capture::mark_worker();
     let dbid = arg.value() as u32;
     // another worker serves it, or it is being dropped: nothing to do, quietly
@@ -121,7 +123,8 @@ pub extern "C-unwind" fn optischema_database_worker_main(arg: pg_sys::Datum) {
     }
 }
 
-/// Asked to leave: by a drop (through the registry) or by SIGTERM.
+/// Asked to leave by a drop (through the registry). SIGTERM ends the worker wherever it is.
 fn leaving(dbid: u32) -> bool {
-    registry::stop_requested(dbid) || crate::bgworker::stop_requested()
+    pg_sys::check_for_interrupts!();
+    registry::stop_requested(dbid)
 }

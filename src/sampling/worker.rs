@@ -3,7 +3,8 @@
 //!
 //! Each sample runs in one short transaction bounded by a statement timeout. A failed sample is
 //! rolled back, recorded in `sampler_state` for `status()`, logged once, and the next one runs on
-//! schedule. SIGHUP reloads the settings at once; SIGTERM ends the loop at once.
+//! schedule. SIGHUP reloads the settings at once; SIGTERM ends the worker at once, in the
+//! middle of a sample or an analysis too (rolled back).
 
 use crate::bgworker::{
     flattened, in_transaction, prepare_session, reload_when_asked, sleep, LogOnce,
@@ -38,6 +39,7 @@ pub fn register() {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    crate::bgworker::die_on_sigterm();
     crate::plans::capture::mark_worker();
     let database = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
@@ -48,6 +50,8 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
     let mut session_ready = false;
     let mut last_start: Option<Instant> = None;
     let mut last_analyzed: HashMap<i64, Instant> = HashMap::new();
+    // after an analysis that ran into its bound: it would spend it again at every sample
+    let mut analysis_waits_until: Option<Instant> = None;
     let mut analysis_log = LogOnce::new("analysis");
     let mut unrecorded: Unrecorded = None;
     // the sampler also starts the workers of the other databases
@@ -95,7 +99,22 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                 log_once.clear();
                 record(&mut unrecorded);
                 // in a transaction of its own: a failed analysis never costs a sample
-                let analyzed = in_transaction(|| analyze_due(&mut last_analyzed));
+                let started = Instant::now();
+                let analyzed = if analysis_waits_until.is_some_and(|until| started < until) {
+                    None
+                } else {
+                    Some(flattened(in_transaction(|| {
+                        analyze_due(&mut last_analyzed)
+                    })))
+                };
+                if let Some(Err(_)) = analyzed {
+                    if crate::bgworker::reached_bound(started.elapsed()) {
+                        analysis_waits_until = Some(started + REANALYZE_AFTER);
+                    } else {
+                        // its statements are due again after the next sample
+                        last_analyzed.retain(|_, at| *at < started);
+                    }
+                }
                 // the apply worker is busy building: its progress is told from here; and what
                 // applied fixes really saved is measured once their window is over
                 let tasks: [fn() -> Result<(), pgrx::spi::SpiError>; 2] = [
@@ -107,9 +126,10 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
                         analysis_failed(&mut analysis_log, &message);
                     }
                 }
-                match flattened(analyzed) {
-                    Ok(_) => analysis_log.clear(),
-                    Err(message) => analysis_failed(&mut analysis_log, &message),
+                match analyzed {
+                    Some(Ok(_)) => analysis_log.clear(),
+                    Some(Err(message)) => analysis_failed(&mut analysis_log, &message),
+                    None => {}
                 }
                 launcher.round(home);
             }
@@ -142,7 +162,8 @@ pub extern "C-unwind" fn optischema_worker_main(_arg: pg_sys::Datum) {
 
 /// Analyses the hot statements, all together, when one of them was not analysed within
 /// [`REANALYZE_AFTER`]: a statement that just became hot is analysed right after the sample
-/// that saw it, with the rest of the workload its indexes are chosen for.
+/// that saw it, with the rest of the workload its indexes are chosen for. The statements due
+/// are recorded in `last_analyzed` as they are found, before the analysis runs (it may fail).
 pub(crate) fn analyze_due(
     last_analyzed: &mut HashMap<i64, Instant>,
 ) -> Result<i64, pgrx::spi::SpiError> {
@@ -150,19 +171,16 @@ pub(crate) fn analyze_due(
     crate::acting::use_planning_path();
     let now = Instant::now();
     last_analyzed.retain(|_, at| now.duration_since(*at) < REANALYZE_AFTER);
-    let due = |queryid: i64| !last_analyzed.contains_key(&queryid);
-    let mut chosen = Vec::new();
-    let open = crate::analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |q| {
-        let take = due(q);
-        if take {
-            chosen.push(q);
-        }
-        take
-    });
-    let open = open?;
-    for q in chosen {
-        last_analyzed.insert(q, now);
-    }
+    let open =
+        crate::analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |q| match last_analyzed
+            .entry(q)
+        {
+            std::collections::hash_map::Entry::Vacant(due) => {
+                due.insert(now);
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(_) => false,
+        })?;
     // the hottest statements with something to fix get an explanation, while the budget lasts
     if crate::llm::worker::unavailable()?.is_none() {
         Spi::run_with_args(
@@ -181,7 +199,7 @@ fn analysis_failed(log_once: &mut LogOnce, message: &str) {
         &format!("error:{message}"),
         PgLogLevel::WARNING,
         &format!("optischema: analysis failed: {message}"),
-        Some("Sampling goes on; the analysis is tried again after the next sample."),
+        Some("Sampling goes on; the analysis is tried again after the next sample, or after 5 minutes when it ran into its 10 s bound."),
     );
 }
 

@@ -105,16 +105,18 @@ pub fn upsert_estimated(
 }
 
 /// Marks stale the open recommendations of `queryid` that this analysis did not find again
-/// (their fix exists now, or the plan changed). Returns the payloads announcing it.
+/// (their fix exists now, or the plan changed), its index recommendations only unless
+/// `keep_indexes`. Returns the payloads announcing it.
 pub fn stale_unless_found(
     client: &mut SpiClient<'_>,
     queryid: i64,
     found: &[String],
+    keep_indexes: bool,
 ) -> spi::Result<Vec<String>> {
     let table = client.update(
         include_str!("../../sql/store/stale_unless_found.sql"),
         None,
-        &[queryid.into(), found.to_vec().into()],
+        &[queryid.into(), found.to_vec().into(), keep_indexes.into()],
     )?;
     table.map(|row| payload_of(&row)).collect()
 }

@@ -366,3 +366,82 @@ fn closed_minutes_move_from_the_open_table_into_history() {
     // the minute already in history is added to, never duplicated
     assert_eq!(rows, vec![(2, 1.0), (8, 6.5)]);
 }
+
+/// SIGTERM (a fast shutdown sends it) ends the worker in the middle of an analysis, as it ends
+/// any backend; and an analysis stays within the worker's 10 s bound: a timeout while a
+/// statement is planned ends it, and is logged, instead of passing for a statement that cannot
+/// be planned while the rest of the analysis runs unbounded.
+#[test]
+fn sigterm_ends_the_worker_within_an_analysis_and_an_analysis_keeps_its_bound() {
+    let cluster = Cluster::start(&[]);
+    let mut c = cluster.connect_with_extension();
+    // the planner folds the immutable call: planning the statement in the sampler takes a minute
+    c.batch_execute(
+        "CREATE TABLE slow (a int);
+         CREATE FUNCTION slow_to_plan() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+         BEGIN
+             IF (SELECT backend_type FROM pg_stat_activity WHERE pid = pg_backend_pid())
+                = 'optischema sampler' THEN
+                 PERFORM pg_sleep(60);
+             END IF;
+             RETURN 1;
+         END $$;",
+    )
+    .unwrap();
+    wait_samples(&mut c, 2);
+    run_times(&mut c, "SELECT * FROM slow WHERE a = $1 + slow_to_plan()", 20);
+    let sleeping = |c: &mut postgres::Client| -> Option<i32> {
+        c.query_opt(
+            "SELECT pid FROM pg_stat_activity
+              WHERE backend_type = 'optischema sampler' AND wait_event = 'PgSleep'",
+            &[],
+        )
+        .unwrap()
+        .map(|r| r.get(0))
+    };
+    let mut planning: Option<i32> = None;
+    cluster.wait_until(
+        Duration::from_secs(60),
+        "the sampler never planned the statement",
+        || {
+            planning = sleeping(&mut c);
+            planning.is_some()
+        },
+    );
+    let pid = planning.unwrap();
+    let asked = Instant::now();
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid]).unwrap();
+    cluster.wait_until(Duration::from_secs(60), "the sampler outlived SIGTERM", || {
+        c.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+            &[&pid],
+        )
+        .unwrap()
+        .get::<_, i64>(0)
+            == 0
+    });
+    // until the bound fired (10 s into the analysis), a worker that only noted the signal slept on
+    let took = asked.elapsed();
+    assert!(took < Duration::from_secs(5), "the sampler took {took:?} to stop");
+    assert!(cluster
+        .log()
+        .contains("terminating background worker \"optischema sampler\" due to administrator command"));
+
+    // restarted within 5 s, the worker plans the statement again, until the bound ends that
+    let timed_out = "optischema: analysis failed: canceling statement due to statement timeout";
+    cluster.wait_until(
+        Duration::from_secs(90),
+        "the analysis was not ended by its bound",
+        || cluster.log().contains(timed_out),
+    );
+    // an analysis that ran into its bound would again: it waits as a finished one does, while
+    // sampling goes on
+    let mut c = cluster.connect();
+    let target = samples_taken(&mut c) + 3;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while samples_taken(&mut c) < target {
+        assert_eq!(sleeping(&mut c), None, "the analysis was tried again at once");
+        assert!(Instant::now() < deadline, "sampling stopped");
+        sleep(Duration::from_millis(50));
+    }
+}
