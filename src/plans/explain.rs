@@ -57,10 +57,7 @@ fn plan_with(sql: &str, values: Option<&[Option<String>]>, actor: Actor<'_>) -> 
     if prepared {
         drop_probe();
     }
-    if let Err(failure) = &result {
-        raise_if_canceled(failure);
-    }
-    match result {
+    match unless_canceled(result) {
         Ok(plan) => PlanOutcome::Planned { plan, planned_sql },
         Err((reason, sqlstate)) => PlanOutcome::Unexplainable {
             lasting: is_lasting(&sqlstate),
@@ -242,17 +239,16 @@ fn drop_probe_now() {
     }
 }
 
-/// A cancel (a user's, or a statement timeout) that [`in_rolled_back_subtransaction`] caught
-/// ends the statement all the same, as PL/pgSQL's `WHEN OTHERS` does not catch
-/// `query_canceled`: whoever goes on past a statement it could not plan must not go on past
-/// one. (The rest of the statement is no longer bounded once the timeout has fired.)
-pub fn raise_if_canceled((message, sqlstate): &(String, String)) {
-    if sqlstate == "57014" {
-        errors::raise(
-            pgrx::PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
-            message.clone(),
-            None,
-        )
+/// What [`in_rolled_back_subtransaction`] gave, but a cancel (a user's, or a statement
+/// timeout) it caught ends the statement all the same, as PL/pgSQL's `WHEN OTHERS` does not
+/// catch `query_canceled`: whoever goes on past a statement it could not plan must not go on
+/// past one. (The rest of the statement is no longer bounded once the timeout has fired.)
+pub fn unless_canceled<R>(result: Result<R, (String, String)>) -> Result<R, (String, String)> {
+    match result {
+        Err((message, sqlstate)) if sqlstate == "57014" => {
+            errors::raise(pgrx::PgSqlErrorCode::ERRCODE_QUERY_CANCELED, message, None)
+        }
+        other => other,
     }
 }
 

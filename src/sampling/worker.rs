@@ -15,7 +15,7 @@ use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags,
 };
 use pgrx::prelude::*;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 use std::time::{Duration, Instant};
 
 pub const WORKER_TYPE: &str = "optischema sampler";
@@ -175,11 +175,11 @@ pub(crate) fn analyze_due(
         crate::analysis::analyze_hot(settings::HOT_TOP_N.get(), &mut |q| match last_analyzed
             .entry(q)
         {
-            std::collections::hash_map::Entry::Vacant(due) => {
+            Entry::Vacant(due) => {
                 due.insert(now);
                 true
             }
-            std::collections::hash_map::Entry::Occupied(_) => false,
+            Entry::Occupied(_) => false,
         })?;
     // the hottest statements with something to fix get an explanation, while the budget lasts
     if crate::llm::worker::unavailable()?.is_none() {

@@ -180,20 +180,16 @@ fn count(relid: Oid, attnums: &[i16], sample_rows: f64, state: TableState) -> Op
         return Some(None);
     };
     let rows = unsafe { rows_now(relid, state) };
-    match crate::plans::explain::in_rolled_back_subtransaction(|| {
+    let counted = crate::plans::explain::in_rolled_back_subtransaction(|| {
         // every name is pg_catalog's: a type of the caller's pg_temp (searched first for types)
         // or of a schema ahead of pg_catalog must not stand in for float8 or text
         crate::plans::explain::set_local(c"search_path", c"pg_catalog, pg_temp");
         count_in(&table, &columns, relid, attnums, sample_rows, rows)
-    }) {
+    });
+    match crate::plans::explain::unless_canceled(counted) {
         Ok(count) => Some(count),
-        Err(failure) => {
-            crate::plans::explain::raise_if_canceled(&failure);
-            if failure.1 == "XX000" {
-                errors::internal("key count", failure.0)
-            }
-            None
-        }
+        Err((message, sqlstate)) if sqlstate == "XX000" => errors::internal("key count", message),
+        Err(_) => None,
     }
 }
 

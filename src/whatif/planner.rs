@@ -41,7 +41,7 @@ impl Planned {
 /// literals in `values`), as `actor` inside a security-restricted operation (see
 /// [`crate::acting`]), then runs `body` with it. All in a subtransaction that is rolled back;
 /// an ERROR comes back as `Err(message)`, but a cancel or a statement timeout ends the calling
-/// statement (see [`explain::raise_if_canceled`]).
+/// statement (see [`explain::unless_canceled`]).
 pub fn with_statement<R>(
     sql: &str,
     values: Option<&[Option<String>]>,
@@ -59,16 +59,12 @@ pub fn with_statement_coded<R>(
     body: impl FnOnce(&mut Statement) -> R,
 ) -> Result<R, (String, String)> {
     let text = explain::planning_text(sql);
-    let result = explain::in_rolled_back_subtransaction(|| {
+    explain::unless_canceled(explain::in_rolled_back_subtransaction(|| {
         act_as(actor);
         explain::set_local(c"lock_timeout", c"1s");
         let mut statement = crate::plans::capture::unobserved(|| analyze(&text, values));
         body(&mut statement)
-    });
-    if let Err(failure) = &result {
-        explain::raise_if_canceled(failure);
-    }
-    result
+    }))
 }
 
 /// Where each `$n` of `sql` is, and how long its text is.
