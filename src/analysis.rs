@@ -15,15 +15,6 @@ use pgrx::prelude::*;
 use pgrx::spi::{self, SpiClient};
 use std::collections::HashMap;
 
-fn unexplainable_queryids() -> spi::Result<Vec<i64>> {
-    Spi::connect(|client| {
-        client
-            .select("SELECT queryid FROM optischema.unexplainable", None, &[])?
-            .map(|row| row.get::<i64>(1).map(Option::unwrap_or_default))
-            .collect()
-    })
-}
-
 /// The statistics, columns and indexes of a table; None when it does not exist or is one
 /// OptiSchema never changes (see [`rules::is_protected_schema`]): no rule sees it then.
 pub fn table_info(
@@ -282,11 +273,7 @@ pub fn advise_with(
 /// (a workload is judged whole), stores the findings, marks what no longer holds as stale, and
 /// queues the NOTIFY payloads. Returns the number of open recommendations afterwards.
 pub fn analyze_hot(limit: i32, due: &mut dyn FnMut(i64) -> bool) -> spi::Result<i64> {
-    let skip = unexplainable_queryids()?;
-    let hot: Vec<HotStatement> = hot_statements(limit, None)?
-        .into_iter()
-        .filter(|s| !skip.contains(&s.figures.queryid))
-        .collect();
+    let hot: Vec<HotStatement> = hot_statements(limit, None)?;
     // every statement is asked: the caller records which were due
     let due_now = hot.iter().filter(|s| due(s.figures.queryid)).count();
     if due_now == 0 {

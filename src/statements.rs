@@ -14,7 +14,8 @@ pub struct HotStatement {
     pub figures: StatementFigures,
 }
 
-/// The `limit` hottest statements of this database over the window, or only `queryid`.
+/// The `limit` hottest statements of this database over the window that can be planned (none
+/// recorded in `unexplainable`), or only `queryid`.
 pub fn hot_statements(limit: i32, queryid: Option<i64>) -> spi::Result<Vec<HotStatement>> {
     Spi::connect(|client| {
         let table = client.select(

@@ -1,6 +1,9 @@
 -- $1 how many, $2 window in minutes, $3 one queryid or NULL for all. The hottest statements of this database in the window,
 -- with the role that ran each most. Statements on OptiSchema's own objects (a dashboard's, a
--- DBA's calls) are monitoring, not the workload: they are not analysed.
+-- DBA's calls) are monitoring, not the workload: they are not analysed. Of all, those recorded
+-- as impossible to plan (utility statements: CREATE INDEX, COPY, VACUUM...) are left out before
+-- the top is taken: a bulk load or an index build would otherwise hold the places of the
+-- statements an analysis can help.
 WITH mine AS (
     SELECT h.queryid, h.userid, h.calls, h.total_ms, h.rows, h.temp_blks_written
       FROM optischema.history_all h
@@ -22,5 +25,7 @@ SELECT p.queryid, s.query, p.calls, p.total_ms, p.rows, p.temp_blks_written,
   LEFT JOIN top_role t USING (queryid)
  WHERE p.calls > 0
    AND s.query !~* '\moptischema\s*\.'
+   AND ($3::bigint IS NOT NULL
+        OR NOT EXISTS (SELECT FROM optischema.unexplainable u WHERE u.queryid = p.queryid))
  ORDER BY p.total_ms DESC, p.queryid
  LIMIT $1

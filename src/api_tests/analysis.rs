@@ -78,6 +78,59 @@ mod tests {
     }
 
     #[pg_test]
+    fn statements_that_cannot_be_planned_give_their_places_in_the_top_to_ones_that_can() {
+        plant_workload();
+        // a bulk load and index builds fill the top (optischema.hot_top_n, 20): each took more
+        // time than any query of the workload
+        Spi::run(
+            "INSERT INTO optischema.statements
+             SELECT 200 + g, CASE WHEN g = 1 THEN 'COPY shop_orders FROM STDIN'
+                                  ELSE format('CREATE INDEX i%s ON shop_orders (status, id)', g) END,
+                    now(), now()
+               FROM generate_series(1, 20) g;
+             INSERT INTO optischema.history
+             SELECT date_trunc('minute', now()), 200 + g, 10, oid, true, 1, 900000.0, 0, 0, 0, 0
+               FROM pg_database, generate_series(1, 20) g WHERE datname = current_database();",
+        )
+        .unwrap();
+        // the first analysis sees only them, and records them as impossible to plan
+        assert_eq!(
+            Spi::get_one::<i64>("SELECT optischema.analyze_now()").unwrap(),
+            Some(0)
+        );
+        let recorded = Spi::get_one::<Vec<i64>>(
+            "SELECT array_agg(queryid ORDER BY queryid) FROM optischema.unexplainable",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(recorded, (201..=220).collect::<Vec<i64>>());
+        // then the top holds the statements that can be planned, and the advisor finds what
+        // 102 needs
+        Spi::run("SELECT optischema.analyze_now()").unwrap();
+        assert_eq!(
+            Spi::get_one::<i64>(
+                "SELECT count(*) FROM optischema.recommendations
+                  WHERE queryid = 102 AND kind = 'index' AND status = 'open'
+                    AND sql = 'CREATE INDEX CONCURRENTLY ON public.shop_customers ((lower(email)))'"
+            )
+            .unwrap(),
+            Some(1)
+        );
+        // recommend_indexes() reads the same top
+        let sets = Spi::get_one::<Vec<String>>(
+            "SELECT array_agg(index_sql ORDER BY index_sql) FROM optischema.recommend_indexes(NULL)",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(
+            sets.contains(
+                &"CREATE INDEX CONCURRENTLY ON public.shop_customers ((lower(email)))".to_string()
+            ),
+            "{sets:?}"
+        );
+    }
+
+    #[pg_test]
     fn indexes_below_the_minimum_improvement_are_not_proposed() {
         plant_workload();
         // no index saves 100% of its statement's cost: only the unused-index finding is left
