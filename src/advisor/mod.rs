@@ -15,6 +15,8 @@
 //! with many small ones. Greedy choice never goes back on a step, so then one chosen index at a
 //! time is exchanged for another when that saves more (an index taken early for one statement
 //! can hold the room one serving four would use better), and the room left is filled again.
+//! When no exchange pays, each chosen index in turn is dropped and its room filled again
+//! greedily without it, which can put two smaller indexes where one larger one was.
 //! Afterwards any chosen index the others make redundant goes.
 //!
 //! A search with a time bound (the worker's analysis) stops when the planner says time is up,
@@ -135,8 +137,9 @@ const MIN_STEP_MB: f64 = 0.1;
 /// saves: smaller ones are within the planner's own error, and would only churn.
 const EXCHANGE_GAIN: f64 = 0.005;
 
-/// Exchanges tried at most after the greedy choice (each one plans every statement the indexes
-/// exchanged touch with every candidate that fits).
+/// Rounds of exchanges (or, when no exchange pays, drops and refills) tried at most after the
+/// greedy choice (each one plans every statement the indexes exchanged touch with every
+/// candidate that fits).
 const MAX_EXCHANGES: usize = 8;
 
 fn worth(extra: f64, now: f64, min_share: f64) -> bool {
@@ -255,6 +258,30 @@ impl Search<'_> {
                 .iter()
                 .map(|c| self.upkeep[*c].write_ms_per_hour)
                 .sum::<f64>()
+    }
+
+    /// What `to` saves per hour more than `from`, net of writes, counting a statement's gain
+    /// only where it is worth an index (see [`worth`]) and every loss.
+    fn net_over(&self, from: &Outcome, to: &Outcome) -> f64 {
+        let share = |e: &Option<Eval>| e.as_ref().map_or(0.0, |e| e.share);
+        let saved: f64 = (0..self.loads.len())
+            .map(|s| {
+                let (was, is) = (share(&from.now[s]), share(&to.now[s]));
+                let extra = is - was;
+                if extra < 0.0 || worth(extra, was, self.min_share) {
+                    self.loads[s].ms_per_hour() * extra
+                } else {
+                    0.0
+                }
+            })
+            .sum();
+        let writes = |o: &Outcome| -> f64 {
+            o.chosen
+                .iter()
+                .map(|c| self.upkeep[*c].write_ms_per_hour)
+                .sum()
+        };
+        saved - (writes(to) - writes(from))
     }
 
     /// No index chosen: each statement as it is planned now.
@@ -406,6 +433,67 @@ impl Search<'_> {
         Some(outcome)
     }
 
+    /// `from` without chosen index `x`: the statements that could use it planned with the rest.
+    fn without(&self, whatif: &mut dyn WhatIf, from: &Outcome, x: usize) -> Outcome {
+        let mut outcome = from.clone();
+        outcome.chosen.retain(|c| *c != x);
+        for s in 0..self.loads.len() {
+            if outcome.on[s].contains(&x) {
+                let rest: Vec<usize> = outcome.on[s].iter().copied().filter(|c| *c != x).collect();
+                outcome.now[s] = whatif
+                    .evaluate(s, std::slice::from_ref(&rest))
+                    .pop()
+                    .flatten();
+                outcome.on[s] = rest;
+            }
+        }
+        outcome
+    }
+
+    /// The best of: each chosen index dropped, and the room it leaves filled again greedily
+    /// without it, when that saves more than `from` by at least [`EXCHANGE_GAIN`]. An exchange
+    /// puts one index in place of one: this puts any number, so one large index can give way to
+    /// two smaller ones that serve its statements apart, neither of which saves more than it
+    /// alone.
+    fn drop_and_refill(
+        &mut self,
+        whatif: &mut dyn WhatIf,
+        budget_mb: f64,
+        rank: Rank,
+        from: &Outcome,
+        trace: &mut Vec<String>,
+    ) -> Option<Outcome> {
+        let least = EXCHANGE_GAIN * self.net(from).max(0.0);
+        let mut best: Option<(f64, usize, Outcome)> = None;
+        for &x in &from.chosen {
+            let without = self.without(whatif, from, x);
+            let mut steps = Vec::new();
+            let refilled = self.greedy(whatif, budget_mb, rank, &mut steps, without, &[x]);
+            if self.cut_short {
+                trace.extend(steps.into_iter().filter(|t| t.starts_with("time is up")));
+                return None;
+            }
+            let net = self.net_over(from, &refilled);
+            if net > least && best.as_ref().is_none_or(|b| net > b.0) {
+                best = Some((net, x, refilled));
+            }
+        }
+        let (net, x, outcome) = best?;
+        let added: Vec<usize> = outcome
+            .chosen
+            .iter()
+            .copied()
+            .filter(|c| !from.chosen.contains(c))
+            .collect();
+        trace.push(format!(
+            "drop and refill: {added:?} in place of candidate {x} (net {net:+.1} ms/h, {:+.1} MB)",
+            self.used_mb(&outcome.chosen) - self.used_mb(&from.chosen)
+        ));
+        Some(outcome)
+    }
+
+    /// Adds steps to `from` while one saves time and fits the budget; candidates in `barred`
+    /// are not added.
     fn greedy(
         &mut self,
         whatif: &mut dyn WhatIf,
@@ -413,13 +501,14 @@ impl Search<'_> {
         rank: Rank,
         trace: &mut Vec<String>,
         from: Outcome,
+        barred: &[usize],
     ) -> Outcome {
         let mut outcome = from;
         let mut used_mb = self.used_mb(&outcome.chosen);
         loop {
             let chosen = outcome.chosen.clone();
             let mut steps: Vec<Step> = (0..self.initial)
-                .filter(|c| !chosen.contains(c))
+                .filter(|c| !chosen.contains(c) && !barred.contains(c))
                 .map(|add| Step {
                     add,
                     replaces: None,
@@ -427,7 +516,7 @@ impl Search<'_> {
                 .collect();
             for c in chosen.clone() {
                 for add in self.widenings(c, whatif) {
-                    if !chosen.contains(&add) {
+                    if !chosen.contains(&add) && !barred.contains(&add) {
                         steps.push(Step {
                             add,
                             replaces: Some(c),
@@ -507,8 +596,15 @@ pub fn select(
     };
     let mut trace = Vec::new();
     let empty = search.empty(whatif);
-    let by_benefit = search.greedy(whatif, budget_mb, Rank::Benefit, &mut trace, empty.clone());
-    let by_size = search.greedy(whatif, budget_mb, Rank::PerMegabyte, &mut trace, empty);
+    let by_benefit = search.greedy(
+        whatif,
+        budget_mb,
+        Rank::Benefit,
+        &mut trace,
+        empty.clone(),
+        &[],
+    );
+    let by_size = search.greedy(whatif, budget_mb, Rank::PerMegabyte, &mut trace, empty, &[]);
     let (net_benefit, net_size) = (search.net(&by_benefit), search.net(&by_size));
     trace.push(format!(
         "by benefit {:?} saves {net_benefit:.1} ms/h, per megabyte {:?} {net_size:.1} ms/h",
@@ -524,10 +620,17 @@ pub fn select(
         if search.cut_short {
             break;
         }
-        let Some(exchanged) = search.exchange(whatif, budget_mb, &outcome, &mut trace) else {
+        if let Some(exchanged) = search.exchange(whatif, budget_mb, &outcome, &mut trace) {
+            outcome = search.greedy(whatif, budget_mb, rank, &mut trace, exchanged, &[]);
+            continue;
+        }
+        if search.cut_short {
             break;
-        };
-        outcome = search.greedy(whatif, budget_mb, rank, &mut trace, exchanged);
+        }
+        match search.drop_and_refill(whatif, budget_mb, rank, &outcome, &mut trace) {
+            Some(refilled) => outcome = refilled,
+            None => break,
+        }
     }
     let before_pruning = outcome.chosen.clone();
     prune(&mut outcome, &search.upkeep, whatif, search.min_share);
@@ -1008,6 +1111,42 @@ mod tests {
         );
         assert!((chosen.statements[&3].share - 0.9).abs() < 1e-9);
         assert!((chosen.statements[&0].share - 0.95).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_large_index_gives_way_to_two_smaller_ones_that_serve_its_statements_apart() {
+        // 0: X (60 MB) serves both statements fairly; 1: Y and 2: Z (40 MB each) serve one each
+        // well. X is the best step by benefit and per megabyte, and no single exchange beats it
+        // (Y alone saves less), but Y and Z together save more and fit where X was.
+        let loads = [load(1, 100.0, 10.0), load(2, 100.0, 10.0)];
+        let sizes = [upkeep(60.0, 0.0), upkeep(40.0, 0.0), upkeep(40.0, 0.0)];
+        let mut planner = Table::new(&[(0, 0, 0.8), (1, 0, 0.8), (0, 1, 0.95), (1, 2, 0.95)]);
+        let chosen = select(
+            &loads,
+            &sizes,
+            &all_relevant(2, 3),
+            &mut planner,
+            80.0,
+            20.0,
+        );
+        let mut set = picked(&chosen);
+        set.sort_unstable();
+        assert_eq!(set, vec![1, 2], "{:?}", chosen.trace);
+        assert!(
+            !chosen.trace.iter().any(|t| t.starts_with("exchange:")),
+            "{:?}",
+            chosen.trace
+        );
+        assert!(
+            chosen
+                .trace
+                .iter()
+                .any(|t| t.starts_with("drop and refill: [1, 2] in place of candidate 0")),
+            "{:?}",
+            chosen.trace
+        );
+        assert!((chosen.statements[&0].share - 0.95).abs() < 1e-9);
+        assert!((chosen.statements[&1].share - 0.95).abs() < 1e-9);
     }
 
     #[test]
