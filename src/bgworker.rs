@@ -244,6 +244,14 @@ pub fn stop_requested() -> bool {
     STOP_REQUESTED.load(Ordering::Relaxed)
 }
 
+/// Whether this worker was asked to stop, through pgrx's flag or through the server's `die`
+/// (see [`die_on_sigterm`]: it ends the worker at its next interrupt check). For waits outside
+/// the server, which no interrupt check cuts short.
+pub fn must_stop() -> bool {
+    // SAFETY: a sig_atomic_t the signal handler sets, read as it is written: volatile
+    stop_requested() || unsafe { std::ptr::read_volatile(&raw const pg_sys::ProcDiePending) } != 0
+}
+
 /// Sleeps until the latch is set or `timeout` passes; false once the worker must stop. A
 /// worker that dies on SIGTERM (see [`die_on_sigterm`]) ends here when it was asked to.
 pub fn sleep(timeout: Duration) -> bool {

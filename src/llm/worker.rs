@@ -446,7 +446,18 @@ pub(crate) fn run_queue(log_once: &mut LogOnce) {
             }
         };
         let started = Instant::now();
-        let outcome = client::chat_completion(&call.base_url, &call.key, &call.body, call.timeout);
+        let Some(outcome) = client::chat_completion_unless(
+            &call.base_url,
+            &call.key,
+            &call.body,
+            call.timeout,
+            crate::bgworker::must_stop,
+        ) else {
+            // asked to stop: the request stays running, and is failed as interrupted when the
+            // worker starts again
+            call.reservation.settle_in_full();
+            break;
+        };
         let took = started.elapsed();
         call.reservation.settle(outcome.usage().total());
         match flattened(in_transaction(|| finish(&call, &outcome, took))) {

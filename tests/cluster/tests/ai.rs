@@ -554,3 +554,48 @@ fn a_request_left_running_by_a_stopped_worker_fails_at_its_next_start() {
     assert_eq!(queued, 0);
     assert_eq!(mock.recorded().len(), 0, "no call was made for it");
 }
+
+#[test]
+fn a_fast_shutdown_does_not_wait_for_an_endpoint_that_hangs() {
+    let mock = MockLlm::start(vec![Reply::Hang(Duration::from_secs(120))]);
+    let cluster = ai_cluster(&mock, &["optischema.llm_timeout = 300"]);
+    let mut c = cluster.connect_with_extension();
+    let queryid = slow_statement(&mut c);
+    ask(&mut c, queryid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mock.recorded().is_empty() {
+        assert!(Instant::now() < deadline, "the AI worker never called");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // the call would take two minutes: the worker leaves it at once (pg_ctl would give up
+    // waiting for it after 60 s)
+    drop(c);
+    let started = Instant::now();
+    cluster.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "fast shutdown took {:?}",
+        started.elapsed()
+    );
+    assert!(cluster.log().contains("optischema ai stopping"));
+    // the call it gave up is failed as interrupted when the worker starts again
+    cluster.pg_ctl_start();
+    let mut c = cluster.connect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = c
+            .query_one(
+                "SELECT status, error FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id LIMIT 1",
+                &[&queryid],
+            )
+            .unwrap();
+        let status: String = row.get(0);
+        if status != "running" {
+            assert_eq!(status, "failed");
+            assert!(row.get::<_, Option<String>>(1).unwrap().contains("interrupted"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the request is still running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
