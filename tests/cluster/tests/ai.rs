@@ -42,6 +42,19 @@ fn slow_statement(c: &mut Client) -> i64 {
     queryid_of(c, "SELECT id FROM big WHERE k = $1")
 }
 
+/// Asks about a statement with an open recommendation, and waits until the endpoint is called.
+fn asked(mock: &MockLlm, cluster: &Cluster) -> (Client, i64) {
+    let mut c = cluster.connect_with_extension();
+    let queryid = slow_statement(&mut c);
+    ask(&mut c, queryid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mock.recorded().is_empty() {
+        assert!(Instant::now() < deadline, "the AI worker never called");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (c, queryid)
+}
+
 #[test]
 fn an_answer_is_asked_with_the_key_and_model_cached_and_announced() {
     let mock = MockLlm::start(vec![explanation_answer(
@@ -204,7 +217,10 @@ fn rate_limits_and_malformed_answers_are_handled_and_shown() {
     // come first.
     assert!(outcomes.len() >= 2, "{outcomes:?}");
     assert_eq!(outcomes[..2], ["rate_limited", "malformed"], "{outcomes:?}");
-    assert!(outcomes[2..].iter().all(|o| o == "malformed"), "{outcomes:?}");
+    assert!(
+        outcomes[2..].iter().all(|o| o == "malformed"),
+        "{outcomes:?}"
+    );
     let malformed = outcomes.iter().filter(|o| *o == "malformed").count() as i64;
     // the retry waited for what Retry-After said
     let gap: f64 = c
@@ -234,15 +250,8 @@ fn rate_limits_and_malformed_answers_are_handled_and_shown() {
 fn a_hanging_endpoint_does_not_delay_sampling() {
     let mock = MockLlm::start(vec![Reply::Hang(Duration::from_secs(30))]);
     let cluster = ai_cluster(&mock, &["optischema.llm_timeout = 4"]);
-    let mut c = cluster.connect_with_extension();
-    let queryid = slow_statement(&mut c);
-    ask(&mut c, queryid);
+    let (mut c, queryid) = asked(&mock, &cluster);
     // the call is under way: samples keep coming every second
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while mock.recorded().is_empty() {
-        assert!(Instant::now() < deadline, "the AI worker never called");
-        std::thread::sleep(Duration::from_millis(100));
-    }
     let started = Instant::now();
     wait_samples(&mut c, 3);
     assert!(
@@ -559,14 +568,7 @@ fn a_request_left_running_by_a_stopped_worker_fails_at_its_next_start() {
 fn a_fast_shutdown_does_not_wait_for_an_endpoint_that_hangs() {
     let mock = MockLlm::start(vec![Reply::Hang(Duration::from_secs(120))]);
     let cluster = ai_cluster(&mock, &["optischema.llm_timeout = 300"]);
-    let mut c = cluster.connect_with_extension();
-    let queryid = slow_statement(&mut c);
-    ask(&mut c, queryid);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while mock.recorded().is_empty() {
-        assert!(Instant::now() < deadline, "the AI worker never called");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (c, queryid) = asked(&mock, &cluster);
     // the call would take two minutes: the worker leaves it at once (pg_ctl would give up
     // waiting for it after 60 s)
     drop(c);
@@ -592,7 +594,10 @@ fn a_fast_shutdown_does_not_wait_for_an_endpoint_that_hangs() {
         let status: String = row.get(0);
         if status != "running" {
             assert_eq!(status, "failed");
-            assert!(row.get::<_, Option<String>>(1).unwrap().contains("interrupted"));
+            assert!(row
+                .get::<_, Option<String>>(1)
+                .unwrap()
+                .contains("interrupted"));
             break;
         }
         assert!(Instant::now() < deadline, "the request is still running");

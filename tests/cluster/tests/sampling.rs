@@ -389,7 +389,11 @@ fn sigterm_ends_the_worker_within_an_analysis_and_an_analysis_keeps_its_bound() 
     )
     .unwrap();
     wait_samples(&mut c, 2);
-    run_times(&mut c, "SELECT * FROM slow WHERE a = $1 + slow_to_plan()", 20);
+    run_times(
+        &mut c,
+        "SELECT * FROM slow WHERE a = $1 + slow_to_plan()",
+        20,
+    );
     let sleeping = |c: &mut postgres::Client| -> Option<i32> {
         c.query_opt(
             "SELECT pid FROM pg_stat_activity
@@ -410,22 +414,30 @@ fn sigterm_ends_the_worker_within_an_analysis_and_an_analysis_keeps_its_bound() 
     );
     let pid = planning.unwrap();
     let asked = Instant::now();
-    c.execute("SELECT pg_terminate_backend($1)", &[&pid]).unwrap();
-    cluster.wait_until(Duration::from_secs(60), "the sampler outlived SIGTERM", || {
-        c.query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
-            &[&pid],
-        )
-        .unwrap()
-        .get::<_, i64>(0)
-            == 0
-    });
+    c.execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    cluster.wait_until(
+        Duration::from_secs(60),
+        "the sampler outlived SIGTERM",
+        || {
+            c.query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+                == 0
+        },
+    );
     // until the bound fired (10 s into the analysis), a worker that only noted the signal slept on
     let took = asked.elapsed();
-    assert!(took < Duration::from_secs(5), "the sampler took {took:?} to stop");
-    assert!(cluster
-        .log()
-        .contains("terminating background worker \"optischema sampler\" due to administrator command"));
+    assert!(
+        took < Duration::from_secs(5),
+        "the sampler took {took:?} to stop"
+    );
+    assert!(cluster.log().contains(
+        "terminating background worker \"optischema sampler\" due to administrator command"
+    ));
 
     // restarted within 5 s, the worker plans the statement again, until the bound ends that
     let timed_out = "optischema: analysis failed: canceling statement due to statement timeout";
@@ -440,7 +452,11 @@ fn sigterm_ends_the_worker_within_an_analysis_and_an_analysis_keeps_its_bound() 
     let target = samples_taken(&mut c) + 3;
     let deadline = Instant::now() + Duration::from_secs(60);
     while samples_taken(&mut c) < target {
-        assert_eq!(sleeping(&mut c), None, "the analysis was tried again at once");
+        assert_eq!(
+            sleeping(&mut c),
+            None,
+            "the analysis was tried again at once"
+        );
         assert!(Instant::now() < deadline, "sampling stopped");
         sleep(Duration::from_millis(50));
     }
