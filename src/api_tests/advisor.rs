@@ -98,6 +98,33 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_statement_adding_two_captured_constants_is_advised_with_its_values() {
+        // the application wrote `length(note) < 10 + 30`; normalized, `$2 + $3` is
+        // `unknown + unknown`, which no operator takes: the constants' own types resolve it
+        plant_skew();
+        Spi::run(
+            "INSERT INTO optischema.statements VALUES (502, 'SELECT id FROM sk WHERE status = $1 AND length(note) < $2 + $3', now(), now());
+             INSERT INTO optischema.captured_params (queryid, params, times_seen) VALUES (502, '[\"''pending''\", \"10\", \"30\"]', 12);",
+        )
+        .unwrap();
+        let literal = crate::whatif::planner::with_values(
+            "SELECT $1 + $2",
+            &[Some("1".to_string()), Some("10".to_string())],
+        );
+        assert_eq!(Spi::get_one::<i32>(&literal), Ok(Some(11)), "{literal}");
+        let advised = Spi::get_one::<Vec<String>>(
+            "SELECT array_agg(index_sql) FROM optischema.recommend_indexes('SELECT id FROM sk WHERE status = $1 AND length(note) < $2 + $3')",
+        )
+        .unwrap()
+        .unwrap_or_default();
+        assert_eq!(advised.len(), 1, "{advised:?}");
+        assert!(
+            advised[0].starts_with("CREATE INDEX CONCURRENTLY ON public.sk (status)"),
+            "{advised:?}"
+        );
+    }
+
+    #[pg_test]
     fn recommend_indexes_for_a_statement_needing_nothing_is_empty() {
         plant_skew();
         assert_eq!(

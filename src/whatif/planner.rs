@@ -112,11 +112,34 @@ fn only_query(list: *mut pg_sys::List) -> *mut pg_sys::Query {
 /// Parses and analyses `sql` with its `$n` parameters typed by their use. Returns the query
 /// tree and the parameters' types.
 unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
+    unsafe { analyze_declared(sql, &[]) }
+}
+
+/// The type of an unquoted captured constant (see
+/// [`literal_type`](crate::plans::capture::literal_type)); 0, left to parse analysis, otherwise.
+fn declared_type(value: Option<&str>) -> Oid {
+    match value.and_then(crate::plans::capture::literal_type) {
+        Some("bool") => pg_sys::BOOLOID,
+        Some("int4") => pg_sys::INT4OID,
+        Some("int8") => pg_sys::INT8OID,
+        Some("numeric") => pg_sys::NUMERICOID,
+        _ => Oid::INVALID,
+    }
+}
+
+/// Parse analysis of `sql` with the `$n` of `declared` typed as given (InvalidOid: typed by
+/// its use), as PREPARE with a list of types does.
+unsafe fn analyze_declared(sql: &str, declared: &[Oid]) -> (CString, *mut pg_sys::List, Vec<Oid>) {
     let text = CString::new(sql).unwrap_or_else(|_| errors::nul_byte("the statement"));
     unsafe {
         let raw = raw_statement(&text);
+        // palloc'd: parse analysis enlarges it for parameters past the ones declared
         let mut types: *mut Oid = std::ptr::null_mut();
-        let mut count: c_int = 0;
+        if !declared.is_empty() {
+            types = pg_sys::palloc(std::mem::size_of_val(declared)).cast();
+            std::ptr::copy_nonoverlapping(declared.as_ptr(), types, declared.len());
+        }
+        let mut count: c_int = declared.len() as c_int;
         let analysed = pg_sys::pg_analyze_and_rewrite_varparams(
             raw,
             text.as_ptr(),
@@ -135,20 +158,24 @@ unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
 /// the parameter: a statement to run or plan as the application ran it. Raises an ERROR when
 /// the statement does not analyse or the count differs.
 pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
-    let (_, _, types) = unsafe { analyze_generic(sql) };
-    if values.len() != types.len() {
+    // the constants' own types first: `$8 + $9` alone is `unknown + unknown`, which no
+    // operator resolves, while the application wrote `1 + 10`
+    let spans = param_spans(sql);
+    let takes = spans.iter().map(|(_, _, n)| *n).max().unwrap_or(0) as usize;
+    if values.len() != takes {
         errors::raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!(
-                "the captured set has {} values, the statement takes {}",
+                "the captured set has {} values, the statement takes {takes}",
                 values.len(),
-                types.len()
             ),
             None,
         );
     }
+    let declared: Vec<Oid> = values.iter().map(|v| declared_type(v.as_deref())).collect();
+    let (_, _, types) = unsafe { analyze_declared(sql, &declared) };
     let mut literal = sql.to_string();
-    for (at, len, number) in param_spans(sql).into_iter().rev() {
+    for (at, len, number) in spans.into_iter().rev() {
         let value = values[number as usize - 1].as_deref().unwrap_or("NULL");
         // an unquoted constant keeps the type it had in the application's statement
         let type_name = match crate::plans::capture::literal_type(value) {
