@@ -109,12 +109,6 @@ fn only_query(list: *mut pg_sys::List) -> *mut pg_sys::Query {
     }
 }
 
-/// Parses and analyses `sql` with its `$n` parameters typed by their use. Returns the query
-/// tree and the parameters' types.
-unsafe fn analyze_generic(sql: &str) -> (CString, *mut pg_sys::List, Vec<Oid>) {
-    unsafe { analyze_declared(sql, &[]) }
-}
-
 /// The type of an unquoted captured constant (see
 /// [`literal_type`](crate::plans::capture::literal_type)); 0, left to parse analysis, otherwise.
 fn declared_type(value: Option<&str>) -> Oid {
@@ -127,8 +121,9 @@ fn declared_type(value: Option<&str>) -> Oid {
     }
 }
 
-/// Parse analysis of `sql` with the `$n` of `declared` typed as given (InvalidOid: typed by
-/// its use), as PREPARE with a list of types does.
+/// Parses and analyses `sql` with the `$n` of `declared` typed as given and the others
+/// (InvalidOid, or past the end) typed by their use, as PREPARE with a list of types does.
+/// Returns the text, the query tree and every parameter's type.
 unsafe fn analyze_declared(sql: &str, declared: &[Oid]) -> (CString, *mut pg_sys::List, Vec<Oid>) {
     let text = CString::new(sql).unwrap_or_else(|_| errors::nul_byte("the statement"));
     unsafe {
@@ -177,20 +172,17 @@ pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
     let mut literal = sql.to_string();
     for (at, len, number) in spans.into_iter().rev() {
         let value = values[number as usize - 1].as_deref().unwrap_or("NULL");
-        // an unquoted constant keeps the type it had in the application's statement
-        let type_name = match crate::plans::capture::literal_type(value) {
-            Some(typed) => typed.to_string(),
-            // with no length given, as a parameter is: "character" alone would be char(1)
-            // and cut the value to its first letter; "bpchar" keeps it whole
-            None => unsafe {
-                std::ffi::CStr::from_ptr(pg_sys::format_type_extended(
-                    types[number as usize - 1],
-                    -1,
-                    pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN as u16,
-                ))
-                .to_string_lossy()
-                .into_owned()
-            },
+        // the type declared for an unquoted constant, or the one its use gives; with no
+        // length given, as a parameter is: "character" alone would be char(1) and cut the
+        // value to its first letter, "bpchar" keeps it whole
+        let type_name = unsafe {
+            std::ffi::CStr::from_ptr(pg_sys::format_type_extended(
+                types[number as usize - 1],
+                -1,
+                pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN as u16,
+            ))
+            .to_string_lossy()
+            .into_owned()
         };
         literal.replace_range(at..at + len, &format!("({value})::{type_name}"));
     }
@@ -199,7 +191,7 @@ pub fn with_values(sql: &str, values: &[Option<String>]) -> String {
 
 fn analyze(sql: &str, values: Option<&[Option<String>]>) -> Statement {
     let Some(values) = values else {
-        let (text, analysed, _) = unsafe { analyze_generic(sql) };
+        let (text, analysed, _) = unsafe { analyze_declared(sql, &[]) };
         return Statement {
             query: only_query(analysed),
             text,
