@@ -252,12 +252,15 @@ impl Search<'_> {
             .zip(self.loads)
             .map(|(e, l)| l.ms_per_hour() * e.as_ref().map_or(0.0, |e| e.share))
             .sum();
-        saved
-            - outcome
-                .chosen
-                .iter()
-                .map(|c| self.upkeep[*c].write_ms_per_hour)
-                .sum::<f64>()
+        saved - self.writes(&outcome.chosen)
+    }
+
+    /// Index maintenance the writes would do per hour with `chosen` in place.
+    fn writes(&self, chosen: &[usize]) -> f64 {
+        chosen
+            .iter()
+            .map(|c| self.upkeep[*c].write_ms_per_hour)
+            .sum()
     }
 
     /// What `to` saves per hour more than `from`, net of writes, counting a statement's gain
@@ -275,13 +278,7 @@ impl Search<'_> {
                 }
             })
             .sum();
-        let writes = |o: &Outcome| -> f64 {
-            o.chosen
-                .iter()
-                .map(|c| self.upkeep[*c].write_ms_per_hour)
-                .sum()
-        };
-        saved - (writes(to) - writes(from))
+        saved - (self.writes(&to.chosen) - self.writes(&from.chosen))
     }
 
     /// No index chosen: each statement as it is planned now.

@@ -192,9 +192,7 @@ impl Reservation {
             }
         });
     }
-}
 
-impl Reservation {
     /// Counts every token promised as spent: for a call given up before its answer came, which
     /// the endpoint may have answered and billed all the same.
     pub fn settle_in_full(&mut self) {
