@@ -516,6 +516,26 @@ fn index_suggestions_become_recommendations_only_through_the_advisor() {
     assert!(table_there);
 }
 
+/// Waits until AI request `request` is no longer running (a start fails one a stop cut
+/// short); returns its status and error.
+fn once_not_running(c: &mut Client, request: i64) -> (String, Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let row = c
+            .query_one(
+                "SELECT status, error FROM optischema.ai_requests WHERE id = $1",
+                &[&request],
+            )
+            .unwrap();
+        let status: String = row.get(0);
+        if status != "running" {
+            return (status, row.get(1));
+        }
+        assert!(Instant::now() < deadline, "the request is still running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn a_request_left_running_by_a_stopped_worker_fails_at_its_next_start() {
     let mock = MockLlm::start(vec![]);
@@ -535,21 +555,7 @@ fn a_request_left_running_by_a_stopped_worker_fails_at_its_next_start() {
     cluster.pg_ctl(&["-m", "immediate", "-w", "stop"]);
     cluster.pg_ctl_start();
     let mut c = cluster.connect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let (status, error) = loop {
-        let row = c
-            .query_one(
-                "SELECT status, error FROM optischema.ai_requests WHERE id = $1",
-                &[&request],
-            )
-            .unwrap();
-        let status: String = row.get(0);
-        if status != "running" {
-            break (status, row.get::<_, Option<String>>(1));
-        }
-        assert!(Instant::now() < deadline, "the request is still running");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let (status, error) = once_not_running(&mut c, request);
     assert_eq!(status, "failed");
     assert!(error.unwrap().contains("interrupted"));
     // and the statement can be asked about again
@@ -583,24 +589,14 @@ fn a_fast_shutdown_does_not_wait_for_an_endpoint_that_hangs() {
     // the call it gave up is failed as interrupted when the worker starts again
     cluster.pg_ctl_start();
     let mut c = cluster.connect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let row = c
-            .query_one(
-                "SELECT status, error FROM optischema.ai_requests WHERE queryid = $1 ORDER BY id LIMIT 1",
-                &[&queryid],
-            )
-            .unwrap();
-        let status: String = row.get(0);
-        if status != "running" {
-            assert_eq!(status, "failed");
-            assert!(row
-                .get::<_, Option<String>>(1)
-                .unwrap()
-                .contains("interrupted"));
-            break;
-        }
-        assert!(Instant::now() < deadline, "the request is still running");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let request: i64 = c
+        .query_one(
+            "SELECT min(id) FROM optischema.ai_requests WHERE queryid = $1",
+            &[&queryid],
+        )
+        .unwrap()
+        .get(0);
+    let (status, error) = once_not_running(&mut c, request);
+    assert_eq!(status, "failed");
+    assert!(error.unwrap().contains("interrupted"));
 }
