@@ -178,8 +178,11 @@ struct Search<'a> {
     upkeep: Vec<Upkeep>,
     relevant: Vec<Vec<usize>>,
     widened: HashMap<usize, Vec<usize>>,
-    /// Candidates of the initial list (widenings are only reached from a chosen index).
+    /// Candidates of the initial list (other widenings are only reached from a chosen index).
     initial: usize,
+    /// Widenings offered as steps of their own, as the initial candidates are (see
+    /// [`Search::seed`]).
+    seeded: Vec<usize>,
     min_share: f64,
     /// Time ran out (see [`WhatIf::time_is_up`]).
     cut_short: bool,
@@ -213,6 +216,46 @@ impl Search<'_> {
         }
         self.widened.insert(c, made.clone());
         made
+    }
+
+    /// Offers as steps of their own the widenings of every candidate some statement's plan uses
+    /// alone and costs less with. Greedy choice widens only what it has chosen, and a join key alone can serve
+    /// little where the join key with a filter column serves much (`lineorder (lo_orderdate,
+    /// lo_quantity)` for a date join with a quantity range): the key alone would not be chosen,
+    /// so its widening would never be weighed. The plans asked here are the ones the first greedy
+    /// round asks for.
+    fn seed(&mut self, whatif: &mut dyn WhatIf, empty: &Outcome) {
+        let mut used: Vec<usize> = Vec::new();
+        for s in 0..self.loads.len() {
+            if whatif.time_is_up() {
+                break;
+            }
+            if empty.now[s].is_none() {
+                continue;
+            }
+            let alone: Vec<usize> = self.relevant[s]
+                .iter()
+                .copied()
+                .filter(|c| *c < self.initial)
+                .collect();
+            let base = empty.now[s].as_ref().map_or(0.0, |e| e.share);
+            let sets: Vec<Vec<usize>> = alone.iter().map(|c| vec![*c]).collect();
+            for (c, e) in alone.iter().zip(whatif.evaluate(s, &sets)) {
+                // used and cheaper: a copy of an index the table has is used for nothing
+                let serves = e.is_some_and(|e| e.used.contains(c) && e.share > base + 1e-6);
+                if serves && !used.contains(c) {
+                    used.push(*c);
+                }
+            }
+        }
+        used.sort_unstable();
+        for c in used {
+            for w in self.widenings(c, whatif) {
+                if w >= self.initial && !self.seeded.contains(&w) {
+                    self.seeded.push(w);
+                }
+            }
+        }
     }
 
     /// The set statement `s` is planned with after `step`.
@@ -505,6 +548,7 @@ impl Search<'_> {
         loop {
             let chosen = outcome.chosen.clone();
             let mut steps: Vec<Step> = (0..self.initial)
+                .chain(self.seeded.iter().copied())
                 .filter(|c| !chosen.contains(c) && !barred.contains(c))
                 .map(|add| Step {
                     add,
@@ -588,11 +632,13 @@ pub fn select(
         relevant: relevant.to_vec(),
         widened: HashMap::new(),
         initial: upkeep.len(),
+        seeded: Vec::new(),
         min_share: (min_improvement_pct / 100.0).clamp(0.0, 1.0),
         cut_short: false,
     };
     let mut trace = Vec::new();
     let empty = search.empty(whatif);
+    search.seed(whatif, &empty);
     let by_benefit = search.greedy(
         whatif,
         budget_mb,
@@ -1144,6 +1190,39 @@ mod tests {
         );
         assert!((chosen.statements[&0].share - 0.95).abs() < 1e-9);
         assert!((chosen.statements[&1].share - 0.95).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_widening_whose_narrow_key_alone_would_not_be_chosen_is_weighed_on_its_own() {
+        // 0: (a), a join key, serves statement 0 a little; 1: (b) and 2: (b2) serve statement 2;
+        // 3: (a, q), the widening of 0, serves statements 0 and 1 well. One index fits: 1 beats
+        // 0, and 2 beats 0 where 1 is dropped, so a search that widens only what it chose never
+        // weighs 3.
+        let loads = [
+            load(1, 100.0, 10.0),
+            load(2, 100.0, 10.0),
+            load(3, 100.0, 10.0),
+        ];
+        let sizes = [upkeep(38.0, 0.0), upkeep(40.0, 0.0), upkeep(40.0, 0.0)];
+        let mut planner = Table::new(&[
+            (0, 0, 0.5),
+            (2, 1, 0.7),
+            (2, 2, 0.68),
+            (0, 3, 0.95),
+            (1, 3, 0.95),
+        ]);
+        planner.widenings = vec![(0, 3, upkeep(40.0, 0.0))];
+        let chosen = select(
+            &loads,
+            &sizes,
+            &all_relevant(3, 3),
+            &mut planner,
+            45.0,
+            20.0,
+        );
+        assert_eq!(picked(&chosen), vec![3], "{:?}", chosen.trace);
+        assert!((chosen.choices[0].ms_saved_per_hour - 1900.0).abs() < 1e-9);
+        assert_eq!(chosen.choices[0].helped, vec![(0, 0.95), (1, 0.95)]);
     }
 
     #[test]
