@@ -180,9 +180,9 @@ struct Search<'a> {
     widened: HashMap<usize, Vec<usize>>,
     /// Candidates of the initial list (other widenings are only reached from a chosen index).
     initial: usize,
-    /// Widenings offered as steps of their own, as the initial candidates are (see
-    /// [`Search::seed`]).
-    seeded: Vec<usize>,
+    /// Widenings offered as steps of their own, as the initial candidates are, each with the
+    /// candidate it widens (see [`Search::seed`]).
+    seeded: Vec<(usize, usize)>,
     min_share: f64,
     /// Time ran out (see [`WhatIf::time_is_up`]).
     cut_short: bool,
@@ -251,11 +251,27 @@ impl Search<'_> {
         used.sort_unstable();
         for c in used {
             for w in self.widenings(c, whatif) {
-                if w >= self.initial && !self.seeded.contains(&w) {
-                    self.seeded.push(w);
+                if w >= self.initial {
+                    self.seeded.push((w, c));
                 }
             }
         }
+    }
+
+    /// The seeded widenings to offer next to `chosen`: once the index a widening widens is
+    /// chosen, the widening is a step in its place, and both together need no planning.
+    fn seeded_steps(&self, chosen: &[usize]) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for &(w, _) in &self.seeded {
+            let widens_chosen = self
+                .seeded
+                .iter()
+                .any(|(v, c)| *v == w && chosen.contains(c));
+            if !widens_chosen && !out.contains(&w) {
+                out.push(w);
+            }
+        }
+        out
     }
 
     /// The set statement `s` is planned with after `step`.
@@ -548,7 +564,7 @@ impl Search<'_> {
         loop {
             let chosen = outcome.chosen.clone();
             let mut steps: Vec<Step> = (0..self.initial)
-                .chain(self.seeded.iter().copied())
+                .chain(self.seeded_steps(&chosen))
                 .filter(|c| !chosen.contains(c) && !barred.contains(c))
                 .map(|add| Step {
                     add,
