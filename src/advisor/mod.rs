@@ -219,26 +219,25 @@ impl Search<'_> {
     }
 
     /// Offers as steps of their own the widenings of every candidate some statement's plan uses
-    /// alone and costs less with. Greedy choice widens only what it has chosen, and a join key alone can serve
-    /// little where the join key with a filter column serves much (`lineorder (lo_orderdate,
-    /// lo_quantity)` for a date join with a quantity range): the key alone would not be chosen,
-    /// so its widening would never be weighed. The plans asked here are the ones the first greedy
-    /// round asks for.
+    /// alone and costs less with. Greedy choice widens only what it has chosen, and a join key
+    /// alone can serve little where the join key with a filter column serves much (`lineorder
+    /// (lo_orderdate, lo_quantity)` for a date join with a quantity range): the key alone would
+    /// not be chosen, so its widening would never be weighed. The plans asked here are the ones
+    /// the first greedy round asks for.
     fn seed(&mut self, whatif: &mut dyn WhatIf, empty: &Outcome) {
         let mut used: Vec<usize> = Vec::new();
         for s in 0..self.loads.len() {
             if whatif.time_is_up() {
                 break;
             }
-            if empty.now[s].is_none() {
+            let Some(base) = empty.now[s].as_ref().map(|e| e.share) else {
                 continue;
-            }
+            };
             let alone: Vec<usize> = self.relevant[s]
                 .iter()
                 .copied()
                 .filter(|c| *c < self.initial)
                 .collect();
-            let base = empty.now[s].as_ref().map_or(0.0, |e| e.share);
             let sets: Vec<Vec<usize>> = alone.iter().map(|c| vec![*c]).collect();
             for (c, e) in alone.iter().zip(whatif.evaluate(s, &sets)) {
                 // used and cheaper: a copy of an index the table has is used for nothing
