@@ -9,7 +9,9 @@ ALGORITHMS=${ALGORITHMS:-optischema extend db2advis autoadmin relaxation}
 # (optischema.index_budget_mb) has each algorithm of $ALGORITHMS choose a set: optischema
 # (recommend_indexes(NULL)), and the published algorithms Extend, DB2Advis, AutoAdmin and
 # Relaxation (bench/selection/extend.sql, db2advis.sql, autoadmin.sql, relaxation.sql) on the
-# same planner and size model. "bound" (not in the default list) prints instead the
+# same planner and size model; "optimum" (not in the default list; bench/selection/optimum.sql,
+# solved with CBC) is the best set of a model of the workload's plans, as a yardstick for the
+# others, and is measured like them. "bound" (not in the default list) prints instead the
 # per-statement bound of bench/selection/bound.sql: an estimate of what no set can beat. Each set is
 # built for real; the sum of the statements' planner costs with it, relative to no index, is
 # printed with the set's real size, the time the choice took, and the statements' real execution
@@ -45,7 +47,11 @@ CREATE TABLE bench.advice (algorithm text, budget_mb int, seconds float8, PRIMAR
 SQL
     sql -q -f "$REPO/bench/selection/extend.sql" -f "$REPO/bench/selection/db2advis.sql" \
         -f "$REPO/bench/selection/autoadmin.sql" -f "$REPO/bench/selection/relaxation.sql" \
-        -f "$REPO/bench/selection/bound.sql"
+        -f "$REPO/bench/selection/bound.sql" -f "$REPO/bench/selection/optimum.sql"
+    if [[ " $ALGORITHMS " == *" optimum "* ]] && ! command -v cbc >/dev/null; then
+        echo "== installing coinor-cbc (the integer program of bench/selection/optimum.sql)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coinor-cbc >/dev/null
+    fi
     # one statement per "-- qNN" section
     awk '/^-- q[0-9][0-9]$/ {name = substr($2, 1); next} name && !/^--/ {text[name] = text[name] $0 "\n"}
          END {for (n in text) printf "%s\t%s\x1e", n, text[n]}' "$queries" |
@@ -117,7 +123,7 @@ selection_total_ms() { sql -tAc "SELECT round(sum(least(bench.run_ms(q), bench.r
 
 # selection_choose ALGORITHM BUDGET: the set into bench.sets, the time it took into bench.advice
 selection_choose() {
-    local chooser
+    local chooser before=0
     # the advisor reads the last hour of history: the statements run again before they leave it
     if [[ $1 == optischema ]] && (( $(date +%s) - SELECTION_RAN_AT > 45 * 60 )); then
         echo "== running the statements again: the advisor's window is an hour"
@@ -125,6 +131,13 @@ selection_choose() {
     fi
     case $1 in
         optischema) chooser="SELECT index_sql, size_mb FROM optischema.recommend_indexes(NULL)" ;;
+        optimum)
+            # solved outside the server: its time is counted from here
+            before=$(date +%s%N)
+            selection_optimum "$2"
+            chooser="SELECT replace(sql, 'CREATE INDEX', 'CREATE INDEX CONCURRENTLY'), mb
+                       FROM bench.opt_candidate WHERE id = ANY ('{$OPTIMUM_IDS}')"
+            before=$(( ($(date +%s%N) - before) / 1000000 )) ;;
         extend | db2advis | autoadmin | relaxation) chooser="SELECT e, (SELECT size_mb FROM optischema.whatif('SELECT 1', ARRAY[replace(e, ' CONCURRENTLY', '')])) FROM bench.$1($2) e" ;;
     esac
     sql -q <<SQL
@@ -132,8 +145,32 @@ SET client_min_messages = warning;
 SET optischema.index_budget_mb = $2;
 SELECT clock_timestamp() AS started \gset
 INSERT INTO bench.sets (algorithm, budget_mb, index_sql, est_size_mb) SELECT '$1', $2, s.* FROM ($chooser) s;
-INSERT INTO bench.advice SELECT '$1', $2, extract(epoch FROM clock_timestamp() - :'started'::timestamptz);
+INSERT INTO bench.advice SELECT '$1', $2, $before / 1000.0 + extract(epoch FROM clock_timestamp() - :'started'::timestamptz);
 SQL
+}
+
+# selection_optimum BUDGET: the ids of bench/selection/optimum.sql's best set within BUDGET, into
+# OPTIMUM_IDS (not printed: a failure inside a command substitution would not stop the run). The
+# model is built again (every index chosen so far is a candidate), the integer program solved,
+# and what the statements' plans use with the solution learned as configurations, until a
+# solution teaches nothing new (at most ten rounds).
+selection_optimum() {
+    local round lp solution
+    sql -q -c "SET client_min_messages = warning" -c "SELECT bench.opt_candidates()" >/dev/null
+    sql -tA -c "SELECT name FROM bench.queries ORDER BY name" | while read -r name; do
+        sql -q -o /dev/null -v n="$name" <<<"SET client_min_messages = warning; SELECT bench.opt_statement(:'n')"
+    done
+    sql -q -o /dev/null -c "SET client_min_messages = warning" \
+        -c "SELECT bench.opt_learn_set(bench.opt_ids(array_agg(index_sql))) FROM bench.sets GROUP BY algorithm, budget_mb"
+    lp=$(mktemp --suffix .lp) solution=$(mktemp)
+    for round in 1 2 3 4 5 6 7 8 9 10; do
+        sql -tA -c "SELECT bench.opt_lp($1)" >"$lp"
+        cbc "$lp" solve solu "$solution" >/dev/null
+        grep -q '^Optimal' "$solution" || { echo "CBC found no optimal solution: $(head -1 "$solution")" >&2; return 1; }
+        OPTIMUM_IDS=$(awk '$2 ~ /^x[0-9]+$/ && $3 > 0.5 {print substr($2, 2)}' "$solution" | paste -sd,)
+        [[ $(sql -tA -c "SET client_min_messages = warning" -c "SELECT bench.opt_learn_set('{$OPTIMUM_IDS}')") == 0 ]] && break
+    done
+    rm -f "$lp" "$solution"
 }
 
 # selection_measure ALGORITHM BUDGET: builds the set, prints its line, drops it
