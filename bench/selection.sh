@@ -147,6 +147,13 @@ SELECT clock_timestamp() AS started \gset
 INSERT INTO bench.sets (algorithm, budget_mb, index_sql, est_size_mb) SELECT '$1', $2, s.* FROM ($chooser) s;
 INSERT INTO bench.advice SELECT '$1', $2, $before / 1000.0 + extract(epoch FROM clock_timestamp() - :'started'::timestamptz);
 SQL
+    if [[ $1 == optimum ]]; then
+        # how close the model is to the planner, on every set chosen at this budget
+        echo "   the model against the planner through HypoPG at $2 MB (relative cost):" \
+            "$(sql -tA -c "SET client_min_messages = warning" \
+                      -c "SELECT string_agg(format('%s %s / %s', algorithm, round(model::numeric, 4), round(planner::numeric, 4)), ', ')
+                            FROM bench.opt_check($2)")"
+    fi
 }
 
 # selection_optimum BUDGET: the ids of bench/selection/optimum.sql's best set within BUDGET, into
@@ -155,22 +162,29 @@ SQL
 # and what the statements' plans use with the solution learned as configurations, until a
 # solution teaches nothing new (at most ten rounds).
 selection_optimum() {
-    local round lp solution
+    local round lp solution log new
     sql -q -c "SET client_min_messages = warning" -c "SELECT bench.opt_candidates()" >/dev/null
     sql -tA -c "SELECT name FROM bench.queries ORDER BY name" | while read -r name; do
         sql -q -o /dev/null -v n="$name" <<<"SET client_min_messages = warning; SELECT bench.opt_statement(:'n')"
     done
     sql -q -o /dev/null -c "SET client_min_messages = warning" \
         -c "SELECT bench.opt_learn_set(bench.opt_ids(array_agg(index_sql))) FROM bench.sets GROUP BY algorithm, budget_mb"
-    lp=$(mktemp --suffix .lp) solution=$(mktemp)
-    for round in 1 2 3 4 5 6 7 8 9 10; do
+    lp=$(mktemp --suffix .lp) solution=$(mktemp) log=$(mktemp)
+    for round in 1 2 3 4 5 6 7 8 9 10 stop; do
+        if [[ $round == stop ]]; then
+            echo "   the optimum at $1 MB still learned in its tenth round: the last solution is kept"
+            break
+        fi
         sql -tA -c "SELECT bench.opt_lp($1)" >"$lp"
-        cbc "$lp" solve solu "$solution" >/dev/null
-        grep -q '^Optimal' "$solution" || { echo "CBC found no optimal solution: $(head -1 "$solution")" >&2; return 1; }
+        # CBC leaves the solution file alone when it cannot read the program
+        : >"$solution"
+        cbc "$lp" solve solu "$solution" >"$log"
+        grep -q '^Optimal' "$solution" || { echo "CBC found no optimal solution:" >&2; tail -5 "$log" >&2; return 1; }
         OPTIMUM_IDS=$(awk '$2 ~ /^x[0-9]+$/ && $3 > 0.5 {print substr($2, 2)}' "$solution" | paste -sd,)
-        [[ $(sql -tA -c "SET client_min_messages = warning" -c "SELECT bench.opt_learn_set('{$OPTIMUM_IDS}')") == 0 ]] && break
+        new=$(sql -tA -c "SET client_min_messages = warning" -c "SELECT bench.opt_learn_set('{$OPTIMUM_IDS}')")
+        [[ $new == 0 ]] && break
     done
-    rm -f "$lp" "$solution"
+    rm -f "$lp" "$solution" "$log"
 }
 
 # selection_measure ALGORITHM BUDGET: builds the set, prints its line, drops it

@@ -65,7 +65,7 @@ BEGIN
     RETURN FOUND;
 END $$;
 
--- fills bench.opt_candidate (once: the candidates do not depend on the budget)
+-- fills bench.opt_candidate afresh, and empties bench.opt_config
 CREATE FUNCTION bench.opt_candidates(max_width int DEFAULT 3) RETURNS int LANGUAGE plpgsql AS $$
 BEGIN
     TRUNCATE bench.opt_candidate, bench.opt_config;
@@ -155,8 +155,9 @@ BEGIN
     RETURN (SELECT count(*) FROM bench.opt_config WHERE name = statement);
 END $$;
 
--- the integer program for one budget, in CPLEX LP format: x<i> an index chosen, y<k> a
--- configuration a statement uses
+-- the integer program for one budget, in CPLEX LP format (a term per line): x<i> an index
+-- chosen, y<k> a configuration a statement uses. Each megabyte chosen costs a thousandth of a
+-- cost unit, so that no index the chosen configurations do not need fills the budget.
 CREATE FUNCTION bench.opt_lp(budget_mb float8) RETURNS text LANGUAGE sql AS $$
     WITH conf AS (
         SELECT row_number() OVER (ORDER BY name, ids) AS k, name, ids, cost
@@ -165,18 +166,20 @@ CREATE FUNCTION bench.opt_lp(budget_mb float8) RETURNS text LANGUAGE sql AS $$
     used AS (SELECT DISTINCT unnest(ids) AS id FROM conf)
     SELECT concat_ws(E'\n',
         'Minimize',
-        ' total: ' || (SELECT string_agg(format('%s y%s', round(cost::numeric, 4), k), ' + ') FROM conf),
+        ' total: ' || (SELECT string_agg(format('%s y%s', round(cost::numeric, 4), k), E'\n + ') FROM conf)
+            || coalesce((SELECT string_agg(format(E'\n + %s x%s', round(o.mb::numeric / 1000, 7), o.id), '')
+                           FROM bench.opt_candidate o JOIN used USING (id)), ''),
         'Subject To',
         (SELECT string_agg(format(' one_%s: %s = 1', name, ys), E'\n')
-           FROM (SELECT name, string_agg('y' || k, ' + ') AS ys FROM conf GROUP BY name) s),
+           FROM (SELECT name, string_agg('y' || k, E'\n + ') AS ys FROM conf GROUP BY name) s),
         (SELECT string_agg(format(' has_%s_%s: y%s - x%s <= 0', k, i, k, i), E'\n')
            FROM conf, unnest(ids) i),
-        ' budget: ' || coalesce((SELECT string_agg(format('%s x%s', round(o.mb::numeric, 4), o.id), ' + ')
+        ' budget: ' || coalesce((SELECT string_agg(format('%s x%s', round(o.mb::numeric, 4), o.id), E'\n + ')
                                    FROM bench.opt_candidate o JOIN used USING (id)), '0 x0')
             || ' <= ' || budget_mb,
         'Binary',
-        (SELECT string_agg('y' || k, ' ') FROM conf),
-        (SELECT string_agg('x' || id, ' ') FROM used),
+        (SELECT string_agg('y' || k, E'\n') FROM conf),
+        (SELECT string_agg('x' || id, E'\n') FROM used),
         'End')
 $$;
 
@@ -194,4 +197,16 @@ $$;
 -- learns what every statement's plan uses with the set `ids`; how many configurations were new
 CREATE FUNCTION bench.opt_learn_set(ids int[]) RETURNS int LANGUAGE sql AS $$
     SELECT count(*) FILTER (WHERE bench.opt_learn(name, ids))::int FROM bench.queries
+$$;
+
+-- how the model prices each set chosen at a budget against the planner with the set in place
+-- through HypoPG: the model's cost and the planner's, each relative to no index
+CREATE FUNCTION bench.opt_check(budget_mb int)
+RETURNS TABLE (algorithm text, model float8, planner float8) LANGUAGE sql AS $$
+    SELECT s.algorithm, bench.opt_model_cost(s.ids) / base.c,
+           (SELECT sum(bench.opt_cost(q.q, s.ids)) FROM bench.queries q) / base.c
+      FROM (SELECT algorithm, bench.opt_ids(array_agg(index_sql)) AS ids
+              FROM bench.sets WHERE budget_mb = $1 GROUP BY algorithm) s,
+           (SELECT sum(bench.cost(q)) AS c FROM bench.queries) base
+     ORDER BY 1
 $$;
