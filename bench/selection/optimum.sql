@@ -19,7 +19,8 @@
 -- model: a set whose plans use combinations none of these reached is priced too high, so the
 -- solution is the best set the model knows, not a proof that no better set exists.
 --
--- Needs bench.queries (name, q), bench.cost(q), bench.sets and bench.named_columns.
+-- Needs bench.queries (name, q), bench.cost(q), bench.cost_with(q, indexes) (bound.sql),
+-- bench.sets and bench.named_columns.
 
 CREATE TABLE bench.opt_candidate (id serial PRIMARY KEY, sql text UNIQUE, tbl text, lead text, mb float8);
 CREATE TABLE bench.opt_config (name text, ids int[], cost float8, PRIMARY KEY (name, ids));
@@ -30,15 +31,10 @@ CREATE FUNCTION bench.opt_normal(s text) RETURNS text LANGUAGE sql IMMUTABLE AS 
                           ' ON (public\.)?', ' ON public.')
 $$;
 
-CREATE FUNCTION bench.opt_cost(q text, ids int[]) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE c float8;
-BEGIN
-    PERFORM hypopg_reset();
-    PERFORM hypopg_create_index(o.sql) FROM bench.opt_candidate o WHERE o.id = ANY (ids);
-    c := bench.cost(q);
-    PERFORM hypopg_reset();
-    RETURN c;
-END $$;
+-- the planner's cost of q with the candidates `ids` in place
+CREATE FUNCTION bench.opt_cost(q text, ids int[]) RETURNS float8 LANGUAGE sql AS $$
+    SELECT bench.cost_with(q, ARRAY(SELECT o.sql FROM bench.opt_candidate o WHERE o.id = ANY (ids)))
+$$;
 
 -- the candidates `ids` a plan of q uses when they are all in place, and its cost
 CREATE FUNCTION bench.opt_plan(q text, ids int[], OUT used int[], OUT cost float8) LANGUAGE plpgsql AS $$
@@ -96,14 +92,16 @@ DECLARE
 BEGIN
     DELETE FROM bench.opt_config WHERE name = statement;
     INSERT INTO bench.opt_config VALUES (statement, '{}', base);
-    -- each candidate whose leading column the statement names, alone
+    -- the candidates it could use: those whose leading column it names
+    pool := ARRAY(SELECT o.id FROM bench.opt_candidate o
+                   WHERE EXISTS (SELECT FROM bench.named_columns n
+                                  WHERE n.name = statement AND n.tbl = o.tbl AND n.col = o.lead));
+    -- each of them alone
     DROP TABLE IF EXISTS opt_single;
     CREATE TEMP TABLE opt_single AS
         SELECT o.id, o.tbl, o.mb, x.c AS cost
           FROM bench.opt_candidate o, LATERAL bench.opt_cost(query, ARRAY[o.id]) x(c)
-         WHERE EXISTS (SELECT FROM bench.named_columns n
-                        WHERE n.name = statement AND n.tbl = o.tbl AND n.col = o.lead)
-           AND x.c < base * (1 - 1e-6);
+         WHERE o.id = ANY (pool) AND x.c < base * (1 - 1e-6);
     INSERT INTO bench.opt_config SELECT statement, ARRAY[id], cost FROM opt_single;
     -- sets grow only from the candidates no other on the same table beats in both cost and
     -- size for this statement (the others stay configurations alone: they serve it when
@@ -135,9 +133,6 @@ BEGIN
     -- what the plan uses with every candidate it could use in place, then with each used one
     -- taken away in turn, relax_depth deep (combinations of indexes that lower nothing alone
     -- come from here)
-    pool := ARRAY(SELECT o.id FROM bench.opt_candidate o
-                   WHERE EXISTS (SELECT FROM bench.named_columns n
-                                  WHERE n.name = statement AND n.tbl = o.tbl AND n.col = o.lead));
     DROP TABLE IF EXISTS opt_removed;
     CREATE TEMP TABLE opt_removed (ids int[] PRIMARY KEY, depth int);
     INSERT INTO opt_removed VALUES ('{}', 0);
